@@ -1,0 +1,67 @@
+"""Loading a user's `module:function` and checking it fits its extension point."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from workflow.errors import PluginError
+
+
+def load_callable(
+    spec: str, *, role: str, required: Sequence[str] = (), keyword_only: Sequence[str] = ()
+) -> Callable[..., Any]:
+    """Import `module:function` and check its signature accepts the contract's arguments.
+
+    `required` are positional-or-keyword parameters that must be present in
+    order; `keyword_only` must be accepted by name. A function taking **kwargs
+    accepts any keyword.
+    """
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise PluginError(f"{role} {spec!r}: expected 'module:function'")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a user's module may fail to import in any way
+        raise PluginError(f"{role} {spec!r}: cannot import {module_name!r} ({exc})") from None
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise PluginError(f"{role} {spec!r}: {module_name!r} has no attribute {attr!r}")
+    if not callable(target):
+        raise PluginError(f"{role} {spec!r}: {attr!r} is not callable")
+    _check_signature(target, spec, role, required, keyword_only)
+    return target  # type: ignore[no-any-return]
+
+
+def _check_signature(
+    func: Callable[..., Any],
+    spec: str,
+    role: str,
+    required: Sequence[str],
+    keyword_only: Sequence[str],
+) -> None:
+    try:
+        params = inspect.signature(func).parameters
+    except (TypeError, ValueError):
+        return  # builtins and C functions: nothing to check
+    kinds = {p.kind for p in params.values()}
+    if inspect.Parameter.VAR_POSITIONAL not in kinds:
+        positional = [
+            p.name
+            for p in params.values()
+            if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+        ]
+        if len(positional) < len(required):
+            raise PluginError(
+                f"{role} {spec!r} takes ({', '.join(positional)}) "
+                f"but must take ({', '.join(required)})"
+            )
+    if inspect.Parameter.VAR_KEYWORD in kinds:
+        return
+    missing = [name for name in keyword_only if name not in params]
+    if missing:
+        raise PluginError(f"{role} {spec!r} lacks keyword argument(s) {', '.join(missing)}")

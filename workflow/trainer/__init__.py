@@ -1,0 +1,51 @@
+"""The shared PyTorch trainer.
+
+The contract every phase drives (the built-in `fit` or a user's own function):
+
+    fit(config, seed, out_dir, *, report=None, should_stop=None) -> RunResult
+
+`report(epoch, metrics)` is called after every epoch with that epoch's row of
+the history; `should_stop()` is asked after every epoch and returns a reason
+(str) to stop the run as `pruned`, or None to go on.
+
+This package's `__init__` stays torch-free: torch loads only when `fit` runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from workflow.plugins import load_callable
+from workflow.trainer.result import RunResult, RunStatus
+
+__all__ = ["RunResult", "RunStatus", "fit", "resolve_trainer", "Trainer"]
+
+Trainer = Callable[..., RunResult]
+
+
+def fit(
+    config: Any,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    report: Callable[[int, dict[str, float]], None] | None = None,
+    should_stop: Callable[[], str | None] | None = None,
+) -> RunResult:
+    """Train `config` with `seed`, writing the run into `out_dir` (see the module docstring)."""
+    from workflow.trainer.loop import fit as _fit
+
+    return _fit(config, seed, out_dir, report=report, should_stop=should_stop)
+
+
+def resolve_trainer(spec: str) -> Trainer:
+    """`builtin` for phasegate's trainer, or a user's `module:function` with the same contract."""
+    if spec == "builtin":
+        return fit
+    return load_callable(
+        spec,
+        role="trainer",
+        required=("config", "seed", "out_dir"),
+        keyword_only=("report", "should_stop"),
+    )
