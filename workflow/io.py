@@ -23,6 +23,8 @@ from pydantic import BaseModel, ValidationError
 from workflow.errors import ConfigError
 
 M = TypeVar("M", bound=BaseModel)
+_UMASK = os.umask(0)
+os.umask(_UMASK)
 
 
 @contextmanager
@@ -31,6 +33,7 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w") -> Iterator[IO[An
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.fchmod(fd, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the file the usual mode
     try:
         with os.fdopen(fd, mode) as handle:
             yield handle
@@ -123,6 +126,11 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel], sour
             message += f" (allowed: {', '.join(allowed)})"
     elif first["type"] == "missing":
         message = "required field is missing"
+    else:
+        message = message.removeprefix("Value error, ")
+        value = first.get("input")
+        if isinstance(value, (int, float, str, bool)) or value is None:
+            message += f" (got {value!r})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
     return f"{source}: {field}: {message}{more}"
 

@@ -1,0 +1,79 @@
+"""`phasegate train`: one training run of a config, with a live progress bar."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from workflow.cli import add_command
+from workflow.errors import EXIT_OK, EXIT_REFUSED
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = add_command(
+        subparsers,
+        "train",
+        help="Train one config with one seed and write the run (history, metrics, checkpoints).",
+        example="phasegate train configs/baseline.yaml --seed 42 --out runs/demo",
+    )
+    parser.add_argument("config", type=Path, help="training config (YAML)")
+    parser.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
+    parser.add_argument("--out", type=Path, required=True, help="run folder to write")
+    parser.add_argument("--json", action="store_true", help="print metrics.json's content")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    import json
+
+    from workflow.trainer import fit
+    from workflow.trainer.config import load_train_config
+    from workflow.trainer.result import RunStatus
+
+    config = load_train_config(args.config)
+    seed = config.seed if args.seed is None else args.seed
+    with EpochProgress(config.training.epochs, f"{config.name} seed {seed}") as progress:
+        result = fit(config, seed, args.out, report=progress.update)
+    if args.json:
+        print(json.dumps(result.to_metrics(), indent=2, default=str))
+    if result.status is RunStatus.DIVERGED:
+        print(f"phasegate: run diverged: {result.stop_reason}; wrote {args.out}", file=sys.stderr)
+        return EXIT_REFUSED
+    if not args.json:
+        best = result.best[result.monitor]
+        print(
+            f"{result.status.value}: best {result.monitor} {best:.4f} at epoch {result.best_epoch} "
+            f"({result.extra['epochs_run']} epochs, {result.wall_time_s:.1f}s); wrote {args.out}"
+        )
+    return EXIT_OK
+
+
+class EpochProgress:
+    """A rich progress bar over epochs showing the running metrics; quiet when not a terminal."""
+
+    def __init__(self, epochs: int, label: str):
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            transient=False,
+        )
+        self.task = self.progress.add_task(label, total=epochs, metrics="")
+
+    def __enter__(self) -> EpochProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, epoch: int, row: dict[str, float]) -> None:
+        metrics = (
+            f"train_loss {row['train_loss']:.3f}  val_loss {row['val_loss']:.3f}  "
+            f"val_acc {row['val_accuracy']:.3f}"
+        )
+        self.progress.update(self.task, completed=epoch, metrics=metrics)

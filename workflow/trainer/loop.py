@@ -1,0 +1,437 @@
+"""The training loop behind `workflow.trainer.fit`.
+
+Reads top to bottom: validate and load everything that can fail on bad input,
+then train epoch by epoch, then write the run. The run is written into a
+staging folder and renamed into place at the end, so a killed run leaves no
+half-written `out_dir`.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import io
+import math
+import shutil
+import time
+from collections.abc import Callable
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from workflow.errors import ConfigError
+from workflow.io import atomic_open, atomic_write_json, atomic_write_text
+from workflow.trainer.augment import BatchAugmenter
+from workflow.trainer.config import Stage, TrainConfig, load_train_config
+from workflow.trainer.data import Split, load_data
+from workflow.trainer.metrics import classification_metrics, confusion
+from workflow.trainer.models import build_model, matches
+from workflow.trainer.result import (
+    CHECKPOINT_DIR,
+    CONFIG_FILE,
+    HISTORY_COLUMNS,
+    HISTORY_FILE,
+    METRICS_FILE,
+    PREDICTIONS_FILE,
+    RunResult,
+    RunStatus,
+)
+from workflow.trainer.schedule import LrSchedule
+
+EVAL_BATCH = 1024
+
+
+def fit(
+    config: TrainConfig | dict[str, Any] | str | Path,
+    seed: int,
+    out_dir: str | Path,
+    *,
+    report: Callable[[int, dict[str, float]], None] | None = None,
+    should_stop: Callable[[], str | bool | None] | None = None,
+) -> RunResult:
+    config = _as_config(config).model_copy(update={"seed": seed})
+    out_dir = Path(out_dir)
+    started = time.perf_counter()
+
+    # everything a bad config can break happens before anything is written
+    device = resolve_device(config.device)
+    data = load_data(config.data)
+    torch.manual_seed(seed)
+    model, head = build_model(config.model, data.input_shape, data.num_classes)
+    model.to(device)
+    stages = config.training.stages or [Stage(epochs=config.training.epochs, train="all")]
+    optimizer = _optimizer(config, model, head)
+    train, val = data.train.to(device), data.val.to(device)
+    steps_per_epoch = math.ceil(len(train) / config.data.batch_size)
+    schedule = LrSchedule(config.schedule, steps_per_epoch, config.training.epochs)
+    augment = BatchAugmenter(config.data.augment, data.num_classes, seed + 1)
+    shuffle = torch.Generator().manual_seed(seed)
+    amp_dtype = _amp_dtype(config.training.mixed_precision, device)
+    scaler = torch.amp.GradScaler(device.type, enabled=amp_dtype == torch.float16)
+    autocast = (
+        (lambda: torch.autocast(device.type, dtype=amp_dtype))
+        if amp_dtype is not None
+        else nullcontext
+    )
+    parameters = list(model.parameters())
+
+    staging = out_dir.parent / f".{out_dir.name}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / CHECKPOINT_DIR).mkdir(parents=True)
+    atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
+
+    training = config.training
+    mode = training.monitor_mode()
+    history: list[dict[str, float]] = []
+    stage_log: list[dict[str, Any]] = []
+    status, stop_reason, diverged_at = RunStatus.COMPLETED, None, None
+    best_value, best_epoch, best_state, best_predictions = None, None, None, None
+    stopper = _EarlyStopper(training.early_stopping) if training.early_stopping else None
+    step, epoch = 0, 0
+    train_time, train_samples = 0.0, 0
+
+    for stage_index, stage in enumerate(stages, start=1):
+        stage_log.append(_enter_stage(model, optimizer, config, stage, stage_index, epoch, head))
+        for _ in range(stage.epochs):
+            epoch += 1
+            model.train()
+            epoch_start = time.perf_counter()
+            wait = 0.0
+            order = torch.randperm(len(train), generator=shuffle).to(device)
+            chunks = list(order.split(config.data.batch_size))
+            if len(chunks) > 1 and len(chunks[-1]) == 1:
+                chunks.pop()  # batch norm cannot train on a batch of one
+            step_losses = torch.empty(len(chunks), device=device)
+            sizes = torch.tensor([len(c) for c in chunks], device=device, dtype=torch.float32)
+            predictions, targets = [], []
+            for i, index in enumerate(chunks):
+                fetch = time.perf_counter()
+                x, y = train.x[index], train.y[index]
+                target: torch.Tensor = y
+                if augment:
+                    x, target = augment(x, y)
+                wait += time.perf_counter() - fetch
+                for group in optimizer.param_groups:
+                    group["lr"] = group["base_lr"] * schedule.factor(step)
+                with autocast():
+                    logits = model(x)
+                    loss = F.cross_entropy(logits, target, label_smoothing=training.label_smoothing)
+                # flush the gradients as soon as we can, no need for this memory anymore
+                optimizer.zero_grad(set_to_none=True)
+                scaler.scale(loss).backward()
+                if training.grad_clip is not None:
+                    scaler.unscale_(optimizer)
+                    nn.utils.clip_grad_norm_(parameters, training.grad_clip)
+                scaler.step(optimizer)
+                scaler.update()
+                step_losses[i] = loss.detach()
+                predictions.append(logits.detach().argmax(1))
+                targets.append(y)
+                step += 1
+            train_seconds = time.perf_counter() - epoch_start
+            n_seen = int(sizes.sum().item())
+            train_time += train_seconds
+            train_samples += n_seen
+
+            # one check per epoch, not one sync per step: find the first bad step afterwards
+            finite = torch.isfinite(step_losses)
+            if not bool(finite.all()):
+                bad = int((~finite).nonzero()[0].item())
+                status = RunStatus.DIVERGED
+                diverged_at = {
+                    "epoch": epoch,
+                    "step": bad + 1,
+                    "global_step": step - len(chunks) + bad + 1,
+                    "loss": str(step_losses[bad].item()),
+                }
+                stop_reason = (
+                    f"loss became {diverged_at['loss']} at epoch {epoch}, step {bad + 1}"
+                )
+                break
+
+            train_metrics = classification_metrics(
+                confusion(torch.cat(targets), torch.cat(predictions), data.num_classes)
+            )
+            val_loss, val_pred = evaluate(model, val, data.num_classes, autocast)
+            val_metrics = classification_metrics(confusion(val.y, val_pred, data.num_classes))
+            epoch_time = time.perf_counter() - epoch_start
+            row: dict[str, float] = {
+                "epoch": epoch,
+                "stage": stage_index,
+                "lr": optimizer.param_groups[-1]["lr"],
+                "train_loss": float((step_losses * sizes).sum().item() / n_seen),
+                **{f"train_{k}": v for k, v in train_metrics.items()},
+                "val_loss": val_loss,
+                **{f"val_{k}": v for k, v in val_metrics.items()},
+                "epoch_time": epoch_time,
+                "samples_per_sec": n_seen / train_seconds if train_seconds > 0 else 0.0,
+                "data_wait_fraction": wait / train_seconds if train_seconds > 0 else 0.0,
+            }
+            history.append(row)
+            if not math.isfinite(val_loss):
+                status, diverged_at = RunStatus.DIVERGED, {"epoch": epoch, "step": len(chunks)}
+                stop_reason = f"validation loss became {val_loss} at epoch {epoch}"
+                break
+
+            monitored = row[training.monitor]
+            if best_value is None or (monitored < best_value if mode == "min" else monitored > best_value):
+                best_value, best_epoch = monitored, epoch
+                best_state = _snapshot(model, optimizer, schedule, epoch)
+                best_predictions = val_pred.cpu()
+            schedule.end_epoch(monitored, mode)
+            if report is not None:
+                report(epoch, row)
+            if stopper is not None and (reason := stopper.update(row)):
+                status, stop_reason = RunStatus.EARLY_STOPPED, reason
+                break
+            if should_stop is not None and (verdict := should_stop()):
+                status = RunStatus.PRUNED
+                stop_reason = verdict if isinstance(verdict, str) else "stopped by the caller"
+                break
+        if status is not RunStatus.COMPLETED:
+            break
+
+    # ---- write the run, then move it into place ----
+    meta = {
+        "config": config.model_dump(mode="json"),
+        "class_names": data.class_names,
+        "input_shape": list(data.input_shape),
+        "normalization": data.normalization,
+        "head": head,
+    }
+    checkpoints = {}
+    last = _snapshot(model, optimizer, schedule, epoch)
+    for name, state in (("last", last), ("best", best_state)):
+        if state is not None:
+            path = staging / CHECKPOINT_DIR / f"{name}.pt"
+            with atomic_open(path, "wb") as handle:
+                torch.save({**state, **meta}, handle)
+            checkpoints[name] = str(out_dir / CHECKPOINT_DIR / f"{name}.pt")
+    if best_predictions is not None:
+        _write_predictions(staging / PREDICTIONS_FILE, val.y.cpu(), best_predictions)
+    _write_history(staging / HISTORY_FILE, history)
+    best_row = next((r for r in history if r["epoch"] == best_epoch), {})
+    result = RunResult(
+        status=status,
+        seed=seed,
+        history=history,
+        best_epoch=best_epoch,
+        best=_metrics_only(best_row),
+        final=_metrics_only(history[-1]) if history else {},
+        monitor=training.monitor,
+        wall_time_s=time.perf_counter() - started,
+        samples_per_sec=train_samples / train_time if train_time > 0 else 0.0,
+        checkpoints=checkpoints,
+        predictions_path=str(out_dir / PREDICTIONS_FILE) if best_predictions is not None else None,
+        stop_reason=stop_reason,
+        diverged_at=diverged_at,
+        extra={
+            "epochs_run": len(history),
+            "device": str(device),
+            "mixed_precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
+            "split": data.split_info,
+            "stages": stage_log,
+            "parameters": sum(p.numel() for p in model.parameters()),
+        },
+    )
+    atomic_write_json(staging / METRICS_FILE, _finite(result.to_metrics()))
+    _publish(staging, out_dir)
+    return result
+
+
+# ---- pieces of the loop ----------------------------------------------------
+
+
+def _as_config(config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig:
+    if isinstance(config, TrainConfig):
+        return config
+    if isinstance(config, dict):
+        from workflow.io import validate
+
+        return validate(config, TrainConfig, source="config")
+    return load_train_config(config)
+
+
+def resolve_device(name: str) -> torch.device:
+    if name == "auto":
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    available = {
+        "cpu": True,
+        "cuda": torch.cuda.is_available(),
+        "mps": torch.backends.mps.is_available(),
+    }
+    if not available[name]:
+        have = ", ".join(k for k, ok in available.items() if ok)
+        raise ConfigError(f"device: {name} is not available on this machine (available: {have})")
+    return torch.device(name)
+
+
+def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
+    if setting == "off" or (setting == "auto" and device.type != "cuda"):
+        return None
+    if device.type == "cuda":
+        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+    if device.type == "cpu":
+        return torch.bfloat16
+    return None  # mps: autocast support is partial, train in full precision
+
+
+def _optimizer(config: TrainConfig, model: nn.Module, head: list[str]) -> torch.optim.Optimizer:
+    """Two parameter groups, backbone and head, so each can have its own lr."""
+    c = config.optimizer
+    groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
+    for name, param in model.named_parameters():
+        groups["head" if any(matches(name, p) for p in head) else "backbone"].append(param)
+    param_groups = [
+        {"params": params, "name": name, "lr": c.lr, "base_lr": c.lr}
+        for name, params in groups.items()
+        if params
+    ]
+    common = {"lr": c.lr, "weight_decay": c.weight_decay}
+    if c.name == "sgd":
+        return torch.optim.SGD(param_groups, momentum=c.momentum, nesterov=c.nesterov, **common)
+    if c.name == "adam":
+        return torch.optim.Adam(param_groups, betas=c.betas, **common)
+    if c.name == "adamw":
+        return torch.optim.AdamW(param_groups, betas=c.betas, **common)
+    return torch.optim.RMSprop(param_groups, momentum=c.momentum, **common)
+
+
+def _enter_stage(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    stage: Stage,
+    index: int,
+    epoch: int,
+    head: list[str],
+) -> dict[str, Any]:
+    """Set which parameters train and each group's lr for this stage; return its record."""
+    trainable = []
+    for name, param in model.named_parameters():
+        frozen = any(matches(name, p) for p in config.model.freeze)
+        chosen = stage.train == "all" or any(matches(name, p) for p in stage.train)
+        param.requires_grad_(chosen and not frozen)
+        if param.requires_grad:
+            trainable.append(name)
+        # a frozen parameter keeps no stale gradient that an optimizer could apply
+        param.grad = None
+    lr = stage.lr or config.optimizer.lr
+    backbone_lr = stage.backbone_lr or config.optimizer.backbone_lr or lr
+    for group in optimizer.param_groups:
+        group["base_lr"] = lr if group["name"] == "head" else backbone_lr
+    return {
+        "stage": index,
+        "first_epoch": epoch + 1,
+        "epochs": stage.epochs,
+        "lr": lr,
+        "backbone_lr": backbone_lr,
+        "train": stage.train,
+        "trainable": trainable,
+        "trainable_count": sum(p.numel() for p in model.parameters() if p.requires_grad),
+    }
+
+
+@torch.inference_mode()
+def evaluate(
+    model: nn.Module, split: Split, num_classes: int, autocast: Callable[[], Any] = nullcontext
+) -> tuple[float, torch.Tensor]:
+    """Mean cross-entropy and the predicted class of every sample of `split`."""
+    model.eval()
+    total = torch.zeros((), device=split.x.device, dtype=torch.float64)
+    predictions = []
+    for start in range(0, len(split), EVAL_BATCH):
+        x, y = split.x[start : start + EVAL_BATCH], split.y[start : start + EVAL_BATCH]
+        with autocast():
+            logits = model(x)
+        total += F.cross_entropy(logits.float(), y, reduction="sum").double()
+        predictions.append(logits.argmax(1))
+    return float(total.item() / len(split)), torch.cat(predictions)
+
+
+class _EarlyStopper:
+    def __init__(self, config: Any):
+        self.config = config
+        self.best: float | None = None
+        self.best_epoch = 0
+        self.waited = 0
+
+    def update(self, row: dict[str, float]) -> str | None:
+        """The reason to stop after this epoch, or None."""
+        c = self.config
+        value = row[c.monitor]
+        better = (
+            self.best is None
+            or (c.mode == "min" and value < self.best - c.min_delta)
+            or (c.mode == "max" and value > self.best + c.min_delta)
+        )
+        if better:
+            self.best, self.best_epoch, self.waited = value, int(row["epoch"]), 0
+            return None
+        self.waited += 1
+        if self.waited >= c.patience:
+            return (
+                f"{c.monitor} did not improve by more than {c.min_delta} in the last "
+                f"{c.patience} epochs; best {self.best:.4g} at epoch {self.best_epoch}"
+            )
+        return None
+
+
+def _snapshot(
+    model: nn.Module, optimizer: torch.optim.Optimizer, schedule: LrSchedule, epoch: int
+) -> dict[str, Any]:
+    return {
+        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
+        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "schedule": schedule.state_dict(),
+        "epoch": epoch,
+    }
+
+
+def _metrics_only(row: dict[str, float]) -> dict[str, float]:
+    return {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}
+
+
+def _finite(value: Any) -> Any:
+    """JSON has no NaN: non-finite floats become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_finite(v) for v in value]
+    return value
+
+
+def _write_history(path: Path, history: list[dict[str, float]]) -> None:
+    buffer = io.StringIO()
+    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
+    writer.writeheader()
+    for row in history:
+        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
+    lines = ["index,target,prediction"]
+    lines += [f"{i},{t},{p}" for i, (t, p) in enumerate(zip(targets.tolist(), predictions.tolist()))]
+    atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def _publish(staging: Path, out_dir: Path) -> None:
+    """Move the finished run into place, replacing an earlier run of the same folder."""
+    old = out_dir.parent / f".{out_dir.name}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if out_dir.exists():
+        out_dir.rename(old)
+    staging.rename(out_dir)
+    shutil.rmtree(old, ignore_errors=True)
+
