@@ -1,0 +1,151 @@
+"""Train one config on several seeds, in worker processes, resuming finished seeds.
+
+Each seed writes `<root>/seed-<n>/`. A seed whose folder holds a finished run
+of the same config is not trained again, so a killed command rerun picks up
+where it stopped. The trainer is phasegate's own or a user's `module:function`
+with the same contract; workers import it by name.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from workflow.errors import WorkflowError
+from workflow.trainer.config import TrainConfig
+from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]  # (seed, epoch, row)
+
+
+def seed_dir(root: Path, seed: int) -> Path:
+    return root / f"seed-{seed}"
+
+
+def finished_run(run_dir: Path, config: TrainConfig) -> RunResult | None:
+    """The run in `run_dir` if it finished with this very config, else None."""
+    if not (run_dir / METRICS_FILE).is_file() or not (run_dir / CONFIG_FILE).is_file():
+        return None
+    recorded = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    expected = config.model_dump(mode="json")
+    recorded.pop("seed", None)
+    expected.pop("seed", None)
+    if recorded != expected:
+        return None
+    return RunResult.load(run_dir)
+
+
+def train_seeds(
+    config: TrainConfig,
+    seeds: Sequence[int],
+    root: Path,
+    *,
+    trainer: str = "builtin",
+    workers: int | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> dict[int, RunResult]:
+    """Train `config` on every seed not already finished; return every seed's result."""
+    from workflow.trainer import resolve_trainer
+
+    resolve_trainer(trainer)  # a bad plug-in fails here, once, with its message
+    results: dict[int, RunResult] = {}
+    pending = []
+    for seed in seeds:
+        done = finished_run(seed_dir(root, seed), config)
+        if done is not None:
+            results[seed] = done
+        else:
+            pending.append(seed)
+    if not pending:
+        return results
+    workers = max(1, min(workers or default_workers(), len(pending)))
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    if workers == 1:
+        for seed in pending:
+            result = _train_one(trainer, config, seed, root, threads, on_epoch)
+            results[seed] = result
+            if on_done:
+                on_done(result)
+        return results
+
+    context = multiprocessing.get_context("spawn")
+    with context.Manager() as manager:
+        events: Any = manager.Queue()
+        drain = threading.Thread(target=_drain, args=(events, on_epoch), daemon=True)
+        drain.start()
+        try:
+            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
+                futures = {
+                    pool.submit(_worker, trainer, config, seed, root, threads, events): seed
+                    for seed in pending
+                }
+                for future in futures:
+                    result = future.result()
+                    results[futures[future]] = result
+                    if on_done:
+                        on_done(result)
+        finally:
+            events.put(None)
+            drain.join(timeout=5)
+    return {seed: results[seed] for seed in seeds}
+
+
+def default_workers() -> int:
+    env = os.environ.get("PHASEGATE_WORKERS")
+    if env:
+        return max(1, int(env))
+    return max(1, min(4, os.cpu_count() or 1))
+
+
+def _train_one(
+    trainer: str,
+    config: TrainConfig,
+    seed: int,
+    root: Path,
+    threads: int,
+    on_epoch: EpochCallback | None,
+) -> RunResult:
+    import torch
+
+    from workflow.trainer import resolve_trainer
+
+    torch.set_num_threads(threads)
+    fit = resolve_trainer(trainer)
+    report = (lambda epoch, row: on_epoch(seed, epoch, row)) if on_epoch else None
+    result = fit(config, seed, seed_dir(root, seed), report=report, should_stop=None)
+    if not isinstance(result, RunResult):
+        raise WorkflowError(
+            f"trainer {trainer!r} returned {type(result).__name__}, not a RunResult"
+        )
+    return result
+
+
+def _worker(
+    trainer: str, config: TrainConfig, seed: int, root: Path, threads: int, events: Any
+) -> RunResult:
+    return _train_one(
+        trainer, config, seed, root, threads, lambda s, e, row: events.put((s, e, row))
+    )
+
+
+def _drain(events: Any, on_epoch: EpochCallback | None) -> None:
+    while True:
+        try:
+            item = events.get(timeout=0.5)
+        except queue.Empty:
+            continue
+        except (EOFError, OSError):
+            return
+        if item is None:
+            return
+        if on_epoch is not None:
+            on_epoch(*item)
