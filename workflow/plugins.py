@@ -34,7 +34,7 @@ def load_callable(
     if not callable(target):
         raise PluginError(f"{role} {spec!r}: {attr!r} is not callable")
     _check_signature(target, spec, role, required, keyword_only)
-    return target  # type: ignore[no-any-return]
+    return target
 
 
 def _check_signature(

@@ -14,7 +14,7 @@ import sys
 from collections.abc import Sequence
 
 from workflow import __version__
-from workflow.errors import EXIT_BAD_INPUT, WorkflowError
+from workflow.errors import WorkflowError
 
 # one module per verb (or family of verbs); each defines register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = ("workflow.cli.train",)
@@ -44,7 +44,7 @@ def add_command(
     example: str,
 ) -> argparse.ArgumentParser:
     """Add a verb whose --help ends with a worked example (every verb has one)."""
-    return subparsers.add_parser(  # type: ignore[no-any-return]
+    return subparsers.add_parser(
         name,
         help=help,
         description=help,
@@ -68,11 +68,3 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     return int(code or 0)
 
-
-def run() -> None:
-    try:
-        sys.exit(main())
-    except SystemExit as exc:
-        # argparse's own usage errors exit 2, which is already "bad input"
-        code = exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
-        raise SystemExit(code) from None

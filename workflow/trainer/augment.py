@@ -64,7 +64,9 @@ class BatchAugmenter:
                 x, target = self._cutmix(x, target, aug.alpha)
         return x, target
 
-    def _warp(self, x: torch.Tensor, augs: Sequence[RandomCrop | Rotation | Affine]) -> torch.Tensor:
+    def _warp(
+        self, x: torch.Tensor, augs: Sequence[RandomCrop | Rotation | Affine]
+    ) -> torch.Tensor:
         b, _, h, w = x.shape
         angle = torch.zeros(b)
         scale = torch.ones(b)
@@ -103,7 +105,8 @@ class BatchAugmenter:
         kernel = kernel / kernel.sum()
         c = x.shape[1]
         blurred = F.conv2d(
-            F.pad(x, (radius, radius, 0, 0), mode="replicate"), kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
+            F.pad(x, (radius, radius, 0, 0), mode="replicate"),
+            kernel.view(1, 1, 1, -1).repeat(c, 1, 1, 1),
             groups=c,
         )
         blurred = F.conv2d(

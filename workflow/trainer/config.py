@@ -102,8 +102,9 @@ class DataConfig(_Strict):
     @classmethod
     def _known_dataset(cls, value: str) -> str:
         if value not in ("digits", "imagefolder") and ":" not in value:
-            raise ValueError("unknown dataset (allowed: digits, torchvision:NAME, imagefolder, "
-                             "module:function)")
+            raise ValueError(
+                "unknown dataset (allowed: digits, torchvision:NAME, imagefolder, module:function)"
+            )
         return value
 
     @model_validator(mode="after")
@@ -123,7 +124,9 @@ BUILTIN_MODELS = ("mlp", "cnn", "resnet18", "resnet34", "vgg16")
 
 
 class ModelConfig(_Strict):
-    name: str = Field("mlp", description="mlp | cnn | resnet18 | resnet34 | vgg16 | module:function")
+    name: str = Field(
+        "mlp", description="mlp | cnn | resnet18 | resnet34 | vgg16 | module:function"
+    )
     widths: list[Annotated[int, Field(ge=1)]] | None = Field(
         None, description="mlp hidden widths; or give `width` and `depth`"
     )
@@ -146,7 +149,9 @@ class ModelConfig(_Strict):
     @classmethod
     def _known_model(cls, value: str) -> str:
         if value not in BUILTIN_MODELS and ":" not in value:
-            raise ValueError(f"unknown model (allowed: {', '.join(BUILTIN_MODELS)}, module:function)")
+            raise ValueError(
+                f"unknown model (allowed: {', '.join(BUILTIN_MODELS)}, module:function)"
+            )
         return value
 
     @field_validator("pretrained")
@@ -251,11 +256,11 @@ class TrainConfig(_Strict):
     """A training run: data, model, optimizer, schedule, training, seed, device."""
 
     name: str = "run"
-    data: DataConfig = Field(default_factory=DataConfig)  # type: ignore[arg-type]
-    model: ModelConfig = Field(default_factory=ModelConfig)  # type: ignore[arg-type]
-    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)  # type: ignore[arg-type]
-    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)  # type: ignore[arg-type]
-    training: TrainingConfig = Field(default_factory=TrainingConfig)  # type: ignore[arg-type]
+    data: DataConfig = Field(default_factory=DataConfig)
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
+    schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
+    training: TrainingConfig = Field(default_factory=TrainingConfig)
     seed: int = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
 

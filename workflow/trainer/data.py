@@ -61,7 +61,9 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
         if official_test is not None:
             official_test = Split(
                 torch.nn.functional.interpolate(
-                    official_test.x.float(), size=(config.image_size,) * 2, mode="bilinear",
+                    official_test.x.float(),
+                    size=(config.image_size,) * 2,
+                    mode="bilinear",
                     align_corners=False,
                 ),
                 official_test.y,
@@ -75,7 +77,11 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     n = len(order)
     n_test = 0 if official_test is not None else max(1, round(n * config.test_fraction))
     n_val = max(1, round(n * config.val_fraction))
-    test_idx, val_idx, train_idx = order[:n_test], order[n_test : n_test + n_val], order[n_test + n_val :]
+    test_idx, val_idx, train_idx = (
+        order[:n_test],
+        order[n_test : n_test + n_val],
+        order[n_test + n_val :],
+    )
     if len(train_idx) < 2:
         raise DataError(f"dataset {config.dataset!r} has too few samples ({n}) to split")
 
@@ -196,7 +202,9 @@ def _user_dataset(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[
     try:
         out = func(config.root)
     except Exception as exc:
-        raise DataError(f"dataset {config.dataset!r} raised {exc.__class__.__name__}: {exc}") from exc
+        raise DataError(
+            f"dataset {config.dataset!r} raised {exc.__class__.__name__}: {exc}"
+        ) from exc
     if not isinstance(out, tuple) or len(out) not in (2, 3):
         raise DataError(
             f"dataset {config.dataset!r} must return (x, y) or (x, y, class_names), "
@@ -204,7 +212,9 @@ def _user_dataset(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[
         )
     x, y = torch.as_tensor(np.asarray(out[0])), torch.as_tensor(np.asarray(out[1])).long()
     if x.shape[0] != y.shape[0]:
-        raise DataError(f"dataset {config.dataset!r}: x has {x.shape[0]} rows but y has {y.shape[0]}")
+        raise DataError(
+            f"dataset {config.dataset!r}: x has {x.shape[0]} rows but y has {y.shape[0]}"
+        )
     n_classes = int(y.max()) + 1
     names = [str(c) for c in out[2]] if len(out) == 3 else [str(i) for i in range(n_classes)]
     return x, y, names

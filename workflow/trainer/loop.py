@@ -43,6 +43,8 @@ from workflow.trainer.result import (
 from workflow.trainer.schedule import LrSchedule
 
 EVAL_BATCH = 1024
+# a loss this many times its first value (or non-finite) means the run diverged
+EXPLOSION_FACTOR = 1000.0
 
 
 def fit(
@@ -92,10 +94,12 @@ def fit(
     best_value, best_epoch, best_state, best_predictions = None, None, None, None
     stopper = _EarlyStopper(training.early_stopping) if training.early_stopping else None
     step, epoch = 0, 0
+    first_loss: float | None = None
     train_time, train_samples = 0.0, 0
 
     for stage_index, stage in enumerate(stages, start=1):
         stage_log.append(_enter_stage(model, optimizer, config, stage, stage_index, epoch, head))
+        lr_stale = True
         for _ in range(stage.epochs):
             epoch += 1
             model.train()
@@ -105,52 +109,65 @@ def fit(
             chunks = list(order.split(config.data.batch_size))
             if len(chunks) > 1 and len(chunks[-1]) == 1:
                 chunks.pop()  # batch norm cannot train on a batch of one
-            step_losses = torch.empty(len(chunks), device=device)
+            losses: list[torch.Tensor] = []
             sizes = torch.tensor([len(c) for c in chunks], device=device, dtype=torch.float32)
             predictions, targets = [], []
-            for i, index in enumerate(chunks):
+            for index in chunks:
                 fetch = time.perf_counter()
                 x, y = train.x[index], train.y[index]
                 target: torch.Tensor = y
                 if augment:
                     x, target = augment(x, y)
                 wait += time.perf_counter() - fetch
-                for group in optimizer.param_groups:
-                    group["lr"] = group["base_lr"] * schedule.factor(step)
+                if schedule.varies or lr_stale:
+                    factor = schedule.factor(step)
+                    for group in optimizer.param_groups:
+                        group["lr"] = group["base_lr"] * factor
+                    lr_stale = False
                 with autocast():
                     logits = model(x)
                     loss = F.cross_entropy(logits, target, label_smoothing=training.label_smoothing)
                 # flush the gradients as soon as we can, no need for this memory anymore
                 optimizer.zero_grad(set_to_none=True)
-                scaler.scale(loss).backward()
-                if training.grad_clip is not None:
+                if scaler.is_enabled():  # float16 only: scale the loss so gradients stay finite
+                    scaler.scale(loss).backward()
                     scaler.unscale_(optimizer)
+                else:
+                    loss.backward()
+                if training.grad_clip is not None:
                     nn.utils.clip_grad_norm_(parameters, training.grad_clip)
-                scaler.step(optimizer)
-                scaler.update()
-                step_losses[i] = loss.detach()
+                if scaler.is_enabled():
+                    scaler.step(optimizer)
+                    scaler.update()
+                else:
+                    optimizer.step()
+                losses.append(loss.detach())
                 predictions.append(logits.detach().argmax(1))
                 targets.append(y)
                 step += 1
             train_seconds = time.perf_counter() - epoch_start
             n_seen = int(sizes.sum().item())
             train_time += train_seconds
+            step_losses = torch.stack(losses).float()
             train_samples += n_seen
 
             # one check per epoch, not one sync per step: find the first bad step afterwards
-            finite = torch.isfinite(step_losses)
-            if not bool(finite.all()):
-                bad = int((~finite).nonzero()[0].item())
+            if first_loss is None:
+                first_loss = float(step_losses[0].item())
+            limit = EXPLOSION_FACTOR * max(first_loss, 1.0) if math.isfinite(first_loss) else 0.0
+            bad_steps = (~torch.isfinite(step_losses)) | (step_losses > limit)
+            if bool(bad_steps.any()):
+                bad = int(bad_steps.nonzero()[0].item())
+                value = step_losses[bad].item()
                 status = RunStatus.DIVERGED
                 diverged_at = {
                     "epoch": epoch,
                     "step": bad + 1,
                     "global_step": step - len(chunks) + bad + 1,
-                    "loss": str(step_losses[bad].item()),
+                    "loss": str(value),
                 }
-                stop_reason = (
-                    f"loss became {diverged_at['loss']} at epoch {epoch}, step {bad + 1}"
-                )
+                what = f"became {value}" if not math.isfinite(value) else f"exploded to {value:.3g}"
+                stop_reason = f"loss {what} at epoch {epoch}, step {bad + 1}"
                 break
 
             train_metrics = classification_metrics(
@@ -178,11 +195,13 @@ def fit(
                 break
 
             monitored = row[training.monitor]
-            if best_value is None or (monitored < best_value if mode == "min" else monitored > best_value):
+            if best_value is None or (
+                monitored < best_value if mode == "min" else monitored > best_value
+            ):
                 best_value, best_epoch = monitored, epoch
                 best_state = _snapshot(model, optimizer, schedule, epoch)
                 best_predictions = val_pred.cpu()
-            schedule.end_epoch(monitored, mode)
+            lr_stale = schedule.end_epoch(monitored, mode) or lr_stale
             if report is not None:
                 report(epoch, row)
             if stopper is not None and (reason := stopper.update(row)):
@@ -285,24 +304,35 @@ def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
 
 
 def _optimizer(config: TrainConfig, model: nn.Module, head: list[str]) -> torch.optim.Optimizer:
-    """Two parameter groups, backbone and head, so each can have its own lr."""
+    """One parameter group, or two (backbone and head) when they need their own lr.
+
+    Each group costs a pass of the optimizer's per-step Python, so a second group
+    exists only for differential learning rates.
+    """
     c = config.optimizer
-    groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []}
+    stages = config.training.stages or []
+    split = c.backbone_lr is not None or any(s.backbone_lr is not None for s in stages)
+    groups: dict[str, list[nn.Parameter]] = {"backbone": [], "head": []} if split else {"all": []}
     for name, param in model.named_parameters():
-        groups["head" if any(matches(name, p) for p in head) else "backbone"].append(param)
+        if not split:
+            groups["all"].append(param)
+        else:
+            groups["head" if any(matches(name, p) for p in head) else "backbone"].append(param)
     param_groups = [
         {"params": params, "name": name, "lr": c.lr, "base_lr": c.lr}
         for name, params in groups.items()
         if params
     ]
-    common = {"lr": c.lr, "weight_decay": c.weight_decay}
+    lr, wd = c.lr, c.weight_decay
     if c.name == "sgd":
-        return torch.optim.SGD(param_groups, momentum=c.momentum, nesterov=c.nesterov, **common)
+        return torch.optim.SGD(
+            param_groups, lr=lr, weight_decay=wd, momentum=c.momentum, nesterov=c.nesterov
+        )
     if c.name == "adam":
-        return torch.optim.Adam(param_groups, betas=c.betas, **common)
+        return torch.optim.Adam(param_groups, lr=lr, weight_decay=wd, betas=c.betas)
     if c.name == "adamw":
-        return torch.optim.AdamW(param_groups, betas=c.betas, **common)
-    return torch.optim.RMSprop(param_groups, momentum=c.momentum, **common)
+        return torch.optim.AdamW(param_groups, lr=lr, weight_decay=wd, betas=c.betas)
+    return torch.optim.RMSprop(param_groups, lr=lr, weight_decay=wd, momentum=c.momentum)
 
 
 def _enter_stage(
@@ -327,7 +357,7 @@ def _enter_stage(
     lr = stage.lr or config.optimizer.lr
     backbone_lr = stage.backbone_lr or config.optimizer.backbone_lr or lr
     for group in optimizer.param_groups:
-        group["base_lr"] = lr if group["name"] == "head" else backbone_lr
+        group["base_lr"] = backbone_lr if group["name"] == "backbone" else lr
     return {
         "stage": index,
         "first_epoch": epoch + 1,
@@ -422,7 +452,8 @@ def _write_history(path: Path, history: list[dict[str, float]]) -> None:
 
 def _write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
     lines = ["index,target,prediction"]
-    lines += [f"{i},{t},{p}" for i, (t, p) in enumerate(zip(targets.tolist(), predictions.tolist()))]
+    pairs = zip(targets.tolist(), predictions.tolist(), strict=True)
+    lines += [f"{i},{t},{p}" for i, (t, p) in enumerate(pairs)]
     atomic_write_text(path, "\n".join(lines) + "\n")
 
 
@@ -434,4 +465,3 @@ def _publish(staging: Path, out_dir: Path) -> None:
         out_dir.rename(old)
     staging.rename(out_dir)
     shutil.rmtree(old, ignore_errors=True)
-

@@ -26,7 +26,9 @@ def build_model(
     config: ModelConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> tuple[nn.Module, list[str]]:
     if config.name == "mlp":
-        model: nn.Module = MLP(math.prod(input_shape), config.hidden_widths(), num_classes, config.dropout)
+        model: nn.Module = MLP(
+            math.prod(input_shape), config.hidden_widths(), num_classes, config.dropout
+        )
         head = ["head"]
     elif config.name == "cnn":
         model = SmallCNN(input_shape[0], config.channels, num_classes, config.dropout)
@@ -96,7 +98,7 @@ class SmallCNN(nn.Module):
 def _image_shape(name: str, input_shape: tuple[int, ...]) -> tuple[int, int, int]:
     if len(input_shape) != 3:
         raise DataError(f"model.name: {name} needs images (C, H, W), the data gives {input_shape}")
-    return input_shape  # type: ignore[return-value]
+    return input_shape
 
 
 def _load_pretrained(model: nn.Module, path: str | None) -> None:

@@ -22,6 +22,8 @@ class LrSchedule:
         self.plateau_scale = 1.0
         self.best: float | None = None
         self.bad_epochs = 0
+        # a constant schedule needs setting once per stage, not once per step
+        self.varies = config.name not in ("none", "plateau") or self.warmup > 0
 
     def factor(self, step: int) -> float:
         """The multiplier of the base lr at optimizer step `step` (0-based)."""
@@ -52,23 +54,32 @@ class LrSchedule:
         progress = min(1.0, (step - rise) / max(1, self.total - rise))
         return peak * (1e-4 + (1 - 1e-4) * 0.5 * (1 + math.cos(math.pi * progress)))
 
-    def end_epoch(self, monitored: float, mode: str) -> None:
-        """Reduce-on-plateau: lower the lr after `plateau_patience` epochs without improvement."""
+    def end_epoch(self, monitored: float, mode: str) -> bool:
+        """Reduce-on-plateau: lower the lr after `plateau_patience` epochs without improvement.
+
+        Returns whether the lr changed.
+        """
         if self.config.name != "plateau":
-            return
+            return False
         improved = self.best is None or (
             monitored < self.best if mode == "min" else monitored > self.best
         )
         if improved:
             self.best, self.bad_epochs = monitored, 0
-            return
+            return False
         self.bad_epochs += 1
         if self.bad_epochs > self.config.plateau_patience:
             self.plateau_scale *= self.config.plateau_factor
             self.bad_epochs = 0
+            return True
+        return False
 
     def state_dict(self) -> dict[str, Any]:
-        return {"plateau_scale": self.plateau_scale, "best": self.best, "bad_epochs": self.bad_epochs}
+        return {
+            "plateau_scale": self.plateau_scale,
+            "best": self.best,
+            "bad_epochs": self.bad_epochs,
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         self.plateau_scale = float(state["plateau_scale"])
