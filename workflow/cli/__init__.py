@@ -17,7 +17,7 @@ from workflow import __version__
 from workflow.errors import WorkflowError
 
 # one module per verb (or family of verbs); each defines register(subparsers)
-COMMAND_MODULES: tuple[str, ...] = ("workflow.cli.train",)
+COMMAND_MODULES: tuple[str, ...] = ("workflow.cli.train", "workflow.cli.engine")
 
 
 def build_parser() -> argparse.ArgumentParser:
