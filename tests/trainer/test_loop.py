@@ -210,3 +210,22 @@ def test_a_rerun_replaces_the_previous_run(tmp_path: Path) -> None:
     fit(tiny_config(training={"epochs": 3}), 0, tmp_path / "run")
     fit(tiny_config(), 0, tmp_path / "run")
     assert len(read_rows(tmp_path / "run" / "history.csv")) == 2
+
+
+def test_reduce_on_plateau_lowers_the_lr_between_epochs(tmp_path: Path) -> None:
+    # plateau: a monitor that never improves halves the lr after each patience-0 epoch
+    config = tiny_config(
+        optimizer={"name": "sgd", "lr": 1e-7},
+        schedule={"name": "plateau", "plateau_patience": 0, "plateau_factor": 0.5},
+        training={"epochs": 4},
+    )
+    lrs = [row["lr"] for row in fit(config, 0, tmp_path / "run").history]
+    assert lrs == pytest.approx([1e-7, 1e-7, 5e-8, 2.5e-8])
+
+
+def test_mixed_precision_on_cpu_trains_in_bfloat16(tmp_path: Path) -> None:
+    # mixed_precision: on uses bfloat16 autocast where CUDA is absent, and says so
+    config = tiny_config(model={"name": "cnn", "channels": [8]}, training={"mixed_precision": "on"})
+    result = fit(config, 0, tmp_path / "run")
+    assert result.status is RunStatus.COMPLETED
+    assert result.extra["mixed_precision"] == "bfloat16"
