@@ -17,7 +17,11 @@ from workflow import __version__
 from workflow.errors import WorkflowError
 
 # one module per verb (or family of verbs); each defines register(subparsers)
-COMMAND_MODULES: tuple[str, ...] = ("workflow.cli.train", "workflow.cli.engine")
+COMMAND_MODULES: tuple[str, ...] = (
+    "workflow.cli.train",
+    "workflow.cli.engine",
+    "workflow.cli.phase3",
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,0 +1,44 @@
+"""Phase 3, the diagnostic: read a baseline's curves and config, name what is wrong, plan Phase 4.
+
+- `evidence`: each seed's history and the project's target (`Evidence`, `SeedRun`)
+- `findings`: the checks (`find_all`) and their thresholds
+- `config_analysis`: the table of settings (`analyze_config`)
+- `candidates`, `recommend`: the config patches per finding, ranked into a `Plan`
+- `diagnosis`: the three together for one baseline (`diagnose`), pure
+- `preview`: the Phase 4 config preview, commented
+- `report`: the report, its JSON twin, findings.json and the plots
+- `probes`: optional active probes (lr range test, batch size); the only torch here
+- `phase`: `run_baseline` and `run_diagnose`, with the store
+"""
+
+from __future__ import annotations
+
+from phases.diagnostic.candidates import Recommendation
+from phases.diagnostic.config_analysis import SettingRow, analyze_config
+from phases.diagnostic.diagnosis import Diagnosis, diagnose
+from phases.diagnostic.evidence import Evidence, SeedRun, load_seed_runs
+from phases.diagnostic.findings import Finding, find_all
+from phases.diagnostic.phase import run_baseline, run_diagnose
+from phases.diagnostic.preview import preview_yaml
+from phases.diagnostic.recommend import Plan, plan
+from phases.diagnostic.report import report_context, write_diagnosis
+
+__all__ = [
+    "Diagnosis",
+    "Evidence",
+    "Finding",
+    "Plan",
+    "Recommendation",
+    "SeedRun",
+    "SettingRow",
+    "analyze_config",
+    "diagnose",
+    "find_all",
+    "load_seed_runs",
+    "plan",
+    "preview_yaml",
+    "report_context",
+    "run_baseline",
+    "run_diagnose",
+    "write_diagnosis",
+]

@@ -1,0 +1,35 @@
+"""A diagnosis: the findings, the config table and the plan of one baseline's evidence.
+
+Pure: no files, no store. `phase.run_diagnose` writes and records it;
+`report.write_diagnosis` renders it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from phases.diagnostic.config_analysis import SettingRow, analyze_config
+from phases.diagnostic.evidence import Evidence
+from phases.diagnostic.findings import Finding, find_all
+from phases.diagnostic.recommend import Plan, plan
+
+__all__ = ["Diagnosis", "diagnose"]
+
+
+@dataclass(frozen=True)
+class Diagnosis:
+    evidence: Evidence
+    findings: list[Finding]
+    config_rows: list[SettingRow]
+    plan: Plan
+
+
+def diagnose(evidence: Evidence, *, preference: str = "auto") -> Diagnosis:
+    """Findings, config table and plan of `evidence` (no files, no store)."""
+    findings = find_all(evidence)
+    return Diagnosis(
+        evidence=evidence,
+        findings=findings,
+        config_rows=analyze_config(evidence.config, evidence),
+        plan=plan(findings, evidence, preference=preference),
+    )

@@ -1,0 +1,264 @@
+"""What a diagnosis reads: each baseline seed's history, its status, and the project's target.
+
+`SeedRun` is one seed's record (trained by phasegate, or imported from a user's
+own `history.csv`); `Evidence` bundles every seed with the baseline config and
+the project's target, and answers the questions every finding asks (the usable
+runs, a column's values, the best epoch). Torch-free: a diagnosis only reads.
+"""
+
+from __future__ import annotations
+
+import math
+import statistics
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from workflow.errors import ConfigError
+from workflow.io import read_json
+from workflow.trainer.config import TrainConfig
+from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, read_history
+
+__all__ = [
+    "IMPORT_MARKER",
+    "REQUIRED_COLUMNS",
+    "SUMMARY_METRICS",
+    "Evidence",
+    "SeedRun",
+    "check_history_file",
+    "load_seed_runs",
+    "mean",
+    "std",
+]
+
+# an imported seed folder holds history.csv and this marker (no metrics.json: the
+# runner then never mistakes it for a finished run of its own)
+IMPORT_MARKER = "imported.json"
+# columns an imported history.csv must have; the others of HISTORY_COLUMNS are optional
+# and the findings that need them are skipped when they are absent
+REQUIRED_COLUMNS = ("epoch", "train_loss", "train_accuracy", "val_loss", "val_accuracy")
+# the metrics summarized across seeds (each at its seed's best epoch): baseline facts, report
+SUMMARY_METRICS = (
+    "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "val_loss", "train_accuracy"
+)
+USABLE = ("completed", "early_stopped")
+LOSS_COLUMNS = ("train_loss", "val_loss")
+
+
+def mean(values: Iterable[float]) -> float:
+    items = list(values)
+    return statistics.fmean(items) if items else math.nan
+
+
+def std(values: Iterable[float]) -> float:
+    """Sample standard deviation (ddof=1); 0.0 for a single value, NaN for none."""
+    items = list(values)
+    if len(items) >= 2:
+        return statistics.stdev(items)
+    return 0.0 if items else math.nan
+
+
+@dataclass(frozen=True)
+class SeedRun:
+    """One seed's baseline run as the diagnosis sees it."""
+
+    seed: int
+    status: str  # completed | early_stopped | diverged | pruned
+    history: list[dict[str, float]]
+    stop_reason: str | None = None
+    diverged_epoch: int | None = None
+    train_size: int | None = None
+    source: str = "trained"  # trained | imported
+
+    @property
+    def usable(self) -> bool:
+        """Finished with a finite history: its numbers can be averaged with the others."""
+        return self.status in USABLE and bool(self.history)
+
+    @property
+    def diverged(self) -> bool:
+        return self.status == "diverged"
+
+    def column(self, name: str) -> list[float]:
+        """The column's values over the epochs (rows that lack it are left out)."""
+        return [float(row[name]) for row in self.history if name in row]
+
+    def has(self, name: str) -> bool:
+        return bool(self.history) and all(name in row for row in self.history)
+
+    @classmethod
+    def from_history(
+        cls,
+        seed: int,
+        history: Sequence[dict[str, float]],
+        *,
+        configured_epochs: int | None = None,
+        early_stopping: bool = False,
+        source: str = "imported",
+    ) -> SeedRun:
+        """A run known only by its history: a non-finite loss means it diverged.
+
+        The rows up to the first non-finite loss are kept (as the trainer keeps them).
+        A history shorter than the configured epochs under early stopping is early-stopped.
+        """
+        rows: list[dict[str, float]] = []
+        diverged_epoch = None
+        for row in history:
+            if any(not math.isfinite(row.get(c, 0.0)) for c in LOSS_COLUMNS):
+                diverged_epoch = int(row.get("epoch", len(rows) + 1))
+                break
+            rows.append(dict(row))
+        if diverged_epoch is not None:
+            status = "diverged"
+            reason = f"the loss became non-finite at epoch {diverged_epoch}"
+        elif early_stopping and configured_epochs is not None and len(rows) < configured_epochs:
+            status, reason = "early_stopped", f"stopped after {len(rows)} epochs"
+        else:
+            status, reason = "completed", None
+        return cls(seed, status, rows, reason, diverged_epoch, None, source)
+
+    @classmethod
+    def from_result(cls, result: RunResult) -> SeedRun:
+        split = result.extra.get("split") or {}
+        sizes = split.get("sizes") or {}
+        train_size = sizes.get("train")
+        diverged_epoch = (result.diverged_at or {}).get("epoch")
+        return cls(
+            seed=result.seed,
+            status=result.status.value,
+            history=[dict(row) for row in result.history],
+            stop_reason=result.stop_reason,
+            diverged_epoch=int(diverged_epoch) if diverged_epoch is not None else None,
+            train_size=int(train_size) if train_size is not None else None,
+            source="trained",
+        )
+
+
+@dataclass(frozen=True)
+class Evidence:
+    """Every seed of the baseline, its config, and what the project is after."""
+
+    runs: list[SeedRun]
+    config: TrainConfig
+    metric: str = "val_accuracy"
+    direction: str = "maximize"
+    goal: float | None = None
+    min_effect: float = 0.01
+    alpha: float = 0.05
+    probes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def usable(self) -> list[SeedRun]:
+        return [run for run in self.runs if run.usable]
+
+    @property
+    def diverged(self) -> list[SeedRun]:
+        return [run for run in self.runs if run.diverged]
+
+    @property
+    def higher_is_better(self) -> bool:
+        return self.direction == "maximize"
+
+    @property
+    def is_rate(self) -> bool:
+        """The target is a fraction in [0, 1] (accuracy, balanced accuracy, F1): 0.01 is a point."""
+        return not self.metric.endswith("loss")
+
+    def better(self, a: float, b: float) -> bool:
+        return a > b if self.higher_is_better else a < b
+
+    def best_index(self, values: Sequence[float], mode: str) -> int:
+        """The index of the best value; the first one on ties (as the trainer keeps it)."""
+        best = 0
+        for i, value in enumerate(values):
+            if (value < values[best]) if mode == "min" else (value > values[best]):
+                best = i
+        return best
+
+    def best_row(self, run: SeedRun) -> dict[str, float]:
+        """The row of the epoch the trainer keeps as best (by `training.monitor`)."""
+        monitor = self.config.training.monitor
+        values = run.column(monitor)
+        if len(values) != len(run.history):  # a history without the monitor: the target decides
+            monitor = self.metric
+            values = run.column(monitor)
+        if len(values) != len(run.history) or not values:
+            return run.history[-1]
+        mode = "min" if monitor.endswith("_loss") else "max"
+        return run.history[self.best_index(values, mode)]
+
+    def target_values(self) -> list[float]:
+        """Each usable seed's target metric at its best epoch."""
+        return [
+            float(self.best_row(run)[self.metric])
+            for run in self.usable
+            if self.metric in self.best_row(run)
+        ]
+
+    def points(self, value: float) -> float:
+        """A difference in the target's units as points (x100 for a rate)."""
+        return 100.0 * value
+
+    @property
+    def epochs_configured(self) -> int:
+        return self.config.training.epochs
+
+
+def check_history_file(path: Path, required: Sequence[str]) -> list[dict[str, float]]:
+    """Read an imported history.csv; a missing column or a bad value is one `ConfigError` line."""
+    import csv
+
+    if not path.is_file():
+        raise ConfigError(f"{path}: file not found")
+    with open(path, newline="") as handle:
+        header = next(csv.reader(handle), None)
+    if not header:
+        raise ConfigError(f"{path}: empty file (expected a header with {', '.join(required)})")
+    missing = [c for c in required if c not in header]
+    if missing:
+        raise ConfigError(
+            f"{path}: missing column {missing[0]!r}"
+            + (f" (and {', '.join(missing[1:])})" if len(missing) > 1 else "")
+            + f"; the columns are those the trainer writes ({', '.join(required)} at least)"
+        )
+    try:
+        rows = read_history(path)
+    except ValueError as exc:
+        raise ConfigError(f"{path}: not a number ({exc})") from None
+    if not rows:
+        raise ConfigError(f"{path}: no epochs (only a header)")
+    for number, row in enumerate(rows, start=2):
+        absent = [c for c in required if c not in row]
+        if absent:
+            raise ConfigError(f"{path}: line {number}: no value for column {absent[0]!r}")
+    return rows
+
+
+def load_seed_runs(root: Path, seeds: Sequence[int], config: TrainConfig) -> list[SeedRun]:
+    """The baseline runs of `seeds` under `root` (seed-<n>/), trained or imported."""
+    runs = []
+    for seed in seeds:
+        folder = root / f"seed-{seed}"
+        if (folder / METRICS_FILE).is_file():
+            runs.append(SeedRun.from_result(RunResult.load(folder)))
+        elif (folder / IMPORT_MARKER).is_file():
+            marker = read_json(folder / IMPORT_MARKER)
+            history = read_history(folder / HISTORY_FILE)
+            run = SeedRun.from_history(
+                seed,
+                history,
+                configured_epochs=config.training.epochs,
+                early_stopping=config.training.early_stopping is not None,
+                source="imported",
+            )
+            size = marker.get("train_size") if isinstance(marker, dict) else None
+            if isinstance(size, int):
+                run = SeedRun(**{**run.__dict__, "train_size": size})
+            runs.append(run)
+        else:
+            raise ConfigError(
+                f"{folder}: no baseline run of seed {seed} (neither {METRICS_FILE} nor "
+                f"{IMPORT_MARKER}); run phasegate baseline first"
+            )
+    return runs

@@ -1,0 +1,258 @@
+"""Phase 3 with the store: train or import the baseline, diagnose it, write and record everything.
+
+`run_baseline` trains the project's baseline config on every project seed (or
+imports a user's own histories) into `runs/<p>/baseline/seed-<n>/` and records
+the baseline facts. `run_diagnose` reads those runs, makes the findings, the
+config table and the plan, writes `runs/<p>/phase3/` (the report and its JSON
+twin, findings.json, the plots, the config preview), records the phase3 facts,
+and takes the `diagnose` transition (baseline -> diagnosed).
+
+`baseline` may run again while the project is `diagnosed` (a diverged baseline
+is fixed and re-run); that marks the diagnosis stale until `diagnose` reruns.
+Both hold the project's lock throughout. A diagnosis is a pure function of
+the recorded runs (plus the probes, when asked for), so rerunning `diagnose`
+on a diagnosed project re-renders the same artifacts and facts: it is allowed
+and idempotent (for instance after a Phase 4 revert). Anywhere past
+`diagnosed` it is refused: the diagnosis that Phase 4 acted on stays as it was.
+"""
+
+from __future__ import annotations
+
+import math
+import shutil
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from phases.diagnostic.diagnosis import Diagnosis, diagnose
+from phases.diagnostic.evidence import (
+    IMPORT_MARKER,
+    REQUIRED_COLUMNS,
+    SUMMARY_METRICS,
+    Evidence,
+    SeedRun,
+    check_history_file,
+    load_seed_runs,
+    mean,
+    std,
+)
+from phases.diagnostic.report import REPORT_FILE, write_diagnosis
+from workflow.errors import ConfigError, Refused
+from workflow.io import atomic_write_json, atomic_write_text
+from workflow.project import ProjectConfig
+from workflow.store import Store, now
+from workflow.trainer.config import TrainConfig, load_train_config
+from workflow.trainer.result import HISTORY_FILE, RunResult
+
+# Diagnosis and diagnose are re-exported: Phase 4's iterative strategy imports them from here
+__all__ = [
+    "BASELINE_DIR",
+    "PHASE_DIR",
+    "Diagnosis",
+    "baseline_facts",
+    "diagnose",
+    "evidence_for",
+    "import_histories",
+    "phase3_facts",
+    "run_baseline",
+    "run_diagnose",
+]
+
+BASELINE_DIR = "baseline"
+PHASE_DIR = "phase3"
+BASELINE_STATE = "baseline"
+DIAGNOSED_STATE = "diagnosed"
+TRANSITION = "diagnose"
+
+
+# ---- the baseline -----------------------------------------------------------------------
+
+
+def evidence_for(
+    runs: list[SeedRun], config: TrainConfig, project: ProjectConfig, probes: dict[str, Any] | None
+) -> Evidence:
+    target = project.target
+    return Evidence(
+        runs=runs,
+        config=config,
+        metric=target.metric,
+        direction=target.direction,
+        goal=target.goal,
+        min_effect=project.min_effect,
+        alpha=project.alpha,
+        probes=probes or {},
+    )
+
+
+def baseline_facts(evidence: Evidence, *, source: str) -> dict[str, Any]:
+    """The `baseline.*` facts: completion, usable and diverged counts, mean and std per metric."""
+    usable = evidence.usable
+    facts: dict[str, Any] = {
+        "completed": True,
+        "source": source,
+        "seed_list": [run.seed for run in evidence.runs],
+        "runs": len(evidence.runs),
+        "seeds": len(usable),
+        "diverged": len(evidence.diverged),
+        "completed_at": now(),
+    }
+    metrics = list(SUMMARY_METRICS)
+    if evidence.metric not in metrics:
+        metrics.append(evidence.metric)
+    for metric in metrics:
+        rows = [evidence.best_row(run) for run in usable]
+        values = [float(row[metric]) for row in rows if metric in row]
+        finite = [v for v in values if math.isfinite(v)]
+        if finite and len(finite) == len(usable):
+            facts[metric] = {"mean": mean(finite), "std": std(finite), "n": len(finite),
+                             "values": finite}
+        else:  # recorded as unknown, so a stale value of an earlier baseline never survives
+            facts[metric] = {"mean": None, "std": None, "n": 0, "values": []}
+    return facts
+
+
+def import_histories(source: Path, root: Path, config: TrainConfig, metric: str) -> list[int]:
+    """Copy a user's DIR/seed-<n>/history.csv into `root`; every file is validated first."""
+    if not source.is_dir():
+        raise ConfigError(f"--import {source}: not a folder")
+    folders = sorted(
+        (p for p in source.iterdir() if p.is_dir() and p.name.startswith("seed-")),
+        key=lambda p: p.name,
+    )
+    seeds: dict[int, Path] = {}
+    for folder in folders:
+        try:
+            seeds[int(folder.name.removeprefix("seed-"))] = folder
+        except ValueError:
+            raise ConfigError(f"{folder}: expected a folder named seed-<integer>") from None
+    if not seeds:
+        raise ConfigError(f"--import {source}: no seed-<n>/history.csv folders in it")
+    required = list(REQUIRED_COLUMNS)
+    if metric not in required and (metric.startswith("val_") or metric.startswith("train_")):
+        required.append(metric)
+    for seed in sorted(seeds):  # validate every file before anything is written
+        check_history_file(seeds[seed] / HISTORY_FILE, required)
+    for seed in sorted(seeds):
+        target = root / f"seed-{seed}"
+        if target.exists():
+            shutil.rmtree(target)
+        target.mkdir(parents=True)
+        atomic_write_text(target / HISTORY_FILE, (seeds[seed] / HISTORY_FILE).read_text())
+        atomic_write_json(target / IMPORT_MARKER, {
+            "source": str((seeds[seed] / HISTORY_FILE).resolve()),
+            "imported_at": now(),
+        })
+    return sorted(seeds)
+
+
+def run_baseline(
+    store: Store,
+    *,
+    import_dir: Path | None = None,
+    workers: int | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+    who: str = "phasegate",
+) -> Evidence:
+    """Train (or import) the baseline on every seed and record the baseline facts.
+
+    Allowed in `baseline`, and again in `diagnosed` (a baseline that diverged is fixed in
+    its config and re-run before Phase 4): the diagnosis of the old runs is then marked
+    stale (phase3.strategy becomes null, so diagnostics_complete fails until `diagnose`
+    runs again). Once Phase 4 has started, the baseline it compares against is fixed.
+    """
+    from workflow.runner import train_seeds
+
+    with store.lock():
+        state = store.current
+        if state not in (BASELINE_STATE, DIAGNOSED_STATE):
+            raise Refused(
+                f"cannot run the baseline of {store.name}: it is {state}, and the baseline is "
+                "fixed once Phase 4 has started"
+            )
+        project = store.project
+        config = load_train_config(project.baseline)
+        root = store.run_dir / BASELINE_DIR
+        if import_dir is not None:
+            seeds = import_histories(Path(import_dir), root, config, project.target.metric)
+            source = "imported"
+        else:
+            train_seeds(config, project.seeds, root, trainer=project.trainer, workers=workers,
+                        on_epoch=on_epoch, on_done=on_done)
+            seeds, source = list(project.seeds), "trained"
+        evidence = evidence_for(load_seed_runs(root, seeds, config), config, project, None)
+        facts = baseline_facts(evidence, source=source)
+        store.record(BASELINE_DIR, facts, who=who)
+        store.append_event("baseline", {"who": who, "source": source, "seeds": facts["seeds"],
+                                        "diverged": facts["diverged"]})
+        if state == DIAGNOSED_STATE:
+            store.record(PHASE_DIR, {
+                "strategy": None,
+                "stale": f"the baseline was re-run at {facts['completed_at']}: run phasegate "
+                f"diagnose {store.name} again",
+            }, who=who)
+    return evidence
+
+
+# ---- the diagnosis ----------------------------------------------------------------------
+
+
+def phase3_facts(diagnosis: Diagnosis) -> dict[str, Any]:
+    p = diagnosis.plan
+    return {
+        "findings_count": len(diagnosis.findings),
+        "findings": [f.id for f in diagnosis.findings],
+        "root_causes": p.root_causes,
+        "recommendations_count": len(p.recommendations),
+        "recommendations": [r.fact() for r in p.recommendations],
+        "strategy": p.strategy,
+        "auto_strategy": p.auto_strategy,
+        "strategy_reason": p.strategy_reason,
+        "potential": float(p.potential),
+        "search_space": p.search_space,
+        "seeds_needed": p.seeds_needed,
+        "probes": sorted(diagnosis.evidence.probes),
+        "stale": None,
+        "completed_at": now(),
+    }
+
+
+def run_diagnose(
+    store: Store, *, probes: Sequence[str] = (), who: str = "phasegate"
+) -> tuple[Diagnosis, Path]:
+    """Diagnose the recorded baseline, write phase3/, record the facts, take `diagnose`."""
+    from workflow.machine import take
+
+    with store.lock():
+        state = store.current
+        if state not in (BASELINE_STATE, DIAGNOSED_STATE):
+            raise Refused(
+                f"cannot diagnose {store.name}: it is {state}; Phase 3 runs from "
+                f"{BASELINE_STATE} (or again from {DIAGNOSED_STATE}), and the diagnosis "
+                "Phase 4 acted on is kept as it was"
+            )
+        if store.get("baseline.completed", False) is not True:
+            raise Refused(
+                f"cannot diagnose {store.name}: no baseline yet (run: phasegate baseline "
+                f"{store.name}, or import one with --import DIR)"
+            )
+        project = store.project
+        config = load_train_config(project.baseline)
+        seeds = store.get("baseline.seed_list", list(project.seeds))
+        runs = load_seed_runs(store.run_dir / BASELINE_DIR, seeds, config)
+        measured: dict[str, Any] = {}
+        if probes:
+            from phases.diagnostic.probes import run_probes
+
+            measured = run_probes(config, list(probes), seed=seeds[0] if seeds else 0)
+        evidence = evidence_for(runs, config, project, measured)
+        diagnosis = diagnose(evidence, preference=project.strategy)
+        out_dir = store.run_dir / PHASE_DIR
+        write_diagnosis(diagnosis, project, out_dir, source=store.get("baseline.source", "trained"),
+                        project_dir=store.project_dir)
+        store.record(PHASE_DIR, phase3_facts(diagnosis), who=who)
+        if state == BASELINE_STATE:
+            take(store, TRANSITION, who, f"Phase 3: strategy {diagnosis.plan.strategy}")
+        else:
+            store.append_event("rediagnosed", {"who": who, "strategy": diagnosis.plan.strategy})
+    return diagnosis, out_dir / REPORT_FILE

@@ -1,0 +1,257 @@
+"""From findings to a plan: 3-5 prioritized config patches, their expected gains, a strategy.
+
+Each finding that is not a symptom of another proposes candidate changes
+(`candidates.py`: the field's usual answers). Every candidate is a dotted-path
+patch validated by `TrainConfig.with_changes`, so a recommendation can always
+be applied. Candidates are ranked by priority (the finding's severity; a
+secondary answer one step lower) and by expected gain; the first that touch
+settings no better candidate touched are kept, five at most, and generic
+changes fill the list to three when the findings propose fewer.
+
+The combined potential treats the gains (points of the target metric) as
+shares of the headroom that compound: headroom x (1 - prod(1 - high_i / headroom)).
+
+The strategy rule, in order: the project's own preference wins; a potential
+under 3 points skips Phase 4; a baseline whose every seed diverged is fixed
+and re-diagnosed (iterative), as is one whose single root cause hides others;
+several root causes, or a high-priority change whose value is a guess (a
+learning rate nobody measured), call for a sweep over the recommended knobs;
+one root cause with a few changes is targeted.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any, Literal
+
+from phases.diagnostic.candidates import (
+    CANDIDATES,
+    Context,
+    Recommendation,
+    fallbacks,
+    priority_of,
+)
+from phases.diagnostic.evidence import Evidence
+from phases.diagnostic.findings import Finding
+from workflow.errors import ConfigError, WorkflowError
+from workflow.trainer.config import TrainConfig
+
+__all__ = [
+    "MAX_RECOMMENDATIONS",
+    "MIN_RECOMMENDATIONS",
+    "SKIP_BELOW_POINTS",
+    "Plan",
+    "Recommendation",
+    "headroom",
+    "plan",
+]
+
+Strategy = Literal["targeted", "sweep", "iterative", "skip"]
+
+MIN_RECOMMENDATIONS = 3
+MAX_RECOMMENDATIONS = 5
+SKIP_BELOW_POINTS = 3.0
+# "a few changes": the settings that the HIGH and MEDIUM recommendations touch
+MAX_TARGETED_CHANGES = 4
+# a single root cause that can hide others: fix it, then diagnose again
+MASKING_CAUSES = ("lr_too_high", "lr_too_low", "early_stopping_eager")
+PRIORITY_RANK: dict[str, int] = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What Phase 3 hands to Phase 4."""
+
+    recommendations: list[Recommendation]
+    strategy: Strategy
+    strategy_reason: str
+    auto_strategy: Strategy
+    potential: float  # points: the upper end of the combined expected gain
+    headroom: float  # points between the baseline and a perfect score
+    baseline_score: float | None  # the target's mean over usable seeds
+    root_causes: list[str]
+    search_space: dict[str, dict[str, Any]]
+    seeds_needed: int | None
+
+    @property
+    def changes(self) -> dict[str, Any]:
+        """Every recommendation's changes, in priority order (the preview config's patch)."""
+        merged: dict[str, Any] = {}
+        for rec in self.recommendations:
+            merged.update(rec.changes)
+        return merged
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "recommendations": [r.to_dict() for r in self.recommendations],
+            "strategy": self.strategy,
+            "strategy_reason": self.strategy_reason,
+            "auto_strategy": self.auto_strategy,
+            "potential": self.potential,
+            "headroom": self.headroom,
+            "baseline_score": self.baseline_score,
+            "root_causes": self.root_causes,
+            "search_space": self.search_space,
+            "seeds_needed": self.seeds_needed,
+            "changes": self.changes,
+        }
+
+
+def headroom(evidence: Evidence) -> tuple[float, float | None]:
+    """Points between the baseline's mean target and a perfect score, and that mean.
+
+    With no usable seed (every one diverged) the baseline scores nothing: the
+    whole range is headroom.
+    """
+    values = evidence.target_values()
+    score = sum(values) / len(values) if values else None
+    if evidence.higher_is_better:
+        ceiling = 1.0 if evidence.is_rate else max(1.0, score or 0.0)
+        room = ceiling - (score if score is not None else 0.0)
+    else:
+        room = score if score is not None else 1.0
+    return max(0.0, 100.0 * room), score
+
+
+def _valid(config: TrainConfig, rec: Recommendation) -> bool:
+    try:
+        config.with_changes(rec.changes, source=f"recommendation {rec.name}")
+    except ConfigError:
+        return False
+    return True
+
+
+def _rank(
+    candidates: Sequence[Recommendation],
+    config: TrainConfig,
+    *,
+    after: Sequence[Recommendation] = (),
+    limit: int = MAX_RECOMMENDATIONS,
+) -> list[Recommendation]:
+    """`after`, then the best candidates touching settings nothing before touched, up to `limit`."""
+    ordered = sorted(
+        candidates, key=lambda r: (PRIORITY_RANK[r.priority], -r.expected_gain[1], r.name)
+    )
+    chosen = list(after)
+    claimed = {key for rec in chosen for key in (*rec.changes, *rec.space)}
+    for rec in ordered:
+        if len(chosen) >= limit:
+            break
+        keys = set(rec.changes) | set(rec.space)
+        if keys & claimed or any(c.name == rec.name for c in chosen) or not _valid(config, rec):
+            continue
+        chosen.append(rec)
+        claimed |= keys
+    return chosen
+
+
+def combined_potential(recs: Sequence[Recommendation], room: float) -> float:
+    """The upper end of the gains together: shares of the headroom that compound."""
+    if room <= 0:
+        return 0.0
+    left = 1.0
+    for rec in recs:
+        left *= 1 - min(max(rec.expected_gain[1], 0.0), room) / room
+    return round(room * (1 - left), 2)
+
+
+def plan(
+    findings: Sequence[Finding], evidence: Evidence, *, preference: str = "auto"
+) -> Plan:
+    """The recommendations, the strategy and the potential for these findings."""
+    config = evidence.config
+    room, score = headroom(evidence)
+    ctx = Context(config, evidence, room, frozenset(f.id for f in findings))
+    candidates: list[Recommendation] = []
+    for finding in findings:
+        make = CANDIDATES.get(finding.id)
+        if make is None or finding.explained_by is not None:
+            continue
+        candidates += make(finding, ctx, priority_of(finding.severity))
+    chosen = _rank(candidates, config)
+    if len(chosen) < MIN_RECOMMENDATIONS:
+        # generic changes fill the list, after every answer to a finding
+        chosen = _rank(fallbacks(ctx), config, after=chosen, limit=MIN_RECOMMENDATIONS)
+    chosen = [replace(rec, id=f"R{i}") for i, rec in enumerate(chosen, start=1)]
+    try:
+        config.with_changes({k: v for r in chosen for k, v in r.changes.items()})
+    except ConfigError as exc:  # each was valid alone: a clash between two is a bug here
+        raise WorkflowError(
+            f"the recommendations do not combine into a valid config: {exc}"
+        ) from None
+
+    potential = combined_potential(chosen, room)
+    causes = [f.id for f in findings if f.root_cause and f.severity != "low"]
+    auto, reason = _auto_strategy(findings, chosen, potential, evidence, causes)
+    if preference != "auto":
+        strategy: Strategy = preference  # type: ignore[assignment]
+        reason = (
+            f"The project asks for {preference} (strategy: {preference} in the project file); "
+            f"the rule alone would choose {auto}: {reason}"
+        )
+    else:
+        strategy = auto
+    space: dict[str, dict[str, Any]] = {}
+    if strategy == "sweep":
+        for rec in chosen:
+            space.update(rec.space)
+    noise = next((f for f in findings if f.id == "seed_noise"), None)
+    return Plan(
+        recommendations=chosen,
+        strategy=strategy,
+        strategy_reason=reason,
+        auto_strategy=auto,
+        potential=potential,
+        headroom=round(room, 2),
+        baseline_score=score,
+        root_causes=causes,
+        search_space=space,
+        seeds_needed=int(noise.evidence["seeds_needed"]) if noise else None,
+    )
+
+
+def _auto_strategy(
+    findings: Sequence[Finding],
+    recs: Sequence[Recommendation],
+    potential: float,
+    evidence: Evidence,
+    causes: Sequence[str],
+) -> tuple[Strategy, str]:
+    if potential < SKIP_BELOW_POINTS:
+        return "skip", (
+            f"The combined expected gain tops out at {potential:.1f} points, under the "
+            f"{SKIP_BELOW_POINTS:g}-point bar: Phase 4 is not worth its cost, go to Phase 5"
+        )
+    if evidence.runs and not evidence.usable:
+        return "iterative", (
+            "Every seed diverged, so nothing but the learning rate could be measured: apply "
+            "its fix, then diagnose again what it hid"
+        )
+    if len(causes) >= 2:
+        return "sweep", (
+            f"{len(causes)} root causes ({', '.join(causes)}): their fixes interact, so search "
+            "over the recommended knobs rather than apply them blind"
+        )
+    hidden = [f.id for f in findings if f.explained_by in MASKING_CAUSES]
+    if len(causes) == 1 and causes[0] in MASKING_CAUSES and hidden:
+        return "iterative", (
+            f"One root cause ({causes[0]}) hides others ({', '.join(hidden)}): fix it, then "
+            "diagnose again"
+        )
+    guesses = [r.id for r in recs if r.uncertain and r.priority == "HIGH"]
+    if guesses:
+        return "sweep", (
+            f"The high-priority change {', '.join(guesses)} sets a value nobody measured (run "
+            "--probe lr to measure it): search its range"
+        )
+    keys = {k for r in recs if r.priority in ("HIGH", "MEDIUM") for k in r.changes}
+    if len(keys) <= MAX_TARGETED_CHANGES:
+        what = f"One clear root cause ({causes[0]})" if causes else "No root cause, only gaps"
+        return "targeted", (
+            f"{what} and {len(keys)} high- and medium-priority settings to change: apply them "
+            "and test the result across seeds"
+        )
+    return "sweep", (
+        f"{len(keys)} settings to change are too many to apply at once: search over them"
+    )

@@ -1,0 +1,190 @@
+"""`phasegate baseline` and `phasegate diagnose`: Phase 3 from the command line.
+
+Thin over `phases.diagnostic.phase`: parse, call, print. Training and the
+probes import torch only when they run, so `--help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from workflow.cli import add_command
+from workflow.errors import EXIT_OK
+from workflow.store import RUNS_ENV, Store
+
+__all__ = ["SeedsProgress", "register"]
+
+Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
+
+
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    baseline = add_command(
+        subparsers,
+        "baseline",
+        help="train the project's baseline config on every project seed (finished seeds are "
+        "not trained again), or import your own histories, and record the baseline facts; "
+        "allowed until Phase 4 starts (a rerun after diagnose asks for diagnose again)",
+        example="phasegate baseline myproj\n"
+        "  phasegate baseline myproj --import my_runs/   # my_runs/seed-0/history.csv, ...",
+    )
+    baseline.add_argument("name", help="project name")
+    baseline.add_argument(
+        "--import", dest="import_dir", type=Path, metavar="DIR", default=None,
+        help="take DIR/seed-<n>/history.csv (the trainer's columns: epoch, train_loss, "
+        "train_accuracy, val_loss, val_accuracy at least) instead of training",
+    )
+    baseline.add_argument("--workers", type=int, default=None,
+                          help="worker processes (default: $PHASEGATE_WORKERS, else up to 4)")
+    baseline.add_argument("--json", action="store_true", help="print the baseline facts as JSON")
+    _add_common(baseline)
+    baseline.set_defaults(handler=_baseline)
+
+    diagnose = add_command(
+        subparsers,
+        "diagnose",
+        help="Phase 3: diagnose the baseline, write runs/NAME/phase3/ (report, findings, plots, "
+        "config preview), record the facts and move the project to diagnosed; rerun on a "
+        "diagnosed project, it writes everything again from the same runs",
+        example="phasegate diagnose myproj --probe lr,batch",
+    )
+    diagnose.add_argument("name", help="project name")
+    diagnose.add_argument(
+        "--probe", default="", metavar="LIST",
+        help="active probes to run first, comma-separated: lr (a learning-rate range test), "
+        "batch (a batch-size throughput probe)",
+    )
+    diagnose.add_argument("--json", action="store_true", help="print the phase3 facts as JSON")
+    _add_common(diagnose)
+    diagnose.set_defaults(handler=_diagnose)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--runs", metavar="DIR", default=None,
+        help=f"root of the run directories (default: ${RUNS_ENV}, else ./runs)",
+    )
+    parser.add_argument("--by", metavar="WHO", default=None,
+                        help="who runs it, for the event log (default: the login name)")
+
+
+def _who(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:  # no login name on some containers
+        return "unknown"
+
+
+def _baseline(args: argparse.Namespace) -> int:
+    from phases.diagnostic.phase import run_baseline
+
+    store = Store.open(args.name, args.runs)
+    who = _who(args.by)
+    if args.import_dir is not None:
+        evidence = run_baseline(store, import_dir=args.import_dir, who=who)
+    else:
+        from workflow.runner import finished_run, seed_dir
+        from workflow.trainer.config import load_train_config
+
+        project = store.project
+        config = load_train_config(project.baseline)
+        root = store.run_dir / "baseline"
+        done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
+        with SeedsProgress(project.seeds, config.training.epochs, done=done) as progress:
+            evidence = run_baseline(store, workers=args.workers, on_epoch=progress.update,
+                                    on_done=progress.finish, who=who)
+    facts = store.get("baseline")
+    if args.json:
+        print(json.dumps(facts, indent=2))
+        return EXIT_OK
+    metric = evidence.metric
+    summary = facts.get(metric) or {}
+    if summary.get("mean") is not None:
+        rate = evidence.is_rate
+        scale = 100.0 if rate else 1.0
+        unit = "%" if rate else ""
+        mean, spread = scale * summary["mean"], scale * summary["std"]
+        score = f"; {metric} {mean:.2f}{unit} ± {spread:.2f}{unit}"
+    else:
+        score = f"; no usable seed, so no {metric}"
+    again = " again" if store.get("phase3.stale", None) else ""
+    print(
+        f"baseline of {store.name} ({facts['source']}): {facts['seeds']} of {facts['runs']} seeds "
+        f"usable, {facts['diverged']} diverged{score}. next: phasegate diagnose {store.name}{again}"
+    )
+    return EXIT_OK
+
+
+def _diagnose(args: argparse.Namespace) -> int:
+    from phases.diagnostic.phase import run_diagnose
+
+    store = Store.open(args.name, args.runs)
+    probes = [p.strip() for p in args.probe.split(",") if p.strip()]
+    diagnosis, report = run_diagnose(store, probes=probes, who=_who(args.by))
+    facts = store.get("phase3")
+    if args.json:
+        print(json.dumps({**facts, "report": str(report), "state": store.current}, indent=2))
+        return EXIT_OK
+    plan = diagnosis.plan
+    print(f"{store.name}: {len(diagnosis.findings)} findings, now {store.current}")
+    for finding in diagnosis.findings:
+        role = "" if finding.root_cause else (
+            f" (symptom of {finding.explained_by})" if finding.explained_by else " (contributing)")
+        print(f"  [{finding.severity}] {finding.id}{role}: {finding.text}")
+    for rec in plan.recommendations:
+        low, high = rec.expected_gain
+        print(f"  {rec.id} {rec.priority}: {rec.title} (+{low:g} to +{high:g} points)")
+    print(f"strategy: {plan.strategy} ({plan.strategy_reason}); potential {plan.potential:.1f} "
+          f"points")
+    print(f"wrote {report.parent}/; next: phasegate advance {store.name}")
+    return EXIT_OK
+
+
+class SeedsProgress:
+    """One rich progress bar per seed over its epochs; quiet when not a terminal."""
+
+    def __init__(self, seeds: list[int], epochs: int, *, done: list[int] | None = None) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            transient=False,
+        )
+        self.tasks: dict[int, Any] = {}
+        for seed in seeds:
+            finished = seed in (done or [])
+            self.tasks[seed] = self.progress.add_task(
+                f"seed {seed}", total=epochs, completed=epochs if finished else 0,
+                metrics="finished earlier" if finished else "",
+            )
+
+    def __enter__(self) -> SeedsProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+    def update(self, seed: int, epoch: int, row: dict[str, float]) -> None:
+        task = self.tasks.get(seed)
+        if task is None:
+            return
+        metrics = f"train_loss {row['train_loss']:.3f}  val_acc {row['val_accuracy']:.3f}"
+        self.progress.update(task, completed=epoch, metrics=metrics)
+
+    def finish(self, result: Any) -> None:
+        task = self.tasks.get(result.seed)
+        if task is None:
+            return
+        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
+        self.progress.update(task, total=max(1, epochs), completed=max(1, epochs),
+                             metrics=result.status.value)
