@@ -1,0 +1,334 @@
+"""optimization_results.md: what Phase 4 tried, what it measured, and what it decided.
+
+`write_results` builds the report's context from the arms and the attempt records,
+draws the training curves of the baseline and the optimized arm on one figure
+(workflow.plots), and renders `templates/optimization_results.md.j2` through
+workflow.reports, which writes the JSON twin beside it with the same numbers.
+
+The context holds raw numbers (the template formats them): a rate metric's
+differences are also given in points (x100). `sweep` is None unless an attempt was
+a sweep; then it is the sweep package's section context and the template includes
+its `sweep_section.md.j2`.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import tempfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from phases.optimization.decision import Decision
+from phases.optimization.targeted import Arm
+from workflow.project import ProjectConfig
+from workflow.store import now
+
+__all__ = [
+    "BEST_CHECKPOINT",
+    "CHECKPOINT_DIR",
+    "LAST_CHECKPOINT",
+    "REPORT_NAME",
+    "TEMPLATE",
+    "arm_profile",
+    "atomic_copy",
+    "build_context",
+    "copy_checkpoints",
+    "write_results",
+]
+
+REPORT_NAME = "optimization_results.md"
+CHECKPOINT_DIR = Path("checkpoints") / "optimized"
+BEST_CHECKPOINT = "best_model_optimized.pt"
+LAST_CHECKPOINT = "last_model_optimized.pt"
+TEMPLATE = "optimization_results.md.j2"
+PLOTS_DIR = "plots"
+
+_NEXT = {
+    "A": "phasegate finalize {name} (the optimization_complete gate should pass)",
+    "B": "phasegate optimize {name} continues with the next attempt",
+    "C": "re-diagnose (phasegate diagnose {name}), then phasegate optimize {name} again",
+    "D": "phasegate finalize {name} with the best config so far",
+    "budget": "phasegate finalize {name} with the best config so far (flagged: the budget ran out)",
+}
+
+
+def _mean(values: Sequence[float]) -> float | None:
+    return sum(values) / len(values) if values else None
+
+
+def _std(values: Sequence[float]) -> float | None:
+    if len(values) < 2:
+        return None
+    m = sum(values) / len(values)
+    return math.sqrt(sum((v - m) ** 2 for v in values) / (len(values) - 1))
+
+
+def _finite(value: Any) -> float | None:
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def arm_profile(arm: Arm, metric: str) -> dict[str, Any]:
+    """One arm's row of the baseline-vs-optimized table, as numbers."""
+    values = arm.values(metric)
+    name = metric.removeprefix("val_")
+    gaps, epoch_times, best_epochs, stops, runs = [], [], [], [], []
+    for seed, result in sorted(arm.results.items()):
+        if not result.history:
+            continue
+        last = result.history[-1]
+        if f"train_{name}" in last and f"val_{name}" in last:
+            gap = last[f"train_{name}"] - last[f"val_{name}"]
+            gaps.append(-gap if name == "loss" else gap)  # loss: val above train is the gap
+        epoch_times += [row["epoch_time"] for row in result.history if "epoch_time" in row]
+        if result.best_epoch is not None:
+            best_epochs.append(float(result.best_epoch))
+        runs.append(len(result.history))
+        if result.status.value == "early_stopped":
+            stops.append({"seed": seed, "epoch": len(result.history)})
+    return {
+        "label": arm.label,
+        "seeds": arm.seeds,
+        "values": [values[s] for s in sorted(values)],
+        "n": len(values),
+        "mean": _mean(list(values.values())),
+        "std": _std(list(values.values())),
+        "train_val_gap": _mean(gaps),
+        "time_per_epoch": _mean(epoch_times),
+        "epochs_to_best": _mean(best_epochs),
+        "epochs_configured": arm.config.training.epochs,
+        "epochs_run": _mean([float(r) for r in runs]),
+        "early_stopped": stops,
+        "statuses": {str(s): r.status.value for s, r in sorted(arm.results.items())},
+    }
+
+
+def _points(value: Any, is_rate: bool) -> float | None:
+    value = _finite(value)
+    if value is None:
+        return None
+    return 100.0 * value if is_rate else value
+
+
+def _comparison(data: Mapping[str, Any] | None, is_rate: bool) -> dict[str, Any] | None:
+    if not data:
+        return None
+    return {
+        **dict(data),
+        "mean_diff_points": _points(data.get("mean_diff"), is_rate),
+        "ci_low_points": _points(data.get("ci_low"), is_rate),
+        "ci_high_points": _points(data.get("ci_high"), is_rate),
+    }
+
+
+def _recommendation_rows(
+    attempts: Sequence[Mapping[str, Any]], lineage: Sequence[Mapping[str, Any]], is_rate: bool
+) -> list[dict[str, Any]]:
+    """Expected against measured gain for each recommendation any attempt applied."""
+    kept = {a["attempt"] for a in lineage}
+    rows = []
+    for attempt in attempts:
+        comparison = attempt.get("comparison") or {}
+        ids = [r["id"] for r in attempt.get("recommendations", [])]
+        for rec in attempt.get("recommendations", []):
+            low, high = (list(rec.get("expected_gain") or [0.0, 0.0]) + [0.0, 0.0])[:2]
+            rows.append({
+                "attempt": attempt["attempt"],
+                "id": rec["id"],
+                "title": rec.get("title") or rec["id"],
+                "priority": rec.get("priority"),
+                "finding": rec.get("finding"),
+                "expected_low": float(low),
+                "expected_high": float(high),
+                "actual": attempt["evidence"]["gain_points"],
+                "actual_low": _points(comparison.get("ci_low"), is_rate),
+                "actual_high": _points(comparison.get("ci_high"), is_rate),
+                "compared_with": attempt.get("compared_with"),
+                "together": [i for i in ids if i != rec["id"]],
+                "kept": attempt["attempt"] in kept,
+            })
+    return rows
+
+
+def _round(attempt: Mapping[str, Any], is_rate: bool) -> dict[str, Any]:
+    diagnosis = attempt.get("diagnosis") or None
+    candidate = attempt.get("candidate") or {}
+    return {
+        "attempt": attempt["attempt"],
+        "strategy": attempt["strategy"],
+        "base": attempt["base"],
+        "source": attempt["source"],
+        "recommendations": [
+            {"id": r["id"], "title": r.get("title") or r["id"]}
+            for r in attempt.get("recommendations", [])
+        ],
+        "changes": list(attempt.get("changes", [])),
+        "mean": candidate.get("mean"),
+        "std": _finite(candidate.get("std")),
+        "n": candidate.get("n", 0),
+        "compared_with": attempt["compared_with"],
+        "comparison": _comparison(attempt.get("comparison"), is_rate),
+        "gain_points": attempt["evidence"]["gain_points"],
+        "note": attempt.get("note") or "",
+        "target_text": attempt.get("target_text", ""),
+        "decision": attempt["decision"],
+        "reason": attempt["reason"],
+        "minutes": attempt.get("minutes", 0.0),
+        "diagnosis": (
+            {
+                "findings": [
+                    f"{f['title']} ({f['severity']}): {f['text']}"
+                    for f in diagnosis["findings"]
+                    if f.get("root_cause", True)
+                ],
+                "recommendations": [
+                    f"{r['id']} {r.get('title', '')} ({r.get('priority', '')})".strip()
+                    for r in diagnosis["recommendations"]
+                ],
+                "strategy": diagnosis.get("strategy"),
+            }
+            if diagnosis
+            else None
+        ),
+    }
+
+
+def build_context(
+    *,
+    project: ProjectConfig,
+    baseline: Arm,
+    optimized: Arm,
+    kept: bool,
+    decision: Decision,
+    attempts: Sequence[Mapping[str, Any]],
+    lineage: Sequence[Mapping[str, Any]],
+    changes: Sequence[Mapping[str, Any]],
+    comparison: Mapping[str, Any] | None,
+    strategy: str,
+    plots: Mapping[str, str | None],
+    sweep: Mapping[str, Any] | None = None,
+) -> dict[str, Any]:
+    """Every value the template shows (and the JSON twin holds)."""
+    metric = project.target.metric
+    is_rate = not metric.endswith("loss")
+    return {
+        "generated": now(),
+        "project": {
+            "name": project.name,
+            "metric": metric,
+            "direction": project.target.direction,
+            "goal": project.target.goal,
+            "alpha": project.alpha,
+            "min_effect": project.min_effect,
+            "min_effect_points": _points(project.min_effect, is_rate),
+            "seeds": list(project.seeds),
+            "iteration_limit": project.iteration_limit,
+            "time_budget_minutes": project.time_budget_minutes,
+        },
+        "is_rate": is_rate,
+        "unit": "points" if is_rate else metric,
+        "strategy": strategy,
+        "decision": {
+            **decision.to_dict(),
+            "code": decision.code.value,
+            "next_step": _NEXT[decision.code.value].format(name=project.name),
+        },
+        "kept": kept,
+        "arms": {
+            "baseline": arm_profile(baseline, metric),
+            "optimized": arm_profile(optimized, metric),
+        },
+        "comparison": _comparison(comparison, is_rate),
+        "changes": [dict(row) for row in changes],
+        "recommendations": _recommendation_rows(attempts, lineage, is_rate),
+        "rounds": [_round(a, is_rate) for a in attempts],
+        "plots": dict(plots),
+        "sweep": dict(sweep) if sweep is not None else None,
+    }
+
+
+def plot_arms(folder: Path, baseline: Arm, optimized: Arm, metric: str) -> dict[str, str | None]:
+    """The curves of both arms on one PNG (the target metric; the loss on a second)."""
+    from workflow.plots import plot_curves
+
+    name = metric.removeprefix("val_")
+    arms = {baseline.label: baseline.histories(), optimized.label: optimized.histories()}
+    plots: dict[str, str | None] = {"metric": None, "loss": None}
+    plot_curves(
+        folder / PLOTS_DIR / "curves.png", arms, [f"train_{name}", f"val_{name}"],
+        title=f"{name}: {baseline.label} vs {optimized.label} (mean ± std over seeds)",
+        ylabel=name,
+    )
+    plots["metric"] = f"{PLOTS_DIR}/curves.png"
+    if name != "loss":
+        plot_curves(
+            folder / PLOTS_DIR / "loss.png", arms, ["train_loss", "val_loss"],
+            title=f"loss: {baseline.label} vs {optimized.label} (mean ± std over seeds)",
+            ylabel="loss",
+        )
+        plots["loss"] = f"{PLOTS_DIR}/loss.png"
+    return plots
+
+
+def write_results(
+    folder: Path,
+    *,
+    project: ProjectConfig,
+    baseline: Arm,
+    optimized: Arm,
+    kept: bool,
+    decision: Decision,
+    attempts: Sequence[Mapping[str, Any]],
+    lineage: Sequence[Mapping[str, Any]],
+    changes: Sequence[Mapping[str, Any]],
+    comparison: Mapping[str, Any] | None,
+    strategy: str,
+    project_dir: Path | None = None,
+    sweep: Mapping[str, Any] | None = None,
+) -> Path:
+    """Draw the curves and write optimization_results.md and .json into `folder` (phase4/)."""
+    from workflow.reports import write_report
+
+    if sweep is None:
+        sweeps = [a["sweep"] for a in attempts if a.get("sweep")]
+        sweep = sweeps[-1] if sweeps else None
+    plots = plot_arms(folder, baseline, optimized, project.target.metric)
+    context = build_context(
+        project=project, baseline=baseline, optimized=optimized, kept=kept, decision=decision,
+        attempts=attempts, lineage=lineage, changes=changes, comparison=comparison,
+        strategy=strategy, plots=plots, sweep=sweep,
+    )
+    return write_report(folder / REPORT_NAME, TEMPLATE, context, project_dir=project_dir)
+
+
+def copy_checkpoints(arm: Arm, folder: Path, *, metric: str, higher_is_better: bool) -> list[str]:
+    """The best seed's best.pt and last.pt as phase4's optimized checkpoints; what was missing."""
+    seed = arm.best_seed(metric, higher_is_better)
+    source = arm.root / f"seed-{seed}" / "checkpoints"
+    missing = []
+    for name, copy_as in (("best.pt", BEST_CHECKPOINT), ("last.pt", LAST_CHECKPOINT)):
+        if (source / name).is_file():
+            atomic_copy(source / name, folder / CHECKPOINT_DIR / copy_as)
+        else:
+            missing.append(f"{arm.label} seed {seed} has no {name} to copy")
+    return missing
+
+
+def atomic_copy(source: Path, target: Path) -> None:
+    """Copy through a temporary sibling, fsynced, then renamed: never half a checkpoint."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
+            shutil.copyfileobj(src, out, 1 << 20)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(tmp, target)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

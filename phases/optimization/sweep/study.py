@@ -1,0 +1,298 @@
+"""The Optuna study behind a sweep: its settings, sampler, pruner and budget.
+
+A study holds everything a worker needs in its user attributes (`SweepSpec`:
+the base config as YAML, the space, the seeds, the monitor, the trainer, the
+trial folder root, the budget), so `phasegate sweep worker` joins it from any
+host with only the storage URL (see `storage`) and the study's name.
+
+Trial outcomes and bookkeeping live in the trial's user attributes (the names
+below): what happened, why, how many epochs it ran, which worker ran it.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field
+
+from phases.optimization.sweep.storage import quiet
+from workflow.errors import ConfigError
+from workflow.io import validate
+
+if TYPE_CHECKING:
+    import optuna
+    from optuna.trial import FrozenTrial
+
+    from phases.optimization.sweep.space import SearchSpace
+    from workflow.trainer.config import TrainConfig
+
+__all__ = [
+    "Method",
+    "PrunerName",
+    "SweepSettings",
+    "SweepSpec",
+    "Budget",
+    "DEFAULT_TRIALS",
+    "create_study",
+    "load_study",
+    "read_spec",
+    "read_deadline",
+    "set_deadline",
+    "make_sampler",
+    "make_pruner",
+    "counted",
+    "epochs_spent",
+    "budget_spent",
+    "over_budget",
+]
+
+Method = Literal["grid", "random", "bayesian"]
+PrunerName = Literal["none", "median", "asha", "hyperband"]
+
+SPEC_ATTR = "phasegate.spec"
+DEADLINE_ATTR = "phasegate.deadline"
+DEFAULT_TRIALS = 20
+
+# user attributes of a trial
+WORKER = "worker"
+HEARTBEAT = "heartbeat"
+REASON = "reason"
+OUTCOME = "outcome"
+EPOCHS = "epochs_run"
+RETRY_OF = "retry_of"
+ATTEMPT = "attempt"
+CHANGES = "changes"
+
+
+class SweepSettings(BaseModel):
+    """How to search: what a user chooses on the command line or in the project."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    method: Method = "bayesian"
+    pruner: PrunerName = "median"
+    trials: int | None = Field(
+        None, ge=1, description=f"trial budget (default: the grid's size, or {DEFAULT_TRIALS})"
+    )
+    wall_time_s: float | None = Field(None, gt=0, description="no new trial starts after this")
+    max_epochs: int | None = Field(None, ge=1, description="total epochs over all trials")
+    workers: int = Field(1, ge=1, description="local worker processes")
+    seed: int = Field(0, description="seeds the sampler (and the trials, unless train_seed)")
+    train_seed: int | None = Field(None, description="the seed every trial trains with")
+    monitor: str | None = Field(None, description="default: the config's training.monitor")
+    storage: str | None = Field(
+        None, description="an SQLAlchemy URL or a journal file; default: sweep/study.journal"
+    )
+    study_name: str = Field("sweep", min_length=1)
+    top_k: int = Field(3, ge=1, description="the best trials re-run on fresh seeds")
+    startup_trials: int | None = Field(
+        None, ge=1, description="bayesian: random trials before TPE models the results"
+    )
+
+
+class SweepSpec(BaseModel):
+    """What a worker needs to run a study's trials; stored in the study's user attributes."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    base_config: str  # YAML
+    space: dict[str, dict[str, Any]]
+    method: Method
+    pruner: PrunerName
+    seed: int
+    train_seed: int
+    monitor: str
+    direction: Literal["maximize", "minimize"]
+    trainer: str
+    trial_root: str
+    max_trials: int | None
+    max_epochs: int | None
+    startup_trials: int | None = None
+
+    def base(self, source: str) -> TrainConfig:
+        from workflow.trainer.config import TrainConfig
+
+        return validate(yaml.safe_load(self.base_config), TrainConfig, source=source)
+
+    def search_space(self, source: str) -> SearchSpace:
+        from phases.optimization.sweep.space import parse_space
+
+        return parse_space(self.space, source=source)
+
+    def same_search(self, other: SweepSpec) -> bool:
+        """Whether `other` continues this search (the budget may change between runs)."""
+        keep = {"max_trials", "max_epochs", "trial_root", "trainer"}
+        return self.model_dump(exclude=keep) == other.model_dump(exclude=keep)
+
+
+@dataclass(frozen=True)
+class Budget:
+    max_trials: int | None
+    max_epochs: int | None
+    deadline: float | None  # time.time() after which no trial starts
+
+
+def create_study(
+    storage: optuna.storages.BaseStorage, name: str, spec: SweepSpec, space: SearchSpace
+) -> tuple[optuna.Study, bool]:
+    """Create the study, or load it to continue it; True when it is new.
+
+    A new grid study gets every grid point enqueued (shuffled by the seed, so a
+    smaller trial budget runs a random subset of the grid). Continuing a study
+    with a different search is an error: the old trials would not answer it.
+    """
+    quiet()
+    import optuna
+
+    study = optuna.create_study(
+        storage=storage, study_name=name, direction=spec.direction, load_if_exists=True
+    )
+    recorded = study.user_attrs.get(SPEC_ATTR)
+    if recorded is not None:
+        old = SweepSpec.model_validate(recorded)
+        if not old.same_search(spec):
+            changed = sorted(
+                k
+                for k, v in spec.model_dump().items()
+                if old.model_dump().get(k) != v
+                and k not in ("max_trials", "max_epochs", "trial_root", "trainer")
+            )
+            raise ConfigError(
+                f"study {name!r} already holds a different search ({', '.join(changed)} "
+                "changed): give a new study name, or remove the sweep folder to start over"
+            )
+        study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
+        return study, False
+    if spec.method == "grid" and not study.trials:
+        import random
+
+        points = space.grid()
+        random.Random(spec.seed).shuffle(points)
+        for point in points:
+            study.enqueue_trial(point, skip_if_exists=False)
+    study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
+    return study, True
+
+
+def load_study(
+    storage: optuna.storages.BaseStorage,
+    name: str,
+    *,
+    sampler: optuna.samplers.BaseSampler | None = None,
+    pruner: optuna.pruners.BasePruner | None = None,
+) -> optuna.Study:
+    quiet()
+    import optuna
+
+    try:
+        return optuna.load_study(study_name=name, storage=storage, sampler=sampler, pruner=pruner)
+    except KeyError:
+        names = [s.study_name for s in optuna.get_all_study_summaries(storage)]
+        raise ConfigError(
+            f"no study named {name!r} in this storage (it has: {', '.join(names) or 'none'})"
+        ) from None
+
+
+def read_spec(study: optuna.Study) -> SweepSpec:
+    recorded = study.user_attrs.get(SPEC_ATTR)
+    if recorded is None:
+        raise ConfigError(
+            f"study {study.study_name!r} was not created by phasegate (no {SPEC_ATTR} attribute)"
+        )
+    return validate(recorded, SweepSpec, source=f"study {study.study_name}: {SPEC_ATTR}")
+
+
+def read_deadline(study: optuna.Study) -> float | None:
+    value = study.user_attrs.get(DEADLINE_ATTR)
+    return float(value) if value is not None else None
+
+
+def set_deadline(study: optuna.Study, wall_time_s: float | None) -> None:
+    study.set_user_attr(DEADLINE_ATTR, time.time() + wall_time_s if wall_time_s else None)
+
+
+def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampler:
+    """Grid trials are all enqueued, so any sampler only fills fixed values; random and
+    TPE get a seed per worker (two workers with one seed would propose the same trials)."""
+    quiet()
+    import optuna
+
+    if spec.method in ("grid", "random"):
+        return optuna.samplers.RandomSampler(seed=worker_seed)
+    startup = spec.startup_trials
+    if startup is None:
+        # TPE needs a few random trials to model; a small budget cannot spare ten
+        startup = max(3, min(10, (spec.max_trials or DEFAULT_TRIALS) // 4))
+    return optuna.samplers.TPESampler(
+        seed=worker_seed,
+        n_startup_trials=startup,
+        multivariate=True,
+        group=True,  # conditional parameters: model each branch of the space apart
+        constant_liar=True,  # parallel workers do not all propose the same point
+    )
+
+
+def make_pruner(spec: SweepSpec, epochs: int) -> optuna.pruners.BasePruner:
+    """Pruners decide per epoch; they are rebuilt in every worker from the spec."""
+    quiet()
+    import optuna
+
+    if spec.pruner == "none":
+        return optuna.pruners.NopPruner()
+    if spec.pruner == "median":
+        # the median of few completed trials is a ratchet (pruned trials never lower it),
+        # and the first epochs rank learning rates badly: wait for both
+        return optuna.pruners.MedianPruner(
+            n_startup_trials=5, n_warmup_steps=max(1, epochs // 3), interval_steps=1
+        )
+    if spec.pruner == "asha":
+        return optuna.pruners.SuccessiveHalvingPruner(
+            min_resource=max(1, epochs // 9), reduction_factor=3
+        )
+    return optuna.pruners.HyperbandPruner(
+        min_resource=max(1, epochs // 9), max_resource=max(epochs, 2), reduction_factor=3
+    )
+
+
+def counted(trial: FrozenTrial) -> bool:
+    """Whether a trial uses a place of the trial budget: run, running, or failed on its own
+    (an interrupted trial gives its place to its retry; an over-budget one never ran)."""
+    from optuna.trial import TrialState
+
+    if trial.state in (TrialState.COMPLETE, TrialState.PRUNED, TrialState.RUNNING):
+        return True
+    if trial.state == TrialState.FAIL:
+        return trial.user_attrs.get(OUTCOME) not in ("interrupted", "skipped")
+    return False
+
+
+def epochs_spent(trials: Sequence[FrozenTrial]) -> int:
+    return sum(int(t.user_attrs.get(EPOCHS, 0) or 0) for t in trials)
+
+
+def budget_spent(trials: Sequence[FrozenTrial], budget: Budget) -> str | None:
+    """Why no further trial may start, or None."""
+    if budget.max_trials is not None:
+        used = sum(1 for t in trials if counted(t))
+        if used >= budget.max_trials:
+            return f"trial budget spent ({used} of {budget.max_trials} trials)"
+    if budget.max_epochs is not None:
+        epochs = epochs_spent(trials)
+        if epochs >= budget.max_epochs:
+            return f"epoch budget spent ({epochs} of {budget.max_epochs} epochs)"
+    if budget.deadline is not None and time.time() >= budget.deadline:
+        return "wall-time budget spent"
+    return None
+
+
+def over_budget(trials: Sequence[FrozenTrial], number: int, budget: Budget) -> bool:
+    """Whether trial `number` came after the budget's last place: two workers that both saw
+    one place left both ask; trial numbers are given out in order, so the later one yields."""
+    if budget.max_trials is None:
+        return False
+    before = sum(1 for t in trials if t.number < number and counted(t))
+    return before >= budget.max_trials

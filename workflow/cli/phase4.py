@@ -1,0 +1,143 @@
+"""`phasegate optimize`: Phase 4 from the command line.
+
+Thin over `phases.optimization.phase.optimize`: take the project's lock, run it with
+a rich progress bar per seed, print the decision. Exit 0 when Phase 4 ended
+(`optimized`: decision A, D or budget), 1 when it was refused: the entry gate
+failed, or decision C sent the project back to `diagnosed`. A decision B never
+ends the command: the next attempt starts by itself (see the phase's docstring).
+Nothing here imports torch or the phases until the command runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import json
+import os
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from workflow.cli import add_command
+from workflow.errors import EXIT_OK, EXIT_REFUSED
+from workflow.store import RUNS_ENV, Store
+
+if TYPE_CHECKING:
+    from phases.optimization.targeted import Plan
+
+__all__ = ["AttemptProgress", "register"]
+
+Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
+
+
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    parser = add_command(
+        subparsers,
+        "optimize",
+        help="Phase 4: enter it (gate diagnostics_complete), train the recommended changes on "
+        "every seed, test the gain against the baseline and decide (A accept, B iterate, "
+        "C revert to Phase 3, D ceiling, budget); rerun after a kill, it resumes",
+        example="phasegate optimize myproj --strategy targeted\n"
+        "  phasegate optimize myproj --strategy iterative --runs runs/",
+    )
+    parser.add_argument("name", help="project name")
+    parser.add_argument(
+        "--strategy", choices=("auto", "targeted", "iterative", "sweep"), default="auto",
+        help="auto: the strategy Phase 3 chose (phase3.strategy), else the project's; "
+        "targeted: apply the HIGH and MEDIUM recommendations at once; iterative: smaller "
+        "steps, re-diagnosing after each; sweep: search the recommended knobs",
+    )
+    parser.add_argument("--workers", type=int, default=None,
+                        help="worker processes (default: $PHASEGATE_WORKERS, else up to 4)")
+    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+    parser.add_argument(
+        "--runs", metavar="DIR", default=None,
+        help=f"root of the run directories (default: ${RUNS_ENV}, else ./runs)",
+    )
+    parser.add_argument("--by", metavar="WHO", default=None,
+                        help="who runs it, for the event log (default: the login name)")
+    parser.set_defaults(handler=_optimize)
+
+
+def _who(given: str | None) -> str:
+    if given:
+        return given
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:  # no login name on some containers
+        return "unknown"
+
+
+def _optimize(args: argparse.Namespace) -> int:
+    from phases.optimization.phase import optimize
+
+    store = Store.open(args.name, args.runs)
+    with store.lock():
+        progress = AttemptProgress(quiet=args.json)
+        outcome = optimize(
+            store, args.strategy, who=_who(args.by), workers=args.workers, progress=progress
+        )
+    if args.json:
+        print(json.dumps(outcome.to_dict(), indent=2))
+    else:
+        where = f" Report: {outcome.report}" if outcome.report else ""
+        if outcome.refused:
+            print(f"refused: {store.name} is back in {outcome.state} (decision "
+                  f"{outcome.decision}): {outcome.reason}{where}")
+        else:
+            print(f"{store.name} is {outcome.state}: decision {outcome.decision}: "
+                  f"{outcome.reason}{where}")
+    return EXIT_REFUSED if outcome.refused else EXIT_OK
+
+
+class AttemptProgress:
+    """A rich progress bar per seed of the attempt training; lines for decisions and moves."""
+
+    def __init__(self, *, quiet: bool = False) -> None:
+        self.quiet = quiet
+        self.progress: Any = None
+        self.tasks: dict[int, Any] = {}
+
+    def attempt(self, plan: Plan, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        ids = ", ".join(str(r["id"]) for r in plan.recommendations) or "no recommendation"
+        self.note(f"attempt {plan.attempt} ({plan.strategy}) on {plan.base}: {ids}")
+        if done:
+            self.note(f"resuming: seeds {', '.join(map(str, done))} already trained")
+        if self.quiet:
+            return
+        self.progress = Progress(
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[metrics]}"),
+            transient=False,
+        )
+        self.tasks = {
+            seed: self.progress.add_task(
+                f"attempt {plan.attempt} seed {seed}", total=epochs,
+                completed=epochs if seed in done else 0,
+                metrics="trained earlier" if seed in done else "",
+            )
+            for seed in seeds
+        }
+        self.progress.start()
+
+    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
+        task = self.tasks.get(seed)
+        if self.progress is None or task is None:
+            return
+        metrics = (
+            f"train_loss {row.get('train_loss', float('nan')):.3f}  "
+            f"val_acc {row.get('val_accuracy', float('nan')):.3f}"
+        )
+        self.progress.update(task, completed=epoch, metrics=metrics)
+
+    def end_attempt(self) -> None:
+        if self.progress is not None:
+            self.progress.stop()
+        self.progress, self.tasks = None, {}
+
+    def note(self, text: str) -> None:
+        if not self.quiet:
+            print(text, flush=True)

@@ -1,0 +1,79 @@
+"""`phasegate sweep worker`: join a sweep's study from any host and run its trials.
+
+The study (created by `phasegate optimize --strategy sweep`) holds everything a
+worker needs: the base config, the search space, the seeds, the monitored
+metric, the trainer and the budget. A worker asks for trials until the study's
+budget is spent; several workers on several machines share one PostgreSQL URL.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+from typing import Any
+
+from workflow.cli import add_command
+from workflow.errors import EXIT_OK
+
+Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
+
+EXAMPLE = "phasegate sweep worker --storage postgresql://user@db-host/sweeps --study myproj"
+
+
+def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
+    sweep = add_command(
+        subparsers,
+        "sweep",
+        help="work on a hyperparameter sweep's shared study (see `sweep worker`)",
+        example=EXAMPLE,
+    )
+    actions = sweep.add_subparsers(dest="sweep_command", metavar="ACTION", required=True)
+    worker = add_command(
+        actions,
+        "worker",
+        help="join an existing sweep study and run its trials until its budget is spent",
+        example=EXAMPLE,
+    )
+    worker.add_argument(
+        "--storage",
+        required=True,
+        metavar="URL",
+        help="the study's storage: an SQLAlchemy URL (postgresql://...) or a journal file",
+    )
+    worker.add_argument("--study", required=True, metavar="NAME", help="the study's name")
+    worker.add_argument(
+        "--trials", type=int, default=None, metavar="N", help="stop after N trials of this worker"
+    )
+    worker.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="folder for this worker's trial folders (default: the one the study names)",
+    )
+    worker.set_defaults(handler=_worker)
+
+
+def _worker(args: argparse.Namespace) -> int:
+    from phases.optimization.sweep.records import trial_records
+    from phases.optimization.sweep.study import read_spec
+    from phases.optimization.sweep.worker import work
+    from workflow.errors import ConfigError
+
+    if args.trials is not None and args.trials < 1:
+        raise ConfigError(f"--trials must be at least 1, but got {args.trials}")
+    def show(study: Any, number: int) -> None:
+        spec = read_spec(study)
+        space = spec.search_space(f"study {study.study_name}")
+        for record in trial_records(study.get_trials(deepcopy=False), space):
+            if record.number == number:
+                value = f" {spec.monitor} {record.value:.4f}" if record.value is not None else ""
+                reason = f" ({record.reason})" if record.reason else ""
+                print(f"trial {record.number}: {record.state}{value}, "
+                      f"{record.epochs_run} epochs{reason}", flush=True)
+
+    summary = work(
+        args.storage, args.study, max_trials=args.trials, trial_root=args.out, on_trial_done=show
+    )
+    print(f"worker done: {summary.trials_run} trials run; {summary.stop_reason}")
+    return EXIT_OK
