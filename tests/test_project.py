@@ -23,7 +23,7 @@ def _write(tmp_path: Path, text: str) -> Path:
 def test_quickstart_is_valid() -> None:
     config = load_project(shipped_dir("configs") / "quickstart.yaml", require_baseline=False)
     assert config.name == "quickstart"
-    assert config.baseline == (shipped_dir("configs") / "baseline.yaml").resolve()
+    assert config.baseline == (shipped_dir("configs") / "quickstart_baseline.yaml").resolve()
     assert (config.target.metric, config.target.direction, config.target.goal) == (
         "val_accuracy",
         "maximize",

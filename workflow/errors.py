@@ -38,16 +38,16 @@ class LockHeld(WorkflowError):
     """Another live process holds the project's lock."""
 
 
-class TestSetLocked(WorkflowError):
-    """The test split was asked for outside Phase 5, or a second time."""
-
-    __test__ = False  # not a pytest test class, despite the name
-
-
 class Refused(WorkflowError):
     """A gate or a decision said no."""
 
     exit_code = EXIT_REFUSED
+
+
+class TestSetLocked(Refused):
+    """The test split was asked for outside Phase 5, or a second time."""
+
+    __test__ = False  # not a pytest test class, despite the name
 
 
 class GateFailed(Refused):

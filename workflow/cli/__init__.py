@@ -21,6 +21,9 @@ COMMAND_MODULES: tuple[str, ...] = (
     "workflow.cli.train",
     "workflow.cli.engine",
     "workflow.cli.phase3",
+    "workflow.cli.phase4",
+    "workflow.cli.sweep",
+    "workflow.cli.phase5",
 )
 
 
@@ -29,7 +32,7 @@ def build_parser() -> argparse.ArgumentParser:
         prog="phasegate",
         description="Phase-gated optimization of PyTorch models: "
         "diagnose, optimize with statistics, finalize behind gates.",
-        epilog="example:\n  phasegate train configs/baseline.yaml --seed 42 --out runs/demo",
+        epilog="example:\n  phasegate run configs/quickstart.yaml --sign-off \"$(whoami)\"",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"phasegate {__version__}")

@@ -1,0 +1,263 @@
+"""Phase 5 with the store: final training, the one look at the test set, export, report, finalize.
+
+`run_finalize` holds the project's lock throughout and reads top to bottom:
+
+1. refuse unless the project is `optimized` and `optimization_complete` would
+   pass (checked first: a look at the test set is never spent on a project that
+   cannot be finalized);
+2. train the chosen config on every seed (resuming) and keep the median seed;
+3. pick the baseline's median seed (retrained once if its baseline was imported);
+4. export the kept model (model.pt, TorchScript);
+5. the one look at the test split, through the test lock: the final model, the
+   baseline, and the TorchScript file in a fresh process;
+6. compare on the test set, write test_metrics.json and the confusion matrices;
+7. write the report, record `phase5.completed`, take `finalize`, and render the
+   report once more with the finalize time.
+
+Killed anywhere and rerun, it resumes: finished seeds are not retrained, and a
+recorded look at the test set is read back from its CSV, never taken again.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from phases.finalization.evaluation import compare_on_test, plot_confusion
+from phases.finalization.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
+from phases.finalization.report import report_context
+from phases.finalization.testlock import (
+    TestEvaluation,
+    open_test_split,
+    recorded_evaluation,
+    recover_unrecorded,
+)
+from phases.finalization.training import (
+    FINAL_DIR,
+    Selection,
+    baseline_selection,
+    chosen_config,
+    final_values,
+    select_median,
+    train_final,
+)
+from workflow.errors import GateFailed, Refused, RunFailed
+from workflow.gates import evaluate, stale_records, write_results
+from workflow.io import atomic_write_json, read_json
+from workflow.stats import summarize
+from workflow.store import Store, now
+from workflow.trainer.result import RunResult
+
+__all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "run_finalize"]
+
+PHASE_DIR = "phase5"
+MODEL_DIR = f"{PHASE_DIR}/model"
+REPORT_FILE = f"{PHASE_DIR}/finalization_report.md"
+METRICS_FILE = f"{PHASE_DIR}/test_metrics.json"
+PLOTS_DIR = f"{PHASE_DIR}/plots"
+TEMPLATE = "finalization_report.md.j2"
+GATE = "optimization_complete"
+TRANSITION = "finalize"
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Finalization:
+    """What Phase 5 did (or found done)."""
+
+    project: str
+    already: bool  # the project was finalized before this call
+    report: Path
+    model_dir: Path
+    test: dict[str, Any]  # phase5.test facts
+
+
+def run_finalize(
+    store: Store,
+    *,
+    who: str = "phasegate",
+    workers: int | None = None,
+    on_step: Callable[[str], None] | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> Finalization:
+    """Run Phase 5 on an optimized project (see the module docstring)."""
+    step = on_step or (lambda text: None)
+    run_dir = store.run_dir
+    with store.lock():
+        state = store.current
+        if state in ("finalized", "promoted"):
+            if state == "finalized" and _report_pending(store):
+                _write_report(store)  # killed between the transition and the last render
+            return Finalization(store.name, True, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
+                                store.get("phase5.test", {}))
+        if state != "optimized":
+            raise Refused(
+                f"cannot finalize {store.name}: it is {state}, and Phase 5 runs from optimized "
+                f"(next: phasegate status {store.name})"
+            )
+        _precheck(store)
+
+        step("final training")
+        chosen = chosen_config(store)
+        project = store.project
+        metric, direction = project.target.metric, project.target.direction
+        results = train_final(store, chosen, workers=workers, on_epoch=on_epoch, on_done=on_done)
+        values = final_values(results, metric)
+        selection = select_median(values, metric=metric, direction=direction,
+                                  root=run_dir / FINAL_DIR, arm="final training")
+        summary = summarize(list(values.values())).to_dict()
+        store.record(PHASE_DIR, {
+            "config_source": chosen.source,
+            "config_file": str(chosen.path),
+            "final": {"runs": len(results), "seeds": len(values), metric: summary},
+            "selection": selection.to_dict(),
+            "final_training_completed": True,
+        }, who=who)
+
+        step("baseline model")
+        base = baseline_selection(store, workers=workers, on_epoch=on_epoch)
+        store.record(PHASE_DIR, {"baseline_selection": base.to_dict()}, who=who)
+
+        evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
+        model_dir = run_dir / MODEL_DIR
+        export_file = run_dir / PHASE_DIR / "export.json"
+        if evaluation is None or not export_file.is_file():
+            step("export")
+            export = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
+                                  selection=selection.to_dict())
+            atomic_write_json(export_file, export)
+        export = read_json(export_file)
+
+        if evaluation is None:
+            step("test set (the one look)")
+            with open_test_split(store, who=who) as look:
+                look.predict("final", model_dir / MODEL_FILE)
+                look.predict("baseline", Path(base.checkpoint))
+                look.predict_torchscript("torchscript", model_dir / TORCHSCRIPT_FILE,
+                                         like="final")
+            evaluation = recorded_evaluation(store)
+            assert evaluation is not None
+        _check_torchscript(evaluation)
+        export["torchscript_verified"] = {
+            "fresh_process": True, "agree": evaluation.size, "of": evaluation.size}
+        store.record(PHASE_DIR, {"export": export}, who=who)
+
+        step("test comparison")
+        metrics = compare_on_test(evaluation)
+        atomic_write_json(run_dir / METRICS_FILE, metrics)
+        names = metrics["class_names"]
+        plots = {}
+        for arm in ("final", "baseline"):
+            path = plot_confusion(run_dir / PLOTS_DIR / f"confusion_{arm}.png",
+                                  metrics[arm]["confusion"], names,
+                                  title=f"{arm} model on the test set ({metrics['n']} examples)")
+            plots[arm] = f"plots/{path.name}"
+        test_facts = {
+            "n": metrics["n"],
+            "final_accuracy": metrics["final"]["accuracy"],
+            "baseline_accuracy": metrics["baseline"]["accuracy"],
+            "accuracy_difference": metrics["accuracy_difference"],
+            "final_macro_f1": metrics["final"]["macro_f1"],
+            "final_balanced_accuracy": metrics["final"]["balanced_accuracy"],
+        }
+        store.record(PHASE_DIR, {"test": test_facts, "mcnemar": metrics["mcnemar"]}, who=who)
+
+        step("report")
+        context_args = {"chosen": chosen, "selection": selection, "baseline_selection": base,
+                        "final_results": results, "metrics": metrics, "export": export,
+                        "plots": plots}
+        atomic_write_json(run_dir / PHASE_DIR / "report_inputs.json", _inputs(
+            selection, base, plots))
+        _write_report(store, **context_args)
+        store.record(PHASE_DIR, {"completed": True, "completed_at": now()}, who=who)
+
+        from workflow.machine import take
+
+        final_acc, base_acc = metrics["final"]["accuracy"], metrics["baseline"]["accuracy"]
+        take(store, TRANSITION, who,
+             f"Phase 5: test accuracy {final_acc:.4f} vs baseline {base_acc:.4f}")
+        _write_report(store, **context_args)  # now with the finalize time and gate record
+    return Finalization(store.name, False, run_dir / REPORT_FILE, model_dir, test_facts)
+
+
+def _precheck(store: Store) -> None:
+    """Refuse, before any training or test look, when `finalize` would be refused at the end."""
+    state = store.load_state()
+    result = evaluate(store, GATE)
+    stale = stale_records(store, state, exclude={GATE})
+    if result.passed and not stale:
+        return
+    report = write_results(store, result)
+    lines = [f"  - {i.id} [{i.status}]: {i.reason}" for i in result.failing]
+    lines += [f"  - {line}" for line in stale]
+    passing = sum(i.ok for i in result.items)
+    error = GateFailed(
+        f"cannot finalize {store.name}: gate {GATE} is {result.status} ({passing} of "
+        f"{len(result.items)} items pass), so Phase 5 does not start; see {report}\n"
+        + "\n".join(lines))
+    store.append_event("refused", {"transition": TRANSITION, "from": state.state,
+                                   "reason": str(error), "who": "phasegate"})
+    raise error
+
+
+def _check_torchscript(evaluation: TestEvaluation) -> None:
+    final = evaluation.predictions.get("final")
+    scripted = evaluation.predictions.get("torchscript")
+    if final is None or scripted is None:
+        raise RunFailed("the test look lacks the final model's or the TorchScript predictions")
+    differ = [i for i, (a, b) in enumerate(zip(final, scripted, strict=True)) if a != b]
+    if differ:
+        raise RunFailed(
+            f"the TorchScript export, loaded in a fresh process, predicts differently from the "
+            f"final model on {len(differ)} of {len(final)} test examples (first: "
+            f"{differ[:5]}); the export is not usable"
+        )
+
+
+def _inputs(selection: Selection, base: Selection, plots: dict[str, str]) -> dict[str, Any]:
+    return {"selection": selection.to_dict(), "baseline_selection": base.to_dict(),
+            "plots": plots}
+
+
+def _report_pending(store: Store) -> bool:
+    twin = store.run_dir / REPORT_FILE.replace(".md", ".json")
+    if not twin.is_file():
+        return True
+    return str(read_json(twin).get("finalized_at", "")).startswith("pending")
+
+
+def _write_report(store: Store, **context_args: Any) -> Path:
+    """Render the report; without arguments, rebuild them from the run directory."""
+    from workflow.reports import write_report
+
+    if not context_args:
+        context_args = _rebuild(store)
+    context = report_context(store, **context_args)
+    return write_report(store.run_dir / REPORT_FILE, TEMPLATE, context,
+                        project_dir=store.project_dir)
+
+
+def _rebuild(store: Store) -> dict[str, Any]:
+    run_dir = store.run_dir
+    saved = read_json(run_dir / PHASE_DIR / "report_inputs.json")
+    chosen = chosen_config(store)
+    final_dir = run_dir / FINAL_DIR
+    results = {seed: RunResult.load(final_dir / f"seed-{seed}") for seed in store.project.seeds}
+    return {
+        "chosen": chosen,
+        "selection": _selection(saved["selection"]),
+        "baseline_selection": _selection(saved["baseline_selection"]),
+        "final_results": results,
+        "metrics": read_json(run_dir / METRICS_FILE),
+        "export": read_json(run_dir / PHASE_DIR / "export.json"),
+        "plots": saved["plots"],
+    }
+
+
+def _selection(data: dict[str, Any]) -> Selection:
+    values = {int(k): float(v) for k, v in data["values"].items()}
+    return Selection(**{**data, "values": values})

@@ -1,0 +1,155 @@
+"""Promotion: the finalized model and its reports, copied to `runs/<p>/promoted/` with a manifest.
+
+`promote` takes the machine's `promote` transition, which refuses unless the
+`finalization_complete` gate passes and no artifact of an earlier gate changed
+since that gate passed (a stale gate). Only then are the files copied, into a
+staging folder renamed into place, with `manifest.json`: each file's sha256
+and size, every gate's record and current result, the chosen training config
+and the project config, and the versions of phasegate, torch and Python.
+
+Promoting a promoted project changes nothing and says so. A promotion killed
+after the transition but before the copy completes it on the next call.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import shutil
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+import yaml
+
+from phases.finalization.export import versions
+from workflow.errors import StateError
+from workflow.gates import evaluate
+from workflow.io import atomic_write_json, read_json
+from workflow.machine import MACHINE, take
+from workflow.store import Store, now
+
+__all__ = ["MANIFEST", "PROMOTED_DIR", "Promotion", "promote"]
+
+PROMOTED_DIR = "promoted"
+MANIFEST = "manifest.json"
+TRANSITION = "promote"
+
+MODEL_FILES = ("model.pt", "model_torchscript.pt")
+# each phase's reports, copied with the files their Markdown links to (plots), when they exist
+REPORT_FILES = {
+    "phase3": ("diagnostic_report.md", "diagnostic_report.json", "findings.json"),
+    "phase4": ("optimization_results.md", "optimization_results.json",
+               "optimization_config.yaml"),
+    "phase5": ("finalization_report.md", "finalization_report.json", "test_metrics.json",
+               "test_predictions.csv"),
+}
+REQUIRED = ("model/model.pt", "model/model_torchscript.pt", "reports/phase5/finalization_report.md")
+_LINK = re.compile(r"\]\(([^)\s]+)\)")
+
+
+@dataclass(frozen=True)
+class Promotion:
+    project: str
+    already: bool  # promoted before this call: nothing was done
+    folder: Path
+    manifest: dict[str, Any]
+
+
+def promote(store: Store, *, who: str = "phasegate", why: str = "") -> Promotion:
+    """Promote a finalized project (see the module docstring); a promoted one is a no-op."""
+    folder = store.run_dir / PROMOTED_DIR
+    with store.lock():
+        state = store.current
+        if state == "promoted" and (folder / MANIFEST).is_file():
+            return Promotion(store.name, True, folder, read_json(folder / MANIFEST))
+        if state != "promoted":
+            take(store, TRANSITION, who, why or "all three gates pass")
+        manifest = _copy(store, folder, who)
+        store.append_event("promoted", {"who": who, "folder": str(folder),
+                                        "files": len(manifest["files"])})
+    return Promotion(store.name, False, folder, manifest)
+
+
+def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
+    run_dir = store.run_dir
+    staging = run_dir / f".{PROMOTED_DIR}.partial"
+    shutil.rmtree(staging, ignore_errors=True)
+    pairs = [(f"phase5/model/{name}", f"model/{name}") for name in MODEL_FILES]
+    pairs.append(("project.yaml", "config/project.yaml"))
+    for phase, names in REPORT_FILES.items():
+        for name in names:
+            pairs.append((f"{phase}/{name}", f"reports/{phase}/{name}"))
+            if name.endswith(".md") and (run_dir / phase / name).is_file():
+                pairs += [(f"{phase}/{link}", f"reports/{phase}/{link}")
+                          for link in _linked(run_dir / phase / name)]
+    files = {}
+    for source, name in dict.fromkeys(pairs):
+        path = run_dir / source
+        if not path.is_file():
+            continue
+        target = staging / name
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+        digest = _sha256(target)
+        if digest != _sha256(path):
+            raise StateError(f"{path} changed while it was copied; promote again")
+        files[name] = {"sha256": digest, "bytes": target.stat().st_size, "source": source}
+    missing = [name for name in REQUIRED if name not in files]
+    if missing:
+        raise StateError(f"{run_dir}: {', '.join(missing)} missing; it cannot be promoted")
+    state = store.load_state()
+    gates = {}
+    for gate in MACHINE.gates:
+        record = state.gates.get(gate)
+        result = evaluate(store, gate)
+        gates[gate] = {
+            "passed": record.model_dump(mode="json") if record else None,
+            "status_now": result.status,
+            "items": [{"id": i.id, "status": i.status, "reason": i.reason}
+                      for i in result.items],
+        }
+    config_file = Path(str(store.get("phase5.config_file", "")))
+    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    manifest = {
+        "project": store.name,
+        "promoted_at": now(),
+        "promoted_by": who,
+        "files": files,
+        "gates": gates,
+        "training_config": config,
+        "training_config_file": str(config_file),
+        "project_config": store.project.model_dump(mode="json"),
+        "test": store.get("phase5.test", {}),
+        "mcnemar": store.get("phase5.mcnemar", {}),
+        "selection": store.get("phase5.selection", {}),
+        "versions": versions(),
+    }
+    atomic_write_json(staging / MANIFEST, manifest)
+    old = run_dir / f".{PROMOTED_DIR}.old"
+    shutil.rmtree(old, ignore_errors=True)
+    if folder.exists():
+        folder.rename(old)
+    staging.rename(folder)
+    shutil.rmtree(old, ignore_errors=True)
+    return manifest
+
+
+def _linked(report: Path) -> list[str]:
+    """The relative files a Markdown report links to (its plots), inside its folder."""
+    links = []
+    for target in _LINK.findall(report.read_text()):
+        pure = PurePosixPath(target)
+        if "://" in target or pure.is_absolute() or ".." in pure.parts:
+            continue
+        if (report.parent / pure).is_file():
+            links.append(pure.as_posix())
+    return links
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

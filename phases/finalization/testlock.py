@@ -1,0 +1,400 @@
+"""The test lock: the only door to the test split.
+
+The test split is looked at once in a project's life, in Phase 5, after the
+final training: a look taken earlier would let the test set steer choices it
+is meant to judge, and a second look would do the same to the choices after it.
+Nothing else in phasegate asks `load_data` for the test split (a test checks
+that this module is the only caller).
+
+A look is a *session*:
+
+```
+with open_test_split(store, who="ana") as test:
+    final = test.predict("final", final_checkpoint)
+    baseline = test.predict("baseline", baseline_checkpoint)
+    scripted = test.predict_torchscript("torchscript", export_path, like="final")
+```
+
+It opens only while the project is `optimized` and its final training is
+recorded (`phase5.final_training_completed`), and only if no look was recorded
+before. When the block ends, every arm's predictions are written to
+`phase5/test_predictions.csv` and the look is recorded: `phase5.test_evaluations`
+(1) and `phase5.test_lock` (when, by whom, the arms, the sha256 of the CSV).
+Any other attempt raises `TestSetLocked` naming the lock, and is logged as a
+`test_lock_refused` event. Afterwards the saved predictions are read back with
+`recorded_evaluation`, which checks their hash: they are never recomputed.
+
+A session killed before it recorded anything recorded nothing: the next one
+may open (the event log keeps both openings). A session killed after writing
+the CSV but before recording it is completed from the CSV, without a new look.
+
+Inputs: each arm's model is evaluated on the CPU (deterministic, and the same
+device as the fresh process that checks the TorchScript export), wrapped with
+its normalization (`Normalized`), on the test inputs as the data loader reads
+them, before normalization. Every arm must see the same test examples.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import io
+import json
+import subprocess
+import sys
+import tempfile
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from workflow.errors import StateError, TestSetLocked, WorkflowError
+from workflow.io import atomic_write_json, atomic_write_text, read_json
+from workflow.store import Store, now
+
+if TYPE_CHECKING:
+    import torch
+    from torch import nn
+
+__all__ = [
+    "LOCK",
+    "PREDICTIONS_FILE",
+    "TestEvaluation",
+    "TestSession",
+    "check_open",
+    "open_test_split",
+    "recorded_evaluation",
+    "recover_unrecorded",
+    "write_predictions",
+]
+
+LOCK = "phase5.test_lock"
+PREDICTIONS_FILE = "phase5/test_predictions.csv"
+META_FILE = "phase5/test_predictions.meta.json"
+OPEN_STATE = "optimized"
+EVENT_REFUSED = "test_lock_refused"
+
+# run in a fresh interpreter: load the TorchScript file, predict, print the classes as JSON
+_FRESH_PREDICT = """
+import json, sys, warnings
+warnings.simplefilter("ignore", FutureWarning)
+import torch
+module = torch.jit.load(sys.argv[1], map_location="cpu")
+module.eval()
+x = torch.load(sys.argv[2], weights_only=True)
+with torch.inference_mode():
+    out = [module(x[i:i + 1024]).argmax(1) for i in range(0, x.shape[0], 1024)]
+json.dump(torch.cat(out).tolist(), sys.stdout)
+"""
+
+
+@dataclass(frozen=True)
+class TestEvaluation:
+    """The one recorded look at the test split: targets and each arm's predicted classes."""
+
+    __test__ = False  # not a pytest class, despite the name
+
+    targets: list[int]
+    predictions: dict[str, list[int]]
+    class_names: list[str]
+    evaluated_at: str
+    by: str
+    sha256: str
+    split: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def size(self) -> int:
+        return len(self.targets)
+
+
+def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate") -> None:
+    """Raise `TestSetLocked` (and log it) unless a look at the test split may open now."""
+    state = store.current
+    name = store.name
+    reason = None
+    lock = store.get(LOCK, None)
+    if store.get("phase5.test_evaluations", 0):
+        when = lock.get("evaluated_at", "?") if isinstance(lock, dict) else "?"
+        digest = lock.get("sha256", "?")[:12] if isinstance(lock, dict) else "?"
+        reason = (
+            f"the test lock ({LOCK}) is closed: the test split of {name} was evaluated at "
+            f"{when} (sha256 {digest} of {PREDICTIONS_FILE}), and it is evaluated once; "
+            f"read the saved predictions instead of looking again"
+        )
+    elif purpose != "recover" and (store.run_dir / PREDICTIONS_FILE).exists():
+        reason = (
+            f"the test lock ({LOCK}) is closed: {PREDICTIONS_FILE} of {name} exists, so the "
+            f"test split was looked at, but the look was not recorded (a command was killed); "
+            f"phasegate finalize {name} records it from the file, without a new look"
+        )
+    elif state != OPEN_STATE:
+        reason = (
+            f"the test lock ({LOCK}) is closed: {name} is {state}, and the test split opens "
+            f"only in Phase 5 (state {OPEN_STATE}, after the final training: "
+            f"phasegate finalize {name})"
+        )
+    elif store.get("phase5.final_training_completed", False) is not True:
+        reason = (
+            f"the test lock ({LOCK}) is closed: the final training of {name} is not recorded "
+            f"(phase5.final_training_completed); the test split opens after it "
+            f"(phasegate finalize {name})"
+        )
+    if reason is not None:
+        store.append_event(EVENT_REFUSED, {"who": who, "purpose": purpose, "state": state,
+                                           "reason": reason})
+        raise TestSetLocked(reason)
+
+
+def recorded_evaluation(store: Store) -> TestEvaluation | None:
+    """The recorded look, read back from the saved CSV (hash checked), or None if none was."""
+    lock = store.get(LOCK, None)
+    path = store.run_dir / PREDICTIONS_FILE
+    if not store.get("phase5.test_evaluations", 0) or not isinstance(lock, dict):
+        return None
+    if not path.is_file():
+        raise StateError(f"{path}: the test lock recorded it at {lock.get('evaluated_at')}, "
+                         "but it is gone; the test split is not evaluated again")
+    digest = _sha256(path)
+    if digest != lock.get("sha256"):
+        raise StateError(
+            f"{path} changed after the test lock recorded it (sha256 "
+            f"{str(lock.get('sha256'))[:12]} -> {digest[:12]}); restore it: the test split is "
+            "not evaluated again"
+        )
+    targets, predictions = _read_predictions(path)
+    return TestEvaluation(
+        targets=targets,
+        predictions=predictions,
+        class_names=list(lock.get("class_names", [])),
+        evaluated_at=str(lock.get("evaluated_at")),
+        by=str(lock.get("by")),
+        sha256=digest,
+        split=dict(lock.get("split", {})),
+    )
+
+
+class TestSession:
+    """An open look at the test split; only `open_test_split` makes one."""
+
+    __test__ = False
+
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._targets: list[int] | None = None
+        self._class_names: list[str] = []
+        self._split: dict[str, Any] = {}
+        self._inputs: dict[str, torch.Tensor] = {}  # per data-split key: the raw test inputs
+        self._arm_inputs: dict[str, str] = {}
+        self.predictions: dict[str, list[int]] = {}
+
+    @property
+    def targets(self) -> list[int]:
+        if self._targets is None:
+            raise WorkflowError("no arm was evaluated yet: the test targets are not loaded")
+        return list(self._targets)
+
+    def predict(self, arm: str, checkpoint: Path) -> list[int]:
+        """Each test example's predicted class by a trainer checkpoint's model (or model.pt's)."""
+        import torch
+
+        from phases.finalization.export import load_checkpoint, normalized_model
+
+        self._new_arm(arm)
+        saved = load_checkpoint(checkpoint)
+        key, inputs = self._test_inputs(saved["config"]["data"], arm)
+        model = normalized_model(saved)
+        with torch.inference_mode():
+            predicted = _predict(model, inputs)
+        self._arm_inputs[arm] = key
+        self.predictions[arm] = predicted
+        return list(predicted)
+
+    def predict_torchscript(self, arm: str, path: Path, *, like: str) -> list[int]:
+        """Predictions of the TorchScript file `path`, loaded in a fresh Python process,
+        on the same inputs as arm `like`."""
+        import torch
+
+        self._new_arm(arm)
+        if like not in self._arm_inputs:
+            raise WorkflowError(f"arm {like!r} was not evaluated; evaluate it before {arm!r}")
+        inputs = self._inputs[self._arm_inputs[like]]
+        with tempfile.TemporaryDirectory(prefix=".verify-", dir=path.parent) as tmp:
+            tensor = Path(tmp) / "inputs.pt"
+            torch.save(inputs, tensor)
+            done = subprocess.run(
+                [sys.executable, "-c", _FRESH_PREDICT, str(path), str(tensor)],
+                capture_output=True, text=True, timeout=600, check=False,
+            )
+        if done.returncode != 0:
+            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
+            raise WorkflowError(f"{path}: the TorchScript model failed in a fresh process: {last}")
+        predicted = [int(v) for v in json.loads(done.stdout)]
+        self._arm_inputs[arm] = self._arm_inputs[like]
+        self.predictions[arm] = predicted
+        return predicted
+
+    def _new_arm(self, arm: str) -> None:
+        if not arm.replace("_", "").isalnum() or arm in ("index", "target"):
+            raise WorkflowError(f"arm names are words (letters, digits, _), but got {arm!r}")
+        if arm in self.predictions:
+            raise WorkflowError(f"arm {arm!r} was already evaluated in this look")
+
+    def _test_inputs(self, config_data: dict[str, Any], arm: str) -> tuple[str, torch.Tensor]:
+        from workflow.trainer.config import DataConfig
+        from workflow.trainer.data import load_data
+
+        data_config = DataConfig.model_validate(config_data)
+        # the fields that decide which examples are the test split, and their values
+        key = json.dumps(data_config.model_dump(
+            mode="json", include={"dataset", "root", "image_size", "val_fraction",
+                                  "test_fraction", "split_seed", "max_samples"}), sort_keys=True)
+        if key not in self._inputs:
+            bundle = load_data(data_config, include_test=True)  # the door: nowhere else
+            assert bundle.test is not None
+            targets = [int(v) for v in bundle.test.y.tolist()]
+            if self._targets is not None and targets != self._targets:
+                raise WorkflowError(
+                    f"arm {arm!r} has a different test split ({len(targets)} examples, data "
+                    f"{key}) than the arms before it: baseline and final must be compared on "
+                    "the same examples"
+                )
+            mean, std = _stats(bundle.normalization, bundle.input_shape)
+            # the inputs as the data loader read them, before the training split's normalization
+            self._inputs[key] = bundle.test.x * std + mean
+            self._targets = targets
+            self._class_names = list(bundle.class_names)
+            self._split = dict(bundle.split_info)
+        return key, self._inputs[key]
+
+    def _close(self, who: str) -> TestEvaluation:
+        if self._targets is None or not self.predictions:
+            raise WorkflowError("the test session evaluated no model; nothing is recorded")
+        arms = list(self.predictions)
+        # the metadata first: a CSV on disk always has its metadata beside it
+        atomic_write_json(self._store.run_dir / META_FILE, {
+            "arms": arms, "class_names": self._class_names, "split": self._split})
+        write_predictions(self._store.run_dir / PREDICTIONS_FILE, self._targets, self.predictions)
+        return _record(self._store, who, arms, self._class_names, self._split, recovered=False)
+
+
+@contextmanager
+def open_test_split(store: Store, *, who: str = "phasegate") -> Iterator[TestSession]:
+    """Open the one look at the test split (see the module docstring); record it on exit."""
+    with store.lock():
+        check_open(store, who=who)
+        store.append_event("test_lock_opened", {"who": who})
+        session = TestSession(store)
+        try:
+            yield session
+        except BaseException as exc:
+            store.append_event("test_lock_aborted", {"who": who, "error": repr(exc)[:300]})
+            raise
+        session._close(who)
+
+
+def recover_unrecorded(store: Store, *, who: str = "phasegate") -> TestEvaluation | None:
+    """A look whose CSV was written but not recorded (killed in between): record it from the CSV.
+
+    Returns None when there is no such CSV. The test split is not read again.
+    """
+    path = store.run_dir / PREDICTIONS_FILE
+    if store.get("phase5.test_evaluations", 0) or not path.is_file():
+        return None
+    with store.lock():
+        check_open(store, who=who, purpose="recover")
+        meta = _read_meta(path)
+        _record(store, who, meta["arms"], meta["class_names"], meta["split"], recovered=True)
+    return recorded_evaluation(store)
+
+
+def write_predictions(path: Path, targets: list[int], predictions: Mapping[str, list[int]]) -> None:
+    """index,target,<arm>... one row per test example."""
+    arms = list(predictions)
+    for arm in arms:
+        if len(predictions[arm]) != len(targets):
+            raise WorkflowError(f"arm {arm!r} has {len(predictions[arm])} predictions for "
+                                f"{len(targets)} test examples")
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["index", "target", *arms])
+    for i, target in enumerate(targets):
+        writer.writerow([i, target, *(predictions[a][i] for a in arms)])
+    atomic_write_text(path, buffer.getvalue())
+
+
+def _record(
+    store: Store,
+    who: str,
+    arms: list[str],
+    class_names: list[str],
+    split: dict[str, Any],
+    *,
+    recovered: bool,
+) -> TestEvaluation:
+    path = store.run_dir / PREDICTIONS_FILE
+    digest = _sha256(path)
+    lock = {
+        "evaluated_at": now(),
+        "by": who,
+        "arms": arms,
+        "file": PREDICTIONS_FILE,
+        "sha256": digest,
+        "class_names": class_names,
+        "split": split,
+        "recovered_from_file": recovered,
+    }
+    # the lock record goes in before the count: a kill between them leaves the count unset,
+    # and the next attempt finds the CSV and completes the record without a new look
+    store.record("phase5", {"test_lock": lock})
+    store.record("phase5", {"test_evaluations": 1})
+    store.append_event("test_evaluated", {"who": who, "arms": arms, "sha256": digest,
+                                          "file": PREDICTIONS_FILE, "recovered": recovered})
+    evaluation = recorded_evaluation(store)
+    assert evaluation is not None
+    return evaluation
+
+
+def _read_predictions(path: Path) -> tuple[list[int], dict[str, list[int]]]:
+    with open(path, newline="") as handle:
+        rows = list(csv.reader(handle))
+    if not rows or rows[0][:2] != ["index", "target"]:
+        raise StateError(f"{path}: expected a header index,target,<arm>...")
+    arms = rows[0][2:]
+    targets = [int(r[1]) for r in rows[1:]]
+    predictions = {arm: [int(r[2 + k]) for r in rows[1:]] for k, arm in enumerate(arms)}
+    return targets, predictions
+
+
+def _read_meta(path: Path) -> dict[str, Any]:
+    _, predictions = _read_predictions(path)
+    meta = read_json(path.parent / Path(META_FILE).name)
+    return {"arms": list(predictions), "class_names": list(meta.get("class_names", [])),
+            "split": dict(meta.get("split", {}))}
+
+
+def _stats(
+    normalization: dict[str, list[float]], input_shape: tuple[int, ...]
+) -> tuple[torch.Tensor, torch.Tensor]:
+    import torch
+
+    shape = (1, -1, *([1] * (len(input_shape) - 1)))
+    mean = torch.tensor(normalization["mean"], dtype=torch.float32).view(shape)
+    std = torch.tensor(normalization["std"], dtype=torch.float32).view(shape)
+    return mean, std
+
+
+def _predict(model: nn.Module, inputs: torch.Tensor) -> list[int]:
+    import torch
+
+    model.eval()
+    out = [model(inputs[i : i + 1024]).argmax(1) for i in range(0, inputs.shape[0], 1024)]
+    return [int(v) for v in torch.cat(out).tolist()]
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()

@@ -1,0 +1,214 @@
+"""The final training: which config, trained on which seeds, and which seed's model is kept.
+
+The chosen config is Phase 4's `phase4/optimization_config.yaml`, or the
+baseline's own config when Phase 4 was skipped (the project entered `optimized`
+by the `skip` transition). It is trained on the project's seeds into
+`phase5/final/seed-<n>/`; finished seeds are not trained again.
+
+One model is kept: the seed whose target metric (on the validation split, at
+its best epoch) is the *median* of the seeds. The best seed would be the
+luckiest draw of N, and its validation score biased upward; the median is what
+a rerun of this config should be expected to give. With an even number of
+seeds the better of the two middle seeds is kept. The baseline is represented
+on the test set by its own median seed, chosen by the same rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from workflow.errors import RunFailed, WorkflowError
+from workflow.stats import MIN_SEEDS
+from workflow.store import Store
+from workflow.trainer.config import TrainConfig, load_train_config
+from workflow.trainer.result import (
+    CHECKPOINT_DIR,
+    HISTORY_FILE,
+    METRICS_FILE,
+    RunResult,
+    read_history,
+)
+
+__all__ = [
+    "BASELINE_RETRAIN_DIR",
+    "CHOSEN_CONFIG",
+    "FINAL_DIR",
+    "Chosen",
+    "Selection",
+    "baseline_selection",
+    "chosen_config",
+    "select_median",
+    "train_final",
+]
+
+FINAL_DIR = "phase5/final"
+BASELINE_RETRAIN_DIR = "phase5/baseline"
+CHOSEN_CONFIG = "phase4/optimization_config.yaml"
+BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.pt"
+
+EpochCallback = Callable[[int, int, dict[str, float]], None]
+
+
+@dataclass(frozen=True)
+class Chosen:
+    """The config Phase 5 trains, and where it came from."""
+
+    config: TrainConfig
+    source: str  # "phase4" or "baseline"
+    path: Path
+    why: str
+
+
+def chosen_config(store: Store) -> Chosen:
+    """Phase 4's chosen config, or the baseline's when Phase 4 was skipped."""
+    project = store.project
+    arrivals = [e for e in store.events()
+                if e.get("event") == "transition" and e.get("to") == "optimized"]
+    if arrivals:
+        skipped = arrivals[-1].get("transition") == "skip"
+    else:  # a project created at `optimized` (an import): the facts say which way it came
+        skipped = store.get("phase3.strategy", None) == "skip"
+    if skipped:
+        potential = store.get("phase3.potential", None)
+        why = "Phase 4 was skipped" + (
+            f" (Phase 3's potential {potential:.1f} points is under the 3-point bar)"
+            if isinstance(potential, (int, float)) else "")
+        return Chosen(load_train_config(project.baseline), "baseline", project.baseline,
+                      f"{why}: the baseline config is final")
+    path = store.run_dir / CHOSEN_CONFIG
+    if not path.is_file():
+        raise WorkflowError(
+            f"{path}: Phase 4's chosen config is missing; Phase 5 trains the config Phase 4 "
+            f"chose (phasegate optimize {store.name})"
+        )
+    decision = store.get("phase4.decision", None)
+    why = f"Phase 4 chose it (decision {decision})" if decision else "Phase 4 chose it"
+    return Chosen(load_train_config(path), "phase4", path, why)
+
+
+def train_final(
+    store: Store,
+    chosen: Chosen,
+    *,
+    workers: int | None = None,
+    on_epoch: EpochCallback | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> dict[int, RunResult]:
+    """Train the chosen config on every project seed (resuming finished seeds)."""
+    from workflow.runner import train_seeds
+
+    project = store.project
+    return train_seeds(chosen.config, project.seeds, store.run_dir / FINAL_DIR,
+                       trainer=project.trainer, workers=workers, on_epoch=on_epoch,
+                       on_done=on_done)
+
+
+@dataclass(frozen=True)
+class Selection:
+    """The seed whose model is kept, and why."""
+
+    seed: int
+    rule: str
+    metric: str
+    value: float
+    values: dict[int, float]
+    run_dir: str
+    checkpoint: str
+    why: str
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        data["values"] = {str(k): v for k, v in self.values.items()}
+        return data
+
+
+def select_median(
+    values: Mapping[int, float], *, metric: str, direction: str, root: Path, arm: str
+) -> Selection:
+    """The seed at the median of `values` (see the module docstring for even counts)."""
+    finite = {seed: v for seed, v in values.items() if math.isfinite(v)}
+    if len(finite) < MIN_SEEDS:
+        raise RunFailed(
+            f"the {arm} has {len(finite)} usable seeds ({sorted(finite)} of {sorted(values)}); "
+            f"a model is selected from at least {MIN_SEEDS}"
+        )
+    sign = 1.0 if direction == "maximize" else -1.0
+    ranked = sorted(finite, key=lambda seed: (sign * finite[seed], seed))  # worst first
+    seed = ranked[len(ranked) // 2]
+    shown = ", ".join(f"seed {s}: {finite[s]:.4f}" for s in ranked)
+    why = (
+        f"the median of {len(ranked)} seeds by {metric} ({shown}); the median, not the best, "
+        "because the best of several seeds is biased upward"
+    )
+    run_dir = root / f"seed-{seed}"
+    return Selection(seed=seed, rule="median", metric=metric, value=finite[seed],
+                     values=dict(finite), run_dir=str(run_dir),
+                     checkpoint=str(run_dir / BEST_CHECKPOINT), why=why)
+
+
+def final_values(results: Mapping[int, RunResult], metric: str) -> dict[int, float]:
+    """Each usable seed's `metric` at its best epoch."""
+    values = {}
+    for seed, result in results.items():
+        if result.status.is_usable() and metric in result.best:
+            values[seed] = float(result.best[metric])
+    return values
+
+
+def baseline_selection(
+    store: Store,
+    *,
+    workers: int | None = None,
+    on_epoch: EpochCallback | None = None,
+) -> Selection:
+    """The baseline's median seed and its best checkpoint (trained here if it was imported)."""
+    from workflow.runner import train_seeds
+
+    project = store.project
+    config = load_train_config(project.baseline)
+    root = store.run_dir / "baseline"
+    seeds: Sequence[int] = store.get("baseline.seed_list", list(project.seeds))
+    metric = project.target.metric
+    values = {}
+    for seed in seeds:
+        value = _best_value(root / f"seed-{seed}", config, metric)
+        if value is not None:
+            values[seed] = value
+    selection = select_median(values, metric=metric, direction=project.target.direction,
+                              root=root, arm="baseline")
+    if Path(selection.checkpoint).is_file():
+        return selection
+    # an imported baseline has histories but no weights: train its median seed once
+    retrain = store.run_dir / BASELINE_RETRAIN_DIR
+    train_seeds(config, [selection.seed], retrain, trainer=project.trainer, workers=1,
+                on_epoch=on_epoch)
+    run_dir = retrain / f"seed-{selection.seed}"
+    return Selection(
+        seed=selection.seed, rule=selection.rule, metric=metric, value=selection.value,
+        values=selection.values, run_dir=str(run_dir), checkpoint=str(run_dir / BEST_CHECKPOINT),
+        why=selection.why + "; the baseline was imported without weights, so this seed was "
+        f"trained again with the baseline config into {BASELINE_RETRAIN_DIR}/",
+    )
+
+
+def _best_value(run_dir: Path, config: TrainConfig, metric: str) -> float | None:
+    if (run_dir / METRICS_FILE).is_file():
+        result = RunResult.load(run_dir)
+        if not result.status.is_usable():
+            return None
+        value = result.best.get(metric)
+        return float(value) if value is not None else None
+    if not (run_dir / HISTORY_FILE).is_file():
+        return None
+    history = [row for row in read_history(run_dir / HISTORY_FILE) if metric in row]
+    if not history:
+        return None
+    monitor = config.training.monitor
+    rows = [row for row in history if monitor in row] or history
+    key = monitor if monitor in rows[0] else metric
+    pick = min if key.endswith("_loss") else max
+    return float(pick(rows, key=lambda row: row[key])[metric])
