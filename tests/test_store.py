@@ -144,6 +144,9 @@ def test_events_torn_tail_and_corrupt_middle(tmp_path: Path) -> None:
     with open(path, "a") as handle:
         handle.write('{"time": "t", "ev')
     assert len(store.events()) == 1
+    # the next append drops the fragment instead of gluing its line to it
+    store.append_event("after_kill")
+    assert [e["event"] for e in store.events()] == ["created", "after_kill"]
     path.write_text('{"event": "a"}\nnot json\n{"event": "b"}\n')
     with pytest.raises(StateError, match="events.jsonl: line 2"):
         store.events()

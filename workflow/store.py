@@ -309,8 +309,15 @@ class Store:
     def append_event(self, event: str, fields: Mapping[str, Any] | None = None) -> None:
         """Append one line to events.jsonl and make it durable before returning."""
         record = {"time": now(), "event": event, **(fields or {})}
-        line = json.dumps(record, default=str) + "\n"
-        with self.lock(), open(self.run_dir / EVENTS_FILE, "a", encoding="utf-8") as handle:
+        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
+        with self.lock(), open(self.run_dir / EVENTS_FILE, "a+b") as handle:
+            size = handle.seek(0, os.SEEK_END)
+            if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
+                # a kill mid-append left a torn last line, which `events` skips; appending
+                # after it would glue this line to it and make the log unreadable, so the
+                # fragment (never a complete event) is dropped first
+                handle.seek(0)
+                handle.truncate(handle.read().rfind(b"\n") + 1)
             handle.write(line)
             handle.flush()
             os.fsync(handle.fileno())
