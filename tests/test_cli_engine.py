@@ -267,6 +267,14 @@ def test_runs_root(home: Path, capsys: pytest.CaptureFixture[str],
     assert cli(capsys, "status", "a", "--runs", "elsewhere")[0] == 0
 
 
+# rule: a runs root that cannot be created (under a file) is one line naming it, exit 2
+def test_runs_root_under_a_file(home: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    (home / "afile").write_text("not a folder\n")
+    code, _, err = cli(capsys, "init", "a", "--config", "proj/project.yaml", "--runs", "afile")
+    assert code == 2
+    assert err == "phasegate: afile/a: Not a directory\n"
+
+
 # rule: status for people shows the phase, the next move and each gate's items in a table
 def test_status_for_people(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     record_baseline(store)

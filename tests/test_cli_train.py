@@ -86,3 +86,16 @@ def test_missing_config_file_exits_2(tmp_path: Path) -> None:
     # a config path that does not exist is bad input
     done = phasegate("train", str(tmp_path / "nope.yaml"), "--out", str(tmp_path / "run"))
     assert done.returncode == 2 and "file not found" in done.stderr
+
+
+def test_out_inside_a_file_exits_2_with_one_line(tmp_path: Path) -> None:
+    # --out under a path that is a file: one line naming the run folder, exit 2, no traceback
+    blocker = tmp_path / "afile"
+    blocker.write_text("not a folder\n")
+    out = blocker / "run"
+    done = phasegate("train", str(write_config(tmp_path, tiny_config())), "--out", str(out))
+    assert done.returncode == 2
+    assert "Traceback" not in done.stderr
+    assert done.stderr.strip() == (
+        f"phasegate: {out}: the run folder cannot be created (Not a directory)"
+    )

@@ -3,7 +3,8 @@
 Each verb lives in its own module here and registers itself with `register`.
 Modules must not import torch at import time: `status` and `gate` start fast.
 The library raises `WorkflowError`s; `main` catches the root once, prints one
-line and exits with the error's code. Tracebacks only with `--debug`.
+line and exits with the error's code (an `OSError` on a path the user gave is
+bad input, exit 2). Tracebacks only with `--debug`.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 from collections.abc import Sequence
 
 from workflow import __version__
-from workflow.errors import WorkflowError
+from workflow.errors import EXIT_BAD_INPUT, WorkflowError
 
 # one module per verb (or family of verbs); each defines register(subparsers)
 COMMAND_MODULES: tuple[str, ...] = (
@@ -70,6 +71,14 @@ def main(argv: Sequence[str] | None = None) -> int:
             raise
         print(f"phasegate: {exc}", file=sys.stderr)
         return exc.exit_code
+    except OSError as exc:
+        # a path the user gave that cannot be written or read (--out inside a file, --runs
+        # on a read-only disk): one line naming it, as for any other bad input
+        if args.debug:
+            raise
+        where = f"{exc.filename}: " if exc.filename else ""
+        print(f"phasegate: {where}{exc.strerror or exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     except KeyboardInterrupt:
         print("phasegate: interrupted", file=sys.stderr)
         return 130

@@ -83,7 +83,10 @@ def fit(
 
     staging = out_dir.parent / f".{out_dir.name}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    (staging / CHECKPOINT_DIR).mkdir(parents=True)
+    try:
+        (staging / CHECKPOINT_DIR).mkdir(parents=True)
+    except OSError as exc:  # out_dir under a file, or on a read-only disk
+        raise ConfigError(f"{out_dir}: the run folder cannot be created ({exc.strerror})") from None
     atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
 
     training = config.training
