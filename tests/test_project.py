@@ -60,6 +60,16 @@ def test_missing_baseline(tmp_path: Path) -> None:
         load_project(path)
 
 
+# rule: a loss is minimized unless the file says otherwise; any other metric is maximized
+def test_direction_follows_the_metric(tmp_path: Path) -> None:
+    loss = load_project(_write(tmp_path, "name: p\nbaseline: baseline.yaml\n"
+                                         "target: {metric: val_loss}\n"))
+    assert loss.target.direction == "minimize"
+    rate = load_project(_write(tmp_path, "name: p\nbaseline: baseline.yaml\n"
+                                         "target: {metric: val_macro_f1}\n"))
+    assert rate.target.direction == "maximize"
+
+
 # rule: every invalid value is one line naming the file, the field and what is allowed
 @pytest.mark.parametrize(
     ("body", "expected"),
@@ -76,6 +86,10 @@ def test_missing_baseline(tmp_path: Path) -> None:
         ("trainer: mymodule", r"trainer: .*'builtin' or 'module:function'"),
         ("target: {direction: up}", r"target\.direction: .*'maximize' or 'minimize'"),
         ("target: {metrc: val_loss}", r"target\.metrc: unknown field \(allowed: metric, "),
+        ("target: {metric: val_acuracy}", r"target\.metric: .*no metric 'val_acuracy' "
+         r"\(allowed: val_loss, val_accuracy"),
+        ("target: {metric: val_loss, direction: maximize}",
+         r"target: val_loss is a loss, so lower is better: direction must be 'minimize'"),
         ("seed: [1, 2, 3]", r"seed: unknown field \(allowed: name, baseline, target, seeds"),
     ],
 )

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -33,6 +33,27 @@ class Target(BaseModel):
     metric: str = Field(default="val_accuracy", pattern=r"^[A-Za-z_]\w*$")
     direction: Literal["maximize", "minimize"] = "maximize"
     goal: float | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _direction_from_metric(cls, data: Any) -> Any:
+        # a loss is minimized: `metric: val_loss` alone must not be maximized by default
+        if isinstance(data, dict) and "direction" not in data:
+            metric = data.get("metric")
+            if isinstance(metric, str) and metric.endswith("loss"):
+                return {**data, "direction": "minimize"}
+        return data
+
+    @model_validator(mode="after")
+    def _direction_fits_metric(self) -> Target:
+        # Phase 4's gains, the sweep's study and Phase 3's findings all read a metric ending
+        # in "loss" as lower-is-better; a maximized loss would call a worse model better
+        if self.metric.endswith("loss") and self.direction == "maximize":
+            raise ValueError(
+                f"{self.metric} is a loss, so lower is better: direction must be 'minimize', "
+                "but got 'maximize'"
+            )
+        return self
 
 
 class ProjectConfig(BaseModel):
@@ -90,6 +111,15 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
     """Load a project file; its baseline path becomes absolute (relative to the file's folder)."""
     path = Path(path)
     config = load_model(path, ProjectConfig)
+    if config.trainer == "builtin":
+        from workflow.trainer.config import MONITORS
+
+        # the built-in trainer records only these: a typo would surface after training
+        if config.target.metric not in MONITORS:
+            raise ConfigError(
+                f"{path}: target.metric: the built-in trainer records no metric "
+                f"{config.target.metric!r} (allowed: {', '.join(MONITORS)})"
+            )
     baseline = (path.parent / config.baseline.expanduser()).resolve()
     if require_baseline and not baseline.is_file():
         raise ConfigError(f"{path}: baseline: file not found: {baseline}")
