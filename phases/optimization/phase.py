@@ -97,6 +97,7 @@ STRATEGIES = ("targeted", "iterative", "sweep")
 PHASE4_DIR = "phase4"
 CONFIG_NAME = "optimization_config.yaml"
 BASELINE = "baseline"
+USER_SPACE = "--space"  # a sweep plan's source when the user gave the search space
 
 
 class Progress(Protocol):
@@ -192,14 +193,17 @@ def optimize(
     workers: int | None = None,
     progress: Progress | None = None,
     sweep_settings: Mapping[str, Any] | None = None,
+    space: Mapping[str, Any] | None = None,
 ) -> Outcome:
     """Run Phase 4 until a decision ends it (see the module docstring); resumable.
 
     `sweep_settings`: fields of the sweep's SweepSettings (trials, method, ...) for
-    --strategy sweep; its monitor defaults to the project's target metric.
+    --strategy sweep; its monitor defaults to the project's target metric. `space`:
+    the search space (as data) of the first sweep attempt, instead of the one Phase 3
+    recorded (`phase3.search_space`). Either is refused for another strategy.
     """
     with store.lock():
-        run = _Run(store, who, workers, progress or QuietProgress(), sweep_settings)
+        run = _Run(store, who, workers, progress or QuietProgress(), sweep_settings, space)
         return run.go(strategy)
 
 
@@ -214,9 +218,11 @@ class _Run:
         workers: int | None,
         progress: Progress,
         sweep_settings: Mapping[str, Any] | None = None,
+        space: Mapping[str, Any] | None = None,
     ) -> None:
         self.store = store
         self.sweep_settings = dict(sweep_settings or {})
+        self.space = dict(space) if space else None
         self.who = who
         self.workers = workers
         self.progress = progress
@@ -249,8 +255,17 @@ class _Run:
                 f"small): take the skip with phasegate advance {self.store.name}"
             )
         strategy = resolve_strategy(self.store, requested)
+        if strategy != "sweep" and (self.space or self.sweep_settings):
+            raise ConfigError(
+                f"a search space and sweep settings apply to the sweep strategy, but "
+                f"{self.store.name} runs {strategy}"
+            )
         if strategy == "sweep":
-            _sweep_module()  # refuses, before anything changes, when no sweep is installed
+            sweep = _sweep_module()  # refuses, before anything changes, when none is installed
+            if self.space is not None:  # a space that does not fit the config: before entering
+                sweep.space_from_phase3(self.space, source=USER_SPACE).check_config(
+                    self.baseline_config
+                )
         if state == "optimizing":
             pending = self.store.get("phase4.pending_transition", None)
             if pending:
@@ -356,10 +371,12 @@ class _Run:
         mode: Mode = "iterative" if strategy == "iterative" else "targeted"
         if record is None:
             if strategy == "sweep":
-                space = self.store.get("phase3.search_space", None) or {}
+                given = self.space is not None
+                space = self.space or self.store.get("phase3.search_space", None) or {}
                 key = "sweep:" + change_key(space)
                 if space and key not in tried:
-                    return Plan(k, "sweep", best.label, "phase3.search_space", [],
+                    origin = USER_SPACE if given else "phase3.search_space"
+                    return Plan(k, "sweep", best.label, origin, [],
                                 best.config.model_dump(mode="json"),
                                 extra={"search_space": space, "sweep_key": key})
             # the first attempt from the baseline applies Phase 3's plan as it stands, even a
@@ -731,7 +748,7 @@ class _Run:
         accepted = inspect.signature(sweep.run_sweep).parameters
         result = sweep.run_sweep(
             reference.config,
-            sweep.space_from_phase3(plan.extra["search_space"]),
+            _plan_space(sweep, plan),
             folder / "sweep",
             **{k: v for k, v in options.items() if k in accepted},
         )
@@ -772,6 +789,14 @@ def _diagnosis_summary(diagnosis: Diagnosis | None) -> dict[str, Any] | None:
         "strategy": diagnosis.strategy,
         "potential": diagnosis.potential,
     }
+
+
+def _plan_space(sweep: Any, plan: Plan) -> Any:
+    """The SearchSpace of a sweep plan; errors name where it came from."""
+    data = plan.extra["search_space"]
+    if plan.source == USER_SPACE:
+        return sweep.space_from_phase3(data, source=USER_SPACE)
+    return sweep.space_from_phase3(data)
 
 
 def _sweep_module() -> Any:

@@ -243,6 +243,42 @@ def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
     assert "## Sweep: random search" in report
 
 
+def test_optimize_sweep_takes_space_method_and_trials_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # the CLI of issue 6: `optimize --strategy sweep --space FILE --method M --trials N`
+    # searches the file's space (Phase 3 recorded none here) with that method and budget;
+    # a bad space file, or sweep options with another strategy, is one line and exit 2
+    # before anything changes
+    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
+        rec("R1", "HIGH", {"model.dropout": 0.3}),
+        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
+        rec("R3", "LOW", {"schedule.name": "cosine"}),
+    ], goal=0.64, trainer=FAKE_TRAINER)
+    runs = str(tmp_path / "runs")
+    bad = tmp_path / "bad_space.yaml"
+    bad.write_text("optimizer.lr: {type: float, low: 0, high: 0.1, log: true}\n")
+    assert main(["optimize", store.name, "--strategy", "sweep", "--space", str(bad),
+                 "--runs", runs]) == 2
+    assert capsys.readouterr().err.strip() == (
+        f"phasegate: {bad}: optimizer.lr.low: a log range must stay above zero, but got low=0.0"
+    )
+    assert main(["optimize", store.name, "--strategy", "targeted", "--trials", "2",
+                 "--runs", runs]) == 2
+    assert "apply to --strategy sweep" in capsys.readouterr().err
+    assert store.current == "diagnosed"
+
+    space = tmp_path / "space.yaml"
+    space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
+    assert main(["optimize", store.name, "--strategy", "sweep", "--space", str(space),
+                 "--method", "random", "--trials", "2", "--runs", runs]) == 0
+    attempt = store.get("phase4.attempts")[0]
+    assert attempt["strategy"] == "sweep" and attempt["source"] == "--space"
+    assert attempt["sweep"]["method"] == "random"
+    trials = (store.run_dir / "phase4/attempt-1/sweep/trials.csv").read_text().splitlines()
+    assert len(trials) == 1 + 2
+
+
 def test_killed_optimize_resumes_without_retraining_finished_seeds(tmp_path: Path) -> None:
     # the rule: kill `phasegate optimize` (SIGKILL) once a seed of the attempt has finished;
     # the rerun resumes the same attempt: the finished seeds are not trained again (their

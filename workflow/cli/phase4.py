@@ -18,7 +18,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from workflow.cli import add_command
-from workflow.errors import EXIT_OK, EXIT_REFUSED
+from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError
 from workflow.store import RUNS_ENV, Store
 
 if TYPE_CHECKING:
@@ -37,7 +37,9 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "every seed, test the gain against the baseline and decide (A accept, B iterate, "
         "C revert to Phase 3, D ceiling, budget); rerun after a kill, it resumes",
         example="phasegate optimize myproj --strategy targeted\n"
-        "  phasegate optimize myproj --strategy iterative --runs runs/",
+        "  phasegate optimize myproj --strategy iterative --runs runs/\n"
+        "  phasegate optimize myproj --strategy sweep --space configs/space.yaml "
+        "--method bayesian --trials 30",
     )
     parser.add_argument("name", help="project name")
     parser.add_argument(
@@ -48,6 +50,15 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("--workers", type=int, default=None,
                         help="worker processes (default: $PHASEGATE_WORKERS, else up to 4)")
+    sweep = parser.add_argument_group("sweep", "for --strategy sweep (or auto choosing it)")
+    sweep.add_argument("--space", metavar="FILE", default=None,
+                       help="search space YAML (default: the one Phase 3 wrote)")
+    sweep.add_argument("--method", choices=("grid", "random", "bayesian"), default=None,
+                       help="search method (default: bayesian)")
+    sweep.add_argument("--pruner", choices=("none", "median", "asha", "hyperband"),
+                       default=None, help="pruning of poor trials (default: median)")
+    sweep.add_argument("--trials", type=int, default=None, metavar="N",
+                       help="trial budget (default: the grid's size, or 20)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
     parser.add_argument(
         "--runs", metavar="DIR", default=None,
@@ -70,11 +81,27 @@ def _who(given: str | None) -> str:
 def _optimize(args: argparse.Namespace) -> int:
     from phases.optimization.phase import optimize
 
+    settings = {k: getattr(args, k) for k in ("method", "pruner", "trials")
+                if getattr(args, k) is not None}
+    space = None
+    if settings or args.space is not None:
+        from phases.optimization.sweep import SweepSettings, load_space
+        from workflow.io import validate
+
+        if args.strategy not in ("auto", "sweep"):
+            raise ConfigError(
+                f"--space, --method, --pruner and --trials apply to --strategy sweep, "
+                f"not {args.strategy}"
+            )
+        validate(settings, SweepSettings, source="phasegate optimize")
+        if args.space is not None:
+            space = load_space(args.space).to_dict()  # a bad space: one line, exit 2
     store = Store.open(args.name, args.runs)
     with store.lock():
         progress = AttemptProgress(quiet=args.json)
         outcome = optimize(
-            store, args.strategy, who=_who(args.by), workers=args.workers, progress=progress
+            store, args.strategy, who=_who(args.by), workers=args.workers, progress=progress,
+            sweep_settings=settings, space=space,
         )
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2))
