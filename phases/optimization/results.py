@@ -14,15 +14,14 @@ its `sweep_section.md.j2`.
 from __future__ import annotations
 
 import math
-import os
 import shutil
-import tempfile
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from phases.optimization.decision import Decision
 from phases.optimization.targeted import Arm
+from workflow.io import atomic_open
 from workflow.project import ProjectConfig
 from workflow.store import now
 
@@ -320,15 +319,7 @@ def copy_checkpoints(arm: Arm, folder: Path, *, metric: str, higher_is_better: b
 
 
 def atomic_copy(source: Path, target: Path) -> None:
-    """Copy through a temporary sibling, fsynced, then renamed: never half a checkpoint."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as out, open(source, "rb") as src:
-            shutil.copyfileobj(src, out, 1 << 20)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """Copy through workflow.io's atomic write (temporary sibling, fsync, rename, directory
+    fsync): never half a checkpoint."""
+    with atomic_open(target, "wb") as out, open(source, "rb") as src:
+        shutil.copyfileobj(src, out, 1 << 20)
