@@ -350,6 +350,13 @@ class SearchSpace:
         return rows
 
 
+# the settings that decide the train / val / test split: fixed for the whole workflow
+SPLIT_SETTINGS = frozenset({
+    "data.dataset", "data.root", "data.val_fraction", "data.test_fraction", "data.split_seed",
+    "data.max_samples",
+})
+
+
 def parse_space(data: Any, *, source: str) -> SearchSpace:
     """Validate plain data (parsed YAML, or a stored space) as a `SearchSpace`."""
     if data is None or data == {}:
@@ -363,6 +370,12 @@ def parse_space(data: Any, *, source: str) -> SearchSpace:
     for name, raw in data.items():
         name = str(name)
         _check_setting(name, source)
+        if name == "data" or name in SPLIT_SETTINGS:
+            raise ConfigError(
+                f"{source}: {name}: decides which examples are trained, validated and tested, "
+                "so a sweep may not vary it (its trials would be judged on other validation "
+                "data than the baseline, and could train on the locked test split)"
+            )
         parameters[name] = _parse_parameter(name, raw, source)
     return SearchSpace(_ordered(parameters, source), source)
 

@@ -69,6 +69,17 @@ def test_a_setting_that_is_not_in_the_training_config_is_refused(tmp_path: Path)
         load_space(path)
 
 
+@pytest.mark.parametrize("setting", ["data.split_seed", "data.val_fraction",
+                                     "data.test_fraction", "data.max_samples"])
+def test_a_setting_that_moves_the_split_is_refused(tmp_path: Path, setting: str) -> None:
+    # a trial with another split is judged on other validation examples than the baseline
+    # and may train on the locked test split: one line naming the file and the setting
+    path = write(tmp_path, {setting: {"type": "categorical", "choices": [0.1, 0.2]}})
+    with pytest.raises(ConfigError) as info:
+        load_space(path)
+    assert str(info.value).startswith(f"{path}: {setting}: decides which examples are")
+
+
 def test_a_condition_must_name_a_categorical_parameter_and_one_of_its_choices() -> None:
     # `when` points at another parameter of the space, categorical, and at values it can take
     lr = {"type": "float", "low": 0.01, "high": 0.1}
