@@ -154,8 +154,9 @@ def final_values(results: Mapping[int, RunResult], metric: str) -> dict[int, flo
     """Each usable seed's `metric` at its best epoch."""
     values = {}
     for seed, result in results.items():
-        if result.status.is_usable() and metric in result.best:
-            values[seed] = float(result.best[metric])
+        value = result.best.get(metric)  # null in metrics.json when it was not finite
+        if result.status.is_usable() and value is not None:
+            values[seed] = float(value)
     return values
 
 

@@ -90,6 +90,20 @@ def test_the_kept_seed_is_the_median(tmp_path: Path) -> None:
         pick({0: 0.9, 1: float("nan"), 2: 0.8})
 
 
+# rule: a usable run whose metric was not finite (null in metrics.json) gives no value to
+# select from, rather than a TypeError
+def test_final_values_skip_a_null_metric() -> None:
+    from phases.finalization.training import final_values
+    from workflow.trainer.result import RunResult, RunStatus
+
+    def run(seed: int, value: float | None) -> RunResult:
+        return RunResult(status=RunStatus.COMPLETED, seed=seed, history=[], best_epoch=1,
+                         best={"val_accuracy": value}, final={}, monitor="val_accuracy",
+                         wall_time_s=0.0, samples_per_sec=0.0)
+
+    assert final_values({0: run(0, 0.9), 1: run(1, None)}, "val_accuracy") == {0: 0.9}
+
+
 # rule: per-class precision, recall and F1 and the confusion matrix come from the predictions
 def test_per_class_metrics() -> None:
     metrics = arm_metrics([0, 0, 1, 1, 2], [0, 1, 1, 1, 0], ["a", "b", "c"])
