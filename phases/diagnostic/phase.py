@@ -111,8 +111,15 @@ def baseline_facts(evidence: Evidence, *, source: str) -> dict[str, Any]:
     return facts
 
 
-def import_histories(source: Path, root: Path, config: TrainConfig, metric: str) -> list[int]:
-    """Copy a user's DIR/seed-<n>/history.csv into `root`; every file is validated first."""
+def import_histories(
+    source: Path, root: Path, config: TrainConfig, metric: str,
+    expected: Sequence[int] | None = None,
+) -> list[int]:
+    """Copy a user's DIR/seed-<n>/history.csv into `root`; every file is validated first.
+
+    `expected`: the project's seeds, which the imported ones must be (Phase 4 trains each
+    candidate on the project's seeds and compares it with the baseline's, seed by seed).
+    """
     if not source.is_dir():
         raise ConfigError(f"--import {source}: not a folder")
     folders = sorted(
@@ -127,6 +134,13 @@ def import_histories(source: Path, root: Path, config: TrainConfig, metric: str)
             raise ConfigError(f"{folder}: expected a folder named seed-<integer>") from None
     if not seeds:
         raise ConfigError(f"--import {source}: no seed-<n>/history.csv folders in it")
+    if expected is not None and sorted(seeds) != sorted(expected):
+        raise ConfigError(
+            f"--import {source}: holds seeds {sorted(seeds)}, but the project's seeds are "
+            f"{sorted(expected)}; Phase 4 trains its candidates on the project's seeds and "
+            "compares them with the baseline seed by seed: set `seeds:` in the project file "
+            "to the imported ones, or import seed-<n> folders for exactly the project's seeds"
+        )
     required = list(REQUIRED_COLUMNS)
     if metric not in required and (metric.startswith("val_") or metric.startswith("train_")):
         required.append(metric)
@@ -174,7 +188,8 @@ def run_baseline(
         config = load_train_config(project.baseline)
         root = store.run_dir / BASELINE_DIR
         if import_dir is not None:
-            seeds = import_histories(Path(import_dir), root, config, project.target.metric)
+            seeds = import_histories(Path(import_dir), root, config, project.target.metric,
+                                     expected=project.seeds)
             source = "imported"
         else:
             train_seeds(config, project.seeds, root, trainer=project.trainer, workers=workers,

@@ -184,6 +184,22 @@ def test_import_validates_every_history(
     assert not (store.run_dir / "baseline").exists()
 
 
+def test_import_must_hold_the_project_seeds(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # imported seeds other than the project's would pass Phase 3 and only fail in Phase 4,
+    # which pairs every candidate seed with the baseline's: exit 2 at the import, one line
+    # naming both lists, and nothing is imported
+    store = init(capsys)
+    mine = overfit_histories(home / "mine")
+    (mine / "seed-2").rename(mine / "seed-7")
+    code, _, err = cli(capsys, "baseline", "demo", "--import", str(mine))
+    assert code == 2 and err.count("\n") == 1
+    assert "holds seeds [0, 1, 7], but the project's seeds are [0, 1, 2]" in err
+    assert store.get("baseline", None) is None
+    assert not (store.run_dir / "baseline").exists()
+
+
 def test_diverged_import_is_diagnosed_lr_too_high(
     home: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
