@@ -27,7 +27,6 @@ threshold. Nothing here is ever `eval`ed.
 from __future__ import annotations
 
 import copy
-import hashlib
 import re
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
@@ -37,7 +36,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workflow.conditions import Condition, evaluate_condition, format_value
 from workflow.errors import ConfigError, PluginError, WorkflowError
-from workflow.io import load_model
+from workflow.io import load_model, sha256_file
 from workflow.plugins import load_callable
 from workflow.resources import search_path, shipped_dir
 from workflow.store import MISSING, RunState, Store, lookup, now
@@ -268,7 +267,7 @@ def _item(
         size = path.stat().st_size
         if size == 0:
             return result("fail", f"{check.path} is empty")
-        digest = _sha256(path)
+        digest = sha256_file(path)
         if recorded and recorded != digest and record is not None:
             return result("fail", f"{check.path} changed after the gate passed at "
                           f"{record.passed_at} (sha256 {recorded[:12]} -> {digest[:12]}): stale",
@@ -322,14 +321,6 @@ def _python(spec: str, item_id: str, facts: dict[str, Any], run_dir: Path) -> tu
     return ("pass" if outcome[0] else "fail"), f"{spec}: {outcome[1]}"
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def stale_records(store: Store, state: RunState, *, exclude: set[str]) -> list[str]:
     """One line per artifact of an earlier passed gate that changed or vanished since."""
     lines = []
@@ -338,7 +329,7 @@ def stale_records(store: Store, state: RunState, *, exclude: set[str]) -> list[s
             continue
         for rel, recorded in record.artifacts.items():
             path = store.run_dir / rel
-            current = _sha256(path) if path.is_file() else None
+            current = sha256_file(path) if path.is_file() else None
             if current != recorded:
                 change = "was removed" if current is None else "changed"
                 lines.append(f"gate {gate} is stale: {rel} {change} after it passed "

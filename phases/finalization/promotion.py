@@ -13,7 +13,6 @@ after the transition but before the copy completes it on the next call.
 
 from __future__ import annotations
 
-import hashlib
 import re
 import shutil
 from dataclasses import dataclass
@@ -25,7 +24,7 @@ import yaml
 from phases.finalization.export import versions
 from workflow.errors import StateError
 from workflow.gates import evaluate
-from workflow.io import atomic_write_json, read_json
+from workflow.io import atomic_write_json, read_json, sha256_file
 from workflow.machine import MACHINE, take
 from workflow.store import Store, now
 
@@ -91,8 +90,8 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
         target = staging / name
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copy2(path, target)
-        digest = _sha256(target)
-        if digest != _sha256(path):
+        digest = sha256_file(target)
+        if digest != sha256_file(path):
             raise StateError(f"{path} changed while it was copied; promote again")
         files[name] = {"sha256": digest, "bytes": target.stat().st_size, "source": source}
     missing = [name for name in REQUIRED if name not in files]
@@ -145,11 +144,3 @@ def _linked(report: Path) -> list[str]:
         if (report.parent / pure).is_file():
             links.append(pure.as_posix())
     return links
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -37,7 +37,6 @@ them, before normalization. Every arm must see the same test examples.
 from __future__ import annotations
 
 import csv
-import hashlib
 import io
 import json
 import subprocess
@@ -50,7 +49,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow.errors import StateError, TestSetLocked, WorkflowError
-from workflow.io import atomic_write_json, atomic_write_text, read_json
+from workflow.io import atomic_write_json, atomic_write_text, read_json, sha256_file
 from workflow.store import Store, now
 
 if TYPE_CHECKING:
@@ -155,7 +154,7 @@ def recorded_evaluation(store: Store) -> TestEvaluation | None:
     if not path.is_file():
         raise StateError(f"{path}: the test lock recorded it at {lock.get('evaluated_at')}, "
                          "but it is gone; the test split is not evaluated again")
-    digest = _sha256(path)
+    digest = sha256_file(path)
     if digest != lock.get("sha256"):
         raise StateError(
             f"{path} changed after the test lock recorded it (sha256 "
@@ -333,7 +332,7 @@ def _record(
     recovered: bool,
 ) -> TestEvaluation:
     path = store.run_dir / PREDICTIONS_FILE
-    digest = _sha256(path)
+    digest = sha256_file(path)
     lock = {
         "evaluated_at": now(),
         "by": who,
@@ -390,11 +389,3 @@ def _predict(model: nn.Module, inputs: torch.Tensor) -> list[int]:
     model.eval()
     out = [model(inputs[i : i + 1024]).argmax(1) for i in range(0, inputs.shape[0], 1024)]
     return [int(v) for v in torch.cat(out).tolist()]
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()

@@ -10,7 +10,9 @@ bad input, exit 2). Tracebacks only with `--debug`.
 from __future__ import annotations
 
 import argparse
+import getpass
 import importlib
+import os
 import sys
 from collections.abc import Sequence
 
@@ -59,6 +61,16 @@ def add_command(
         epilog=f"example:\n  {example}",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+
+
+def whoami(given: str | None = None) -> str:
+    """Who a command acts for in the event log: `given`, else the login name."""
+    if given:
+        return given
+    try:
+        return os.environ.get("USER") or getpass.getuser()
+    except Exception:  # no login name in some containers
+        return "unknown"
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -8,13 +8,11 @@ so `status` and `gate check` start fast.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from workflow.cli import add_command
+from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK, EXIT_REFUSED, Refused, WorkflowError
 from workflow.gates import (
     GateResult,
@@ -102,13 +100,6 @@ def _add_runs(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _whoami(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no login name on some containers
-        return "unknown"
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -116,7 +107,7 @@ def _init(args: argparse.Namespace) -> int:
     config = config.model_copy(update={"name": check_name(args.name)})
     store = Store.create(
         config, args.runs, start=MACHINE.start, project_dir=Path(args.config).parent,
-        who=_whoami(None),
+        who=whoami(None),
     )
     print(f"created {store.run_dir} ({MACHINE.start}); next: phasegate status {store.name}")
     return EXIT_OK
@@ -235,7 +226,7 @@ def _gate_sign(args: argparse.Namespace) -> int:
 
 def _advance(args: argparse.Namespace) -> int:
     store = Store.open(args.name, args.runs)
-    taken = advance(store, _whoami(args.by), args.why)
+    taken = advance(store, whoami(args.by), args.why)
     move = taken.transition
     gate = ""
     if taken.gate is not None:

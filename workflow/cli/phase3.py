@@ -7,13 +7,11 @@ probes import torch only when they run, so `--help` stays fast.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from pathlib import Path
 from typing import Any
 
-from workflow.cli import add_command
+from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK
 from workflow.store import RUNS_ENV, Store
 
@@ -72,20 +70,13 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="who runs it, for the event log (default: the login name)")
 
 
-def _who(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no login name on some containers
-        return "unknown"
 
 
 def _baseline(args: argparse.Namespace) -> int:
     from phases.diagnostic.phase import run_baseline
 
     store = Store.open(args.name, args.runs)
-    who = _who(args.by)
+    who = whoami(args.by)
     if args.import_dir is not None:
         evidence = run_baseline(store, import_dir=args.import_dir, who=who)
     else:
@@ -126,7 +117,7 @@ def _diagnose(args: argparse.Namespace) -> int:
 
     store = Store.open(args.name, args.runs)
     probes = [p.strip() for p in args.probe.split(",") if p.strip()]
-    diagnosis, report = run_diagnose(store, probes=probes, who=_who(args.by))
+    diagnosis, report = run_diagnose(store, probes=probes, who=whoami(args.by))
     facts = store.get("phase3")
     if args.json:
         print(json.dumps({**facts, "report": str(report), "state": store.current}, indent=2))

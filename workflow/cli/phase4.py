@@ -11,13 +11,11 @@ Nothing here imports torch or the phases until the command runs.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from workflow.cli import add_command
+from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError
 from workflow.store import RUNS_ENV, Store
 
@@ -69,13 +67,6 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_optimize)
 
 
-def _who(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no login name on some containers
-        return "unknown"
 
 
 def _optimize(args: argparse.Namespace) -> int:
@@ -100,7 +91,7 @@ def _optimize(args: argparse.Namespace) -> int:
     with store.lock():
         progress = AttemptProgress(quiet=args.json)
         outcome = optimize(
-            store, args.strategy, who=_who(args.by), workers=args.workers, progress=progress,
+            store, args.strategy, who=whoami(args.by), workers=args.workers, progress=progress,
             sweep_settings=settings, space=space,
         )
     if args.json:

@@ -11,14 +11,12 @@ with it, it records NAME's sign-off (noting it was given to `run`) and promotes.
 from __future__ import annotations
 
 import argparse
-import getpass
 import json
-import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from workflow.cli import add_command
+from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK, EXIT_REFUSED
 from workflow.store import RUNS_ENV, Store
 
@@ -89,13 +87,6 @@ def _add_common(parser: argparse.ArgumentParser, *, workers: bool = True) -> Non
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
-def _who(given: str | None) -> str:
-    if given:
-        return given
-    try:
-        return os.environ.get("USER") or getpass.getuser()
-    except Exception:  # no login name on some containers
-        return "unknown"
 
 
 def _finalize(args: argparse.Namespace) -> int:
@@ -103,7 +94,7 @@ def _finalize(args: argparse.Namespace) -> int:
 
     store = Store.open(args.name, args.runs)
     progress: RunProgress = QuietRunProgress() if args.json else RichRunProgress()
-    result = finalize(store, progress=progress, who=_who(args.by), workers=args.workers)
+    result = finalize(store, progress=progress, who=whoami(args.by), workers=args.workers)
     test = store.get("phase5.test", {})
     mcnemar = store.get("phase5.mcnemar", {})
     if args.json:
@@ -126,7 +117,7 @@ def _promote(args: argparse.Namespace) -> int:
     from phases.finalization.promotion import promote
 
     store = Store.open(args.name, args.runs)
-    result = promote(store, who=_who(args.by))
+    result = promote(store, who=whoami(args.by))
     if args.json:
         print(json.dumps({"project": store.name, "already": result.already,
                           "folder": str(result.folder), "manifest": result.manifest}, indent=2))
@@ -146,7 +137,7 @@ def _run(args: argparse.Namespace) -> int:
     stop_state(args.until)  # a bad --until is bad input before anything starts
     progress: RunProgress = QuietRunProgress() if args.json else RichRunProgress()
     outcome = run_project(args.project, runs=args.runs, until=args.until,
-                          sign_off=args.sign_off, who=_who(args.by), workers=args.workers,
+                          sign_off=args.sign_off, who=whoami(args.by), workers=args.workers,
                           progress=progress)
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2))

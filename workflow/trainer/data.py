@@ -238,14 +238,3 @@ def _hash_indices(*parts: torch.Tensor) -> str:
         digest.update(b"|")
     return digest.hexdigest()
 
-
-def batches(
-    n: int, batch_size: int, generator: torch.Generator, *, drop_single: bool = True
-) -> list[torch.Tensor]:
-    """Shuffled index batches for one epoch; a last batch of one sample is dropped
-    (batch norm cannot train on it)."""
-    order = torch.randperm(n, generator=generator)
-    chunks = list(order.split(batch_size))
-    if drop_single and len(chunks) > 1 and len(chunks[-1]) == 1:
-        chunks.pop()
-    return chunks
