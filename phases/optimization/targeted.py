@@ -27,10 +27,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
 from workflow.errors import WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, read_json
+from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
 
@@ -384,24 +383,6 @@ def _ids(recommendations: Sequence[Mapping[str, Any]]) -> str:
 
 # ---- the commented config and the diff ------------------------------------------------------
 
-_ABSENT = object()
-
-
-def _get(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for key in dotted.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return _ABSENT
-        node = node[key]
-    return node
-
-
-def _scalar(value: Any) -> str:
-    """A value in YAML flow style, on one line."""
-    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False)
-    return text.strip().removesuffix("...").strip()
-
-
 def _one_line(text: str) -> str:
     return " ".join(text.split())
 
@@ -418,13 +399,13 @@ def change_notes(
         if detail:
             why += f": {detail}"
         for dotted, value in rec["changes"].items():
-            old = _get(before, dotted)
-            if old is _ABSENT or old is None or old == [] or old == {}:
+            old = lookup(before, dotted)
+            if is_unset(old):
                 notes[dotted] = _one_line(f"NEW: {why}")
             elif old == value:
-                notes[dotted] = _one_line(f"UNCHANGED: already {_scalar(old)} — {why}")
+                notes[dotted] = _one_line(f"UNCHANGED: already {scalar(old)} — {why}")
             else:
-                notes[dotted] = _one_line(f"CHANGED: from {_scalar(old)} — {why}")
+                notes[dotted] = _one_line(f"CHANGED: from {scalar(old)} — {why}")
     return notes
 
 
@@ -437,25 +418,9 @@ def config_yaml(
 ) -> str:
     """`config` as YAML, each line a recommendation set commented; parses back to `config`."""
     notes = change_notes(base, recommendations)
-    lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
     if not notes:
-        lines.append("# no setting differs from the base config")
-    lines += _emit(config.model_dump(mode="json"), notes, "", 0)
-    return "\n".join(lines) + "\n"
-
-
-def _emit(node: Mapping[str, Any], notes: Mapping[str, str], prefix: str, depth: int) -> list[str]:
-    lines = []
-    pad = "  " * depth
-    for key, value in node.items():
-        dotted = f"{prefix}{key}"
-        comment = f"  # {notes[dotted]}" if dotted in notes else ""
-        if isinstance(value, dict) and value:
-            lines.append(f"{pad}{key}:{comment}")
-            lines += _emit(value, notes, f"{dotted}.", depth + 1)
-        else:
-            lines.append(f"{pad}{key}: {_scalar(value)}{comment}")
-    return lines
+        header = f"{header}\nno setting differs from the base config".lstrip("\n")
+    return commented_yaml(config.model_dump(mode="json"), notes, header=header)
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -480,5 +445,5 @@ def config_diff(base: TrainConfig, config: TrainConfig) -> list[dict[str, Any]]:
             continue
         old, new = before.get(path), after.get(path)
         if old != new:
-            rows.append({"path": path, "from": _scalar(old), "to": _scalar(new)})
+            rows.append({"path": path, "from": scalar(old), "to": scalar(new)})
     return rows

@@ -1,0 +1,66 @@
+"""A training config as YAML with a comment on each line a change set.
+
+Phase 3's config preview and Phase 4's optimization_config.yaml are both
+written this way (`# NEW: ...`, `# CHANGED: from 10 ...`); the text parses
+back to exactly the config it shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import yaml
+
+ABSENT = object()
+
+
+def lookup(data: Mapping[str, Any], dotted: str) -> Any:
+    """The value at a dotted path of nested mappings, or ABSENT."""
+    node: Any = data
+    for key in dotted.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return ABSENT
+        node = node[key]
+    return node
+
+
+def is_unset(value: Any) -> bool:
+    """A setting the base config leaves empty: a change to it is NEW, not CHANGED."""
+    return value is ABSENT or value is None or value == [] or value == {}
+
+
+def scalar(value: Any) -> str:
+    """One value in YAML flow style, on one line."""
+    text = yaml.safe_dump(value, default_flow_style=True, width=10**6, sort_keys=False)
+    return text.strip().removesuffix("...").strip()
+
+
+def commented_yaml(data: Mapping[str, Any], notes: Mapping[str, str], *, header: str = "") -> str:
+    """`data` as block YAML; the line of each dotted path in `notes` ends with its comment."""
+    lines = [f"# {line}".rstrip() for line in header.splitlines()] if header else []
+    lines += _emit(data, notes, "", 0)
+    return "\n".join(lines) + "\n"
+
+
+def _emit(node: Mapping[str, Any], notes: Mapping[str, str], prefix: str, depth: int) -> list[str]:
+    lines = []
+    pad = "  " * depth
+    for key, value in node.items():
+        dotted = f"{prefix}{key}"
+        comment = f"  # {notes[dotted]}" if dotted in notes else ""
+        if isinstance(value, dict) and value:
+            lines.append(f"{pad}{key}:{comment}")
+            lines += _emit(value, notes, f"{dotted}.", depth + 1)
+        elif isinstance(value, list) and any(isinstance(item, dict) and item for item in value):
+            lines.append(f"{pad}{key}:{comment}")
+            for item in value:
+                if isinstance(item, dict) and item:
+                    for i, (k, v) in enumerate(item.items()):
+                        lead = "- " if i == 0 else "  "
+                        lines.append(f"{pad}  {lead}{k}: {scalar(v)}")
+                else:
+                    lines.append(f"{pad}  - {scalar(item)}")
+        else:
+            lines.append(f"{pad}{key}: {scalar(value)}{comment}")
+    return lines
