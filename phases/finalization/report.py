@@ -20,6 +20,7 @@ from workflow import __version__
 from workflow.machine import MACHINE
 from workflow.stats import summarize
 from workflow.store import Store, now
+from workflow.trainer.commented import flatten
 from workflow.trainer.config import TrainConfig, load_train_config
 from workflow.trainer.result import RunResult
 
@@ -63,23 +64,14 @@ def fmt_p(p: float) -> str:
 
 def config_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
     """Each setting that differs, as 'optimizer.lr: 0.01 -> 0.1' (name and seed left out)."""
-    old = _flatten(before.model_dump(mode="json"))
-    new = _flatten(after.model_dump(mode="json"))
+    old = flatten(before.model_dump(mode="json"))
+    new = flatten(after.model_dump(mode="json"))
     changes = []
     for key in sorted(set(old) | set(new)):
         if key in ("name", "seed") or old.get(key, "unset") == new.get(key, "unset"):
             continue
         changes.append(f"{key}: {_show(old.get(key, 'unset'))} -> {_show(new.get(key, 'unset'))}")
     return changes
-
-
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        flat: dict[str, Any] = {}
-        for key, value in data.items():
-            flat.update(_flatten(value, f"{prefix}{key}."))
-        return flat
-    return {prefix.rstrip("."): data}
 
 
 def _show(value: Any) -> str:

@@ -29,7 +29,7 @@ from typing import Any, Literal
 
 from workflow.errors import WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, read_json
-from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
+from workflow.trainer.commented import commented_yaml, flatten, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
 
@@ -423,22 +423,13 @@ def config_yaml(
     return commented_yaml(config.model_dump(mode="json"), notes, header=header)
 
 
-def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
-        out: dict[str, Any] = {}
-        for key, value in data.items():
-            out.update(_flatten(value, f"{prefix}{key}."))
-        return out
-    return {prefix.rstrip("."): data}
-
-
 def config_diff(base: TrainConfig, config: TrainConfig) -> list[dict[str, Any]]:
     """Every setting that differs: path, the base's value and the candidate's (only what changed).
 
     The run's `name` is left out: it labels, it does not train.
     """
-    before = _flatten(base.model_dump(mode="json"))
-    after = _flatten(config.model_dump(mode="json"))
+    before = flatten(base.model_dump(mode="json"))
+    after = flatten(config.model_dump(mode="json"))
     rows = []
     for path in list(before) + [p for p in after if p not in before]:
         if path == "name":

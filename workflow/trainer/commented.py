@@ -25,6 +25,16 @@ def lookup(data: Mapping[str, Any], dotted: str) -> Any:
     return node
 
 
+def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
+    """Nested mappings as {dotted.path: leaf value}; an empty mapping is a leaf."""
+    if isinstance(data, dict) and data:
+        flat: dict[str, Any] = {}
+        for key, value in data.items():
+            flat.update(flatten(value, f"{prefix}{key}."))
+        return flat
+    return {prefix.rstrip("."): data}
+
+
 def is_unset(value: Any) -> bool:
     """A setting the base config leaves empty: a change to it is NEW, not CHANGED."""
     return value is ABSENT or value is None or value == [] or value == {}
