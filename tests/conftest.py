@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -29,3 +33,17 @@ def tiny_config(**overrides: Any) -> dict[str, Any]:
 @pytest.fixture
 def tiny() -> dict[str, Any]:
     return tiny_config()
+
+
+def hold_lock(run_dir: Path) -> subprocess.Popen[str]:
+    """A child process that takes the project's lock, says so, and sleeps holding it."""
+    code = textwrap.dedent(f"""
+        import time
+        from workflow.store import Store
+        with Store({str(run_dir)!r}).lock():
+            print("locked", flush=True)
+            time.sleep(60)
+    """)
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    assert child.stdout is not None and child.stdout.readline().strip() == "locked"
+    return child

@@ -13,13 +13,13 @@ import re
 import signal
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from tests.conftest import hold_lock
 from workflow.cli import main
 from workflow.store import RUNS_ENV, Store
 
@@ -288,26 +288,13 @@ def test_status_for_people(store: Store, capsys: pytest.CaptureFixture[str]) -> 
                             "ready": True, "hint": None}
 
 
-def _hold_lock(run_dir: Path) -> subprocess.Popen[str]:
-    code = textwrap.dedent(f"""
-        import time
-        from workflow.store import Store
-        with Store({str(run_dir)!r}).lock():
-            print("locked", flush=True)
-            time.sleep(60)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None and child.stdout.readline().strip() == "locked"
-    return child
-
-
 # rule: while another process writes the project, advance fails at once (exit 2) naming its
 # pid and changes nothing; once that holder is gone (even killed), advance proceeds
 def test_advance_while_locked(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     record_baseline(store)
     before = (store.run_dir / "state.json").read_bytes()
     events = len(store.events())
-    child = _hold_lock(store.run_dir)
+    child = hold_lock(store.run_dir)
     try:
         code, _, err = cli(capsys, "advance", "demo")
         assert code == 2 and f"locked by pid {child.pid} " in err

@@ -15,6 +15,7 @@ from pathlib import Path
 import pytest
 import yaml
 
+from tests.conftest import hold_lock
 from workflow.errors import LockHeld, StateError, WorkflowError
 from workflow.project import load_project
 from workflow.store import MISSING, RUNS_ENV, Store, lookup, runs_root
@@ -28,20 +29,6 @@ def make_store(tmp_path: Path, name: str = "demo") -> Store:
     config = load_project(project_dir / "project.yaml")
     return Store.create(config, tmp_path / "runs", start="baseline", project_dir=project_dir,
                         who="tester")
-
-
-def hold_lock(run_dir: Path) -> subprocess.Popen[str]:
-    """A child process that takes the project's lock, says so, and sleeps holding it."""
-    code = textwrap.dedent(f"""
-        import time
-        from workflow.store import Store
-        with Store({str(run_dir)!r}).lock():
-            print("locked", flush=True)
-            time.sleep(60)
-    """)
-    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-    assert child.stdout is not None and child.stdout.readline().strip() == "locked"
-    return child
 
 
 # rule: init writes project.yaml (baseline absolute), facts with the project's rules, state, event
