@@ -13,7 +13,7 @@ EXIT_BAD_INPUT = 2
 
 
 class WorkflowError(Exception):
-    """Root of phasegate's errors."""
+    """Root of phasegate's errors. Raise one of its children: the exit code follows the type."""
 
     exit_code = EXIT_BAD_INPUT
 
@@ -32,6 +32,14 @@ class DataError(WorkflowError):
 
 class StateError(WorkflowError):
     """A run directory's state or facts file is unreadable; never silently reset."""
+
+
+class FactsError(StateError):
+    """A fact recorded or read does not fit its phase's facts model (a bug or a hand edit)."""
+
+
+class ExtensionError(PluginError):
+    """A strategy, sampler, pruner or check named as `module:Class` does not fit its base."""
 
 
 class LockHeld(WorkflowError):
@@ -56,3 +64,11 @@ class GateFailed(Refused):
 
 class RunFailed(Refused):
     """A training run ended without a usable result (diverged, for example)."""
+
+
+class WrongState(Refused):
+    """The command does not apply to the project's current phase (run another first)."""
+
+
+class WorkFailed(Refused):
+    """Work phasegate started could not finish: every worker failed, an export failed."""

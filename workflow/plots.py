@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["Arm", "curve_stats", "plot_curves", "plot_xy"]
+__all__ = ["Arm", "curve_stats", "new_figure", "plot_curves", "plot_xy", "save_figure"]
 
 # per arm: each seed's history (rows of the trainer's history.csv)
 Arm = Sequence[Sequence[Mapping[str, float]]]
@@ -57,14 +57,9 @@ def plot_curves(
     log_y: bool = False,
 ) -> Path:
     """Draw `columns` of every arm over the epochs into the PNG `path`; return the path."""
-    import matplotlib
-
-    matplotlib.use("Agg")
+    figure, axes = new_figure(figsize=(7, 4.2), dpi=110)
     import matplotlib.pyplot as plt
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
     colors = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     drawn = 0
     for index, (arm, seeds) in enumerate(arms.items()):
@@ -92,9 +87,7 @@ def plot_curves(
     if drawn:
         axes.legend(fontsize="small")
     figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
 def plot_xy(
@@ -109,14 +102,7 @@ def plot_xy(
     marks: Mapping[str, float] | None = None,
 ) -> Path:
     """A plain line plot (a probe's curve), with optional labelled vertical marks."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    figure, axes = plt.subplots(figsize=(7, 4.2), dpi=110)
+    figure, axes = new_figure(figsize=(7, 4.2), dpi=110)
     for label, ys in series.items():
         axes.plot(list(x)[: len(ys)], list(ys), label=label)
     for label, value in (marks or {}).items():
@@ -132,13 +118,30 @@ def plot_xy(
     if series:
         axes.legend(fontsize="small")
     figure.tight_layout()
-    _save(figure, path)
-    plt.close(figure)
-    return path
+    return save_figure(figure, path)
 
 
-def _save(figure: Any, path: Path) -> None:
-    """Write the PNG beside its target, then rename: a reader never sees half an image."""
+def new_figure(**subplots: Any) -> tuple[Any, Any]:
+    """`plt.subplots(**subplots)` on the Agg backend (no display needed): figure and axes."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt.subplots(**subplots)
+
+
+def save_figure(figure: Any, path: str | os.PathLike[str], **savefig: Any) -> Path:
+    """Write the PNG beside its target, then rename (a reader never sees half an image); close."""
+    import matplotlib.pyplot as plt
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(f".{path.name}.partial")
-    figure.savefig(partial, format="png")
-    os.replace(partial, path)
+    try:
+        figure.savefig(partial, format="png", **savefig)
+        os.replace(partial, path)
+    finally:
+        plt.close(figure)
+        partial.unlink(missing_ok=True)
+    return path

@@ -17,6 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 
 from workflow.errors import ConfigError
 from workflow.io import load_model
+from workflow.metric import Metric
 
 __all__ = ["NAME_PATTERN", "ProjectConfig", "Target", "check_name", "load_project"]
 
@@ -40,20 +41,25 @@ class Target(BaseModel):
         # a loss is minimized: `metric: val_loss` alone must not be maximized by default
         if isinstance(data, dict) and "direction" not in data:
             metric = data.get("metric")
-            if isinstance(metric, str) and metric.endswith("loss"):
-                return {**data, "direction": "minimize"}
+            if isinstance(metric, str):
+                return {**data, "direction": Metric.default_direction(metric)}
         return data
 
     @model_validator(mode="after")
     def _direction_fits_metric(self) -> Target:
         # Phase 4's gains, the sweep's study and Phase 3's findings all read a metric ending
         # in "loss" as lower-is-better; a maximized loss would call a worse model better
-        if self.metric.endswith("loss") and self.direction == "maximize":
+        if Metric.named(self.metric).is_loss and self.direction == "maximize":
             raise ValueError(
                 f"{self.metric} is a loss, so lower is better: direction must be 'minimize', "
                 "but got 'maximize'"
             )
         return self
+
+    @property
+    def measure(self) -> Metric:
+        """The target metric with its direction: every direction question goes through it."""
+        return Metric.named(self.metric, self.direction)
 
 
 class ProjectConfig(BaseModel):
