@@ -13,7 +13,8 @@ Nothing here imports torch at import time.
 from phases.optimization.decision import Budget, Decision, DecisionCode, Evidence, decide
 from phases.optimization.phase import STRATEGIES, Outcome, Progress, optimize, resolve_strategy
 from phases.optimization.results import write_results
-from phases.optimization.targeted import Arm, Plan
+from phases.optimization.targeted import Plan
+from workflow.arms import Arm
 
 __all__ = [
     "STRATEGIES",

@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phases.optimization.targeted import Arm, Mode, select
+from phases.optimization.targeted import Mode, select
+from workflow.arms import Arm
 from workflow.io import atomic_write_json, read_json
 from workflow.project import ProjectConfig
 from workflow.trainer.config import TrainConfig

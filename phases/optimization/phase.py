@@ -62,21 +62,16 @@ from phases.optimization.decision import (
 )
 from phases.optimization.iterative import Diagnosis, next_recommendations, rediagnose
 from phases.optimization.targeted import (
-    Arm,
     Mode,
     Plan,
     apply,
     change_key,
-    compare_arms,
     config_diff,
     config_yaml,
-    load_arm,
-    load_baseline,
-    mean_std,
     normalize_recommendation,
     select,
-    train_arm,
 )
+from workflow.arms import Arm, compare_arms, load_arm, load_baseline, mean_std, train_arm
 from workflow.errors import ConfigError, Refused, WorkflowError
 from workflow.io import atomic_write_text, read_json
 from workflow.machine import take
@@ -455,7 +450,7 @@ class _Run:
         else:
             arm = self._train(plan, folder)
             compared = compare_arms(
-                reference, arm, metric=self.metric, higher_is_better=self.higher,
+                reference, arm, metric=self.project.target.measure,
                 alpha=self.project.alpha, min_effect=self.project.min_effect,
             )
             comparison, note = compared.comparison, compared.note
@@ -641,7 +636,7 @@ class _Run:
             return self._facts_from(best_arm, direct.get("comparison"), direct["arm"]["label"])
         shown = best_arm if best_record is not None else latest
         compared = compare_arms(
-            self.baseline, shown, metric=self.metric, higher_is_better=self.higher,
+            self.baseline, shown, metric=self.project.target.measure,
             alpha=self.project.alpha, min_effect=self.project.min_effect,
         )
         data = compared.comparison.to_dict() if compared.comparison is not None else None
@@ -697,7 +692,7 @@ class _Run:
         atomic_write_text(self.phase4 / CONFIG_NAME, text)
         if decision.code is not DecisionCode.C:  # after C there is no optimized model to keep
             for line in copy_checkpoints(
-                best_arm, self.phase4, metric=self.metric, higher_is_better=self.higher
+                best_arm, self.phase4, metric=self.project.target.measure
             ):
                 self.progress.note(line)
         shown = best_arm if best_record is not None else latest

@@ -20,7 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from phases.optimization.decision import Decision
-from phases.optimization.targeted import Arm
+from workflow.arms import Arm
+from workflow.metric import Metric
 from workflow.io import atomic_open
 from workflow.project import ProjectConfig
 from workflow.store import now
@@ -305,9 +306,9 @@ def write_results(
     return write_report(folder / REPORT_NAME, TEMPLATE, context, project_dir=project_dir)
 
 
-def copy_checkpoints(arm: Arm, folder: Path, *, metric: str, higher_is_better: bool) -> list[str]:
+def copy_checkpoints(arm: Arm, folder: Path, *, metric: Metric) -> list[str]:
     """The best seed's best.pt and last.pt as phase4's optimized checkpoints; what was missing."""
-    seed = arm.best_seed(metric, higher_is_better)
+    seed = arm.best_seed(metric)
     source = arm.root / f"seed-{seed}" / "checkpoints"
     missing = []
     for name, copy_as in (("best.pt", BEST_CHECKPOINT), ("last.pt", LAST_CHECKPOINT)):

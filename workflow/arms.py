@@ -1,0 +1,223 @@
+"""An arm: one config trained on several seeds, the unit every comparison is made of.
+
+The baseline, each Phase 4 attempt, a sweep winner's re-run and Phase 5's final
+training are all arms: `root/seed-<n>/` for each seed. This module is the one
+place that loads an arm (built-in runs, and histories a user imported), trains
+one through workflow.runner (a seed already finished is not trained again) and
+compares two with workflow.stats. A run's value is its metric at the best epoch
+(the checkpoint kept); an imported history's best epoch is chosen by
+`Metric.best_row`, the one best-epoch rule.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from workflow.errors import DataError, RunFailed, StateError, WrongState
+from workflow.metric import Metric
+from workflow.trainer.config import TrainConfig
+from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
+
+__all__ = [
+    "Arm",
+    "ArmComparison",
+    "compare_arms",
+    "load_arm",
+    "load_baseline",
+    "mean_std",
+    "train_arm",
+]
+
+
+@dataclass(frozen=True)
+class Arm:
+    """One config trained on several seeds: `root/seed-<n>/` for each seed."""
+
+    label: str  # "baseline" or "attempt-<k>"
+    root: Path
+    config: TrainConfig
+    results: dict[int, RunResult]
+
+    @property
+    def seeds(self) -> list[int]:
+        return sorted(self.results)
+
+    def usable(self) -> dict[int, RunResult]:
+        return {s: r for s, r in sorted(self.results.items()) if r.status.is_usable()}
+
+    def value(self, seed: int, metric: str) -> float | None:
+        """The seed's target metric at its best epoch (the checkpoint kept), if usable."""
+        result = self.results.get(seed)
+        if result is None or not result.status.is_usable():
+            return None
+        value = result.best.get(metric)
+        if value is None or not math.isfinite(float(value)):
+            return None
+        return float(value)
+
+    def values(self, metric: str, seeds: Sequence[int] | None = None) -> dict[int, float]:
+        out = {}
+        for seed in seeds if seeds is not None else self.seeds:
+            value = self.value(seed, metric)
+            if value is not None:
+                out[seed] = value
+        return out
+
+    def best_seed(self, metric: Metric) -> int:
+        """The usable seed with the best value of `metric` (its checkpoints are the model).
+
+        Ties go to the smallest seed.
+        """
+        values = self.values(metric.name)
+        if not values:
+            raise RunFailed(f"{self.label}: no usable seed (every one diverged or was pruned)")
+        seeds = sorted(values)
+        index = metric.best_index([values[s] for s in seeds])
+        assert index is not None  # values are finite by construction
+        return seeds[index]
+
+    def histories(self) -> list[list[dict[str, float]]]:
+        return [r.history for _, r in sorted(self.results.items()) if r.history]
+
+
+def load_arm(label: str, root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
+    """An arm whose seeds have all finished (a `WorkflowError` names a missing one)."""
+    results = {}
+    for seed in seeds:
+        folder = root / f"seed-{seed}"
+        if not (folder / METRICS_FILE).is_file():
+            raise StateError(f"{label}: seed {seed} has no finished run in {folder}")
+        results[seed] = RunResult.load(folder)
+    return Arm(label, root, config, results)
+
+
+def load_baseline(root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
+    """The baseline's runs; a seed Phase 3 imported (history.csv only) is read from its history."""
+    results: dict[int, RunResult] = {}
+    for seed in seeds:
+        folder = root / f"seed-{seed}"
+        if (folder / METRICS_FILE).is_file():
+            results[seed] = RunResult.load(folder)
+        elif (folder / HISTORY_FILE).is_file():
+            results[seed] = _imported(folder, seed, config)
+        else:
+            raise WrongState(
+                f"the baseline has no run of seed {seed} in {folder}: run phasegate baseline first"
+            )
+    return Arm("baseline", root, config, results)
+
+
+def _imported(folder: Path, seed: int, config: TrainConfig) -> RunResult:
+    """A run known only by its history: the best epoch is the monitor's best row."""
+    history = read_history(folder / HISTORY_FILE)
+    finite = [r for r in history if math.isfinite(r.get("val_loss", 0.0))]
+    if not finite:
+        raise DataError(f"{folder / HISTORY_FILE}: no finite epoch to compare")
+    monitor = config.training.monitor
+    best = Metric.named(monitor).best_row(finite) or finite[-1]
+    return RunResult(
+        status=RunStatus.COMPLETED if len(finite) == len(history) else RunStatus.DIVERGED,
+        seed=seed,
+        history=finite,
+        best_epoch=int(best.get("epoch", 0)),
+        best=dict(best),
+        final=dict(finite[-1]),
+        monitor=monitor,
+        wall_time_s=0.0,
+        samples_per_sec=0.0,
+    )
+
+
+def mean_std(arm: Arm, metric: str) -> dict[str, Any]:
+    """The arm's mean and sample std of `metric` over its usable seeds (None when undefined)."""
+    from workflow.stats import summarize
+
+    values = list(arm.values(metric).values())
+    if not values:
+        return {"mean": None, "std": None, "n": 0}
+    summary = summarize(values)
+    return {"mean": summary.mean, "std": summary.std if len(values) > 1 else None, "n": summary.n}
+
+
+def train_arm(
+    label: str,
+    config: TrainConfig,
+    seeds: Sequence[int],
+    root: Path,
+    *,
+    trainer: str = "builtin",
+    workers: int | None = None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
+    on_done: Callable[[RunResult], None] | None = None,
+) -> Arm:
+    """Train `config` on every seed not already finished in `root` (workflow.runner resumes)."""
+    from workflow.runner import train_seeds
+
+    results = train_seeds(
+        config, list(seeds), root, trainer=trainer, workers=workers, on_epoch=on_epoch,
+        on_done=on_done,
+    )
+    return Arm(label, root, config, dict(results))
+
+
+@dataclass(frozen=True)
+class ArmComparison:
+    """A comparison of two arms on the seeds usable in both, or why there is none."""
+
+    comparison: Any | None  # workflow.stats.Comparison
+    seeds: list[int]
+    note: str  # the seeds left out, and why
+
+
+def compare_arms(
+    reference: Arm,
+    candidate: Arm,
+    *,
+    metric: Metric,
+    alpha: float,
+    min_effect: float,
+) -> ArmComparison:
+    """Compare the target metric's per-seed values of two arms (workflow.stats.compare).
+
+    A seed that is not usable in the candidate (diverged, pruned) fails the arm: there is
+    no comparison, and `note` says why. A seed missing from the reference alone is left
+    out of both arms.
+    """
+    from workflow.stats import MIN_SEEDS, compare
+
+    cand = candidate.values(metric.name)
+    failed = [
+        f"seed {s} {r.status.value}" for s, r in sorted(candidate.results.items())
+        if s not in cand
+    ]
+    if failed:
+        return ArmComparison(None, [], f"{candidate.label}: {', '.join(failed)}: not compared")
+    ref = reference.values(metric.name)
+    note = ""
+    if set(reference.results) == set(candidate.results):
+        # the same seeds in both arms: a seed lost in either is left out of both
+        shared = [s for s in sorted(cand) if s in ref]
+        if len(shared) < len(cand):
+            left = sorted(set(cand) - set(shared))
+            note = f"seeds {left} are not usable in {reference.label} and are left out of both arms"
+        ref_values, cand_values = [ref[s] for s in shared], [cand[s] for s in shared]
+    else:  # a sweep's winner re-run on fresh seeds: two independent samples
+        shared = sorted(cand)
+        ref_values, cand_values = list(ref.values()), [cand[s] for s in shared]
+    if min(len(ref_values), len(cand_values)) < MIN_SEEDS:
+        return ArmComparison(
+            None, shared, f"only {min(len(ref_values), len(cand_values))} usable seed(s) in an "
+            f"arm, fewer than {MIN_SEEDS}: not compared"
+        )
+    comparison = compare(
+        ref_values,
+        cand_values,
+        higher_is_better=metric.higher_is_better,
+        alpha=alpha,
+        min_effect=min_effect,
+    )
+    return ArmComparison(comparison, shared, note)
