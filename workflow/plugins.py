@@ -1,4 +1,9 @@
-"""Loading a user's `module:function` and checking it fits its extension point."""
+"""Loading a user's `module:function` or `module:Class` and checking it fits its extension point.
+
+A plug-in that does not fit fails here, once, when it is loaded (at `init`, or
+when a study is created), with one line naming what is missing: never halfway
+through a run.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +12,9 @@ import inspect
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from workflow.errors import PluginError
+from workflow.errors import ExtensionError, PluginError
+
+__all__ = ["load_callable", "load_class"]
 
 
 def load_callable(
@@ -19,18 +26,7 @@ def load_callable(
     order; `keyword_only` must be accepted by name. A function taking **kwargs
     accepts any keyword.
     """
-    module_name, sep, attr = spec.partition(":")
-    if not sep or not module_name or not attr:
-        raise PluginError(f"{role} {spec!r}: expected 'module:function'")
-    try:
-        module = importlib.import_module(module_name)
-    except Exception as exc:  # a user's module may fail to import in any way
-        raise PluginError(f"{role} {spec!r}: cannot import {module_name!r} ({exc})") from None
-    target: Any = module
-    for part in attr.split("."):
-        target = getattr(target, part, None)
-        if target is None:
-            raise PluginError(f"{role} {spec!r}: {module_name!r} has no attribute {attr!r}")
+    target = _resolve(spec, role, "module:function")
     if not callable(target):
         raise PluginError(f"{role} {spec!r}: {attr!r} is not callable")
     _check_signature(target, spec, role, required, keyword_only)
@@ -65,3 +61,44 @@ def _check_signature(
     missing = [name for name in keyword_only if name not in params]
     if missing:
         raise PluginError(f"{role} {spec!r} lacks keyword argument(s) {', '.join(missing)}")
+
+
+def load_class(spec: str, *, role: str, base: type) -> type:
+    """Import `module:Class` and check it is a concrete subclass of `base`.
+
+    A class that does not derive from `base`, or leaves one of its abstract
+    methods unimplemented, is an `ExtensionError` naming the missing methods.
+    """
+    target = _resolve(spec, role, "module:Class")
+    if not inspect.isclass(target):
+        raise ExtensionError(f"{role} {spec!r}: expected a class deriving from {base.__name__}")
+    if not issubclass(target, base):
+        needed = sorted(getattr(base, "__abstractmethods__", ()))
+        methods = f" (implementing {', '.join(needed)})" if needed else ""
+        raise ExtensionError(
+            f"{role} {spec!r}: {target.__name__} must derive from "
+            f"{base.__module__}.{base.__name__}{methods}"
+        )
+    missing = sorted(getattr(target, "__abstractmethods__", ()))
+    if missing:
+        raise ExtensionError(
+            f"{role} {spec!r}: {target.__name__} does not implement {', '.join(missing)} "
+            f"of {base.__name__}"
+        )
+    return target
+
+
+def _resolve(spec: str, role: str, shape: str) -> Any:
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise PluginError(f"{role} {spec!r}: expected {shape!r}")
+    try:
+        module = importlib.import_module(module_name)
+    except Exception as exc:  # a user's module may fail to import in any way
+        raise PluginError(f"{role} {spec!r}: cannot import {module_name!r} ({exc})") from None
+    target: Any = module
+    for part in attr.split("."):
+        target = getattr(target, part, None)
+        if target is None:
+            raise PluginError(f"{role} {spec!r}: {module_name!r} has no attribute {attr!r}")
+    return target
