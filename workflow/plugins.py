@@ -28,7 +28,7 @@ def load_callable(
     """
     target = _resolve(spec, role, "module:function")
     if not callable(target):
-        raise PluginError(f"{role} {spec!r}: {attr!r} is not callable")
+        raise PluginError(f"{role} {spec!r}: {spec.partition(':')[2]!r} is not callable")
     _check_signature(target, spec, role, required, keyword_only)
     return target
 

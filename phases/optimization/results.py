@@ -21,8 +21,8 @@ from typing import Any
 
 from phases.optimization.decision import Decision
 from workflow.arms import Arm
-from workflow.metric import Metric
 from workflow.io import atomic_open
+from workflow.metric import Metric
 from workflow.project import ProjectConfig
 from workflow.store import now
 

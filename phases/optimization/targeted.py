@@ -17,8 +17,7 @@ Training and comparing the arms is workflow.arms'.
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Callable, Collection, Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -27,7 +26,6 @@ from workflow.errors import WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, read_json
 from workflow.trainer.commented import commented_yaml, flatten, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
-from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
 
 __all__ = [
     "Plan",
