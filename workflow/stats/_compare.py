@@ -1,131 +1,27 @@
-"""Is a candidate really better than the baseline, or could seed noise explain it?
-
-Phase 4 compares two arms of per-seed results (the same seeds in both arms). The
-arms are still treated as independent samples, as the design says: a shared seed
-does not make two different configs' runs a matched pair.
-
-An improvement is significant when both hold:
-
-- a one-sided Welch t-test in the improvement direction gives p < alpha (Holm-adjusted
-  when several candidates face one baseline), and
-- the lower bound of the bootstrap 95% interval of the mean difference lies above the
-  minimum effect.
-
-Hedges' g, the probability of improvement (Mann-Whitney U / n1 n2) and the naive
-`mean - 2 std > baseline` rule are reported beside the verdict; they never decide it.
-For two models' predictions on one test set there is `mcnemar`.
-
-Every difference is oriented so that a positive value is an improvement: for a metric
-where lower is better (a loss) the sign is flipped.
-
-scipy is imported inside the functions: it takes most of a second to import, and
-`phasegate status` should not pay for it.
-"""
+"""Two arms compared: Welch's t, the bootstrap interval, Hedges' g, and the verdict."""
 
 from __future__ import annotations
 
-import dataclasses
 import inspect
 import math
 import warnings
-from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import numpy.typing as npt
 
 from workflow.errors import ConfigError
-
-__all__ = [
-    "MIN_SEEDS",
-    "CONFIDENCE_LEVEL",
-    "ArmSummary",
-    "Comparison",
-    "McNemarResult",
-    "summarize",
-    "compare",
-    "compare_many",
-    "holm",
-    "mcnemar",
-]
-
-MIN_SEEDS = 3
-CONFIDENCE_LEVEL = 0.95
-# below this many discordant pairs the chi-square approximation is poor
-MCNEMAR_EXACT_BELOW = 25
-
-FloatArray = npt.NDArray[np.float64]
-# per-seed results: a list from a results file, or an array
-Values = Sequence[float] | npt.NDArray[np.floating[Any]]
-
-
-def _as_values(values: Values, name: str) -> FloatArray:
-    array = np.asarray(values, dtype=np.float64)
-    if array.ndim != 1:
-        raise ValueError(f"{name} must be a flat sequence of numbers, but got shape {array.shape}.")
-    bad = np.flatnonzero(~np.isfinite(array))
-    if bad.size:
-        # a diverged seed is a decision for the caller (fail the arm, or drop the seed
-        # and say so); averaging a NaN away here would hide it
-        raise ValueError(
-            f"{name} holds non-finite values at positions {bad.tolist()} "
-            f"({[float(array[i]) for i in bad]}); drop or fail diverged seeds before comparing."
-        )
-    return array
-
-
-def _json_float(x: float | None) -> float | None:
-    """A float that `json.dumps(allow_nan=False)` accepts: NaN and infinities become None."""
-    if x is None or not math.isfinite(x):
-        return None
-    return float(x)
-
-
-def _fmt(x: float) -> str:
-    return f"{x:.4g}"
-
-
-def _fmt_p(p: float) -> str:
-    return f"{p:.3g}"
-
-
-@dataclass(frozen=True)
-class ArmSummary:
-    """One arm's per-seed results: count, mean, sample std (ddof=1), extremes, raw values."""
-
-    n: int
-    mean: float
-    std: float  # NaN when n == 1
-    min: float
-    max: float
-    values: tuple[float, ...]
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "n": self.n,
-            "mean": self.mean,
-            "std": _json_float(self.std),
-            "min": self.min,
-            "max": self.max,
-            "values": list(self.values),
-        }
-
-
-def summarize(values: Values) -> ArmSummary:
-    """Mean, sample standard deviation (ddof=1), min and max of one arm."""
-    array = _as_values(values, "values")
-    if array.size == 0:
-        raise ValueError("cannot summarize an empty arm.")
-    std = float(np.std(array, ddof=1)) if array.size > 1 else math.nan
-    return ArmSummary(
-        n=int(array.size),
-        mean=float(np.mean(array)),
-        std=std,
-        min=float(np.min(array)),
-        max=float(np.max(array)),
-        values=tuple(float(v) for v in array),
-    )
+from workflow.stats._common import (
+    CONFIDENCE_LEVEL,
+    MIN_SEEDS,
+    FloatArray,
+    Values,
+    _as_values,
+    _fmt,
+    _fmt_p,
+    _json_float,
+)
+from workflow.stats._summary import ArmSummary, summarize
 
 
 @dataclass(frozen=True)
@@ -373,131 +269,4 @@ def compare(
         seed=seed,
         significant=significant,
         reason=reason,
-    )
-
-
-def holm(p_values: Sequence[float]) -> list[float]:
-    """Holm-Bonferroni step-down adjusted p-values, in the order given.
-
-    The i-th smallest of m p-values is multiplied by (m - i + 1); a running maximum keeps
-    the adjusted values in the same order as the raw ones, and they are capped at 1.
-    """
-    ps = [float(p) for p in p_values]
-    for p in ps:
-        if not 0.0 <= p <= 1.0:  # also rejects NaN
-            raise ValueError(f"p-values must lie in [0, 1], but got {p}.")
-    m = len(ps)
-    adjusted = [0.0] * m
-    running = 0.0
-    for rank, index in enumerate(sorted(range(m), key=ps.__getitem__)):
-        running = max(running, min(1.0, (m - rank) * ps[index]))
-        adjusted[index] = running
-    return adjusted
-
-
-def compare_many(
-    baseline: Values,
-    candidates: Mapping[str, Values],
-    *,
-    higher_is_better: bool = True,
-    alpha: float = 0.05,
-    min_effect: float = 0.0,
-    n_resamples: int = 9999,
-    seed: int = 0,
-) -> dict[str, Comparison]:
-    """Compare several candidates with one baseline; each verdict uses its Holm-adjusted p."""
-    raw = {
-        name: compare(
-            baseline,
-            values,
-            higher_is_better=higher_is_better,
-            alpha=alpha,
-            min_effect=min_effect,
-            n_resamples=n_resamples,
-            seed=seed,
-        )
-        for name, values in candidates.items()
-    }
-    names = list(raw)
-    adjusted = holm([raw[name].p_value for name in names])
-    result: dict[str, Comparison] = {}
-    for name, p_adj in zip(names, adjusted, strict=True):
-        c = raw[name]
-        significant, reason = _decide(
-            p=p_adj,
-            ci_low=c.ci_low,
-            ci_high=c.ci_high,
-            alpha=alpha,
-            min_effect=min_effect,
-            degenerate=c.t_statistic is None,  # only both-arms-constant leaves t undefined
-            correction="holm",
-        )
-        result[name] = dataclasses.replace(
-            c, p_adjusted=p_adj, correction="holm", significant=significant, reason=reason
-        )
-    return result
-
-
-@dataclass(frozen=True)
-class McNemarResult:
-    """McNemar's test of two models on one test set.
-
-    `b`: examples model A got right and model B got wrong; `c`: the reverse. `statistic`
-    is min(b, c) for the exact binomial test, the continuity-corrected chi-square for
-    the "chi2" method.
-    """
-
-    n: int
-    accuracy_a: float
-    accuracy_b: float
-    b: int
-    c: int
-    statistic: float
-    p_value: float
-    method: str  # "exact" | "chi2"
-
-    def to_dict(self) -> dict[str, Any]:
-        return dataclasses.asdict(self)
-
-
-def mcnemar(y_true: Sequence[Any], pred_a: Sequence[Any], pred_b: Sequence[Any]) -> McNemarResult:
-    """Two-sided McNemar test; exact binomial when b + c < 25, else chi-square (df=1)."""
-    truth, a, b_pred = (np.asarray(x) for x in (y_true, pred_a, pred_b))
-    if not truth.ndim == a.ndim == b_pred.ndim == 1:
-        raise ValueError("y_true, pred_a and pred_b must be flat sequences of labels.")
-    if not truth.size == a.size == b_pred.size:
-        raise ValueError(
-            f"y_true, pred_a and pred_b must have the same length, but got "
-            f"{truth.size}, {a.size} and {b_pred.size}."
-        )
-    if truth.size == 0:
-        raise ValueError("mcnemar needs at least one example.")
-    right_a = a == truth
-    right_b = b_pred == truth
-    b = int(np.sum(right_a & ~right_b))
-    c = int(np.sum(~right_a & right_b))
-    n_discordant = b + c
-
-    from scipy.stats import binomtest, chi2
-
-    if n_discordant == 0:
-        # the models agree on every example: no evidence of any difference
-        statistic, p_value, method = 0.0, 1.0, "exact"
-    elif n_discordant < MCNEMAR_EXACT_BELOW:
-        statistic = float(min(b, c))
-        p_value = float(binomtest(min(b, c), n_discordant, 0.5).pvalue)
-        method = "exact"
-    else:
-        statistic = (abs(b - c) - 1.0) ** 2 / n_discordant
-        p_value = float(chi2.sf(statistic, df=1))
-        method = "chi2"
-    return McNemarResult(
-        n=int(truth.size),
-        accuracy_a=float(np.mean(right_a)),
-        accuracy_b=float(np.mean(right_b)),
-        b=b,
-        c=c,
-        statistic=statistic,
-        p_value=min(1.0, p_value),
-        method=method,
     )

@@ -1,4 +1,4 @@
-"""workflow.stats: each statistic against an independent computation, and the verdict's rules."""
+"""workflow.stats._compare: each statistic against an independent computation, and the verdict."""
 
 from __future__ import annotations
 
@@ -13,14 +13,7 @@ import pytest
 import scipy.stats
 
 from workflow.errors import ConfigError, WorkflowError
-from workflow.stats import (
-    MIN_SEEDS,
-    compare,
-    compare_many,
-    holm,
-    mcnemar,
-    summarize,
-)
+from workflow.stats import MIN_SEEDS, compare
 
 BASELINE = [0.900, 0.910, 0.890, 0.920, 0.900]
 # baseline + 0.05, with noise that is not a shift of the baseline's
@@ -39,16 +32,6 @@ def _hand_welch(x: list[float], y: list[float]) -> tuple[float, float]:
     return t, df
 
 
-# rule: ArmSummary holds n, mean, sample std (ddof=1), min, max and the values
-def test_summarize_matches_the_statistics_module() -> None:
-    s = summarize(BASELINE)
-    assert s.n == 5
-    assert s.mean == pytest.approx(statistics.mean(BASELINE))
-    assert s.std == pytest.approx(statistics.stdev(BASELINE))
-    assert (s.min, s.max) == (0.89, 0.92)
-    assert s.values == tuple(BASELINE)
-
-
 # rule: the Welch t, its df and the one-sided p are the textbook ones (p = t.sf(t, df))
 def test_welch_t_df_and_one_sided_p_match_the_hand_formula() -> None:
     x = [0.80, 0.83, 0.79, 0.81]
@@ -59,7 +42,6 @@ def test_welch_t_df_and_one_sided_p_match_the_hand_formula() -> None:
     assert c.df == pytest.approx(df, rel=1e-10)
     assert c.p_value == pytest.approx(float(scipy.stats.t.sf(t, df)), rel=1e-10)
     assert c.mean_diff == pytest.approx(sum(y) / len(y) - sum(x) / len(x))
-
 
 # rule: Hedges' g is Cohen's d on the pooled SD times 1 - 3 / (4 (n1 + n2 - 2) - 1)
 def test_hedges_g_matches_the_hand_formula() -> None:
@@ -73,7 +55,6 @@ def test_hedges_g_matches_the_hand_formula() -> None:
     g = d * (1 - 3 / (4 * (n1 + n2 - 2) - 1))
     assert compare(x, y).hedges_g == pytest.approx(g, rel=1e-10)
 
-
 # rule: U counts the pairs where the candidate wins (ties one half); p_improvement = U / n1 n2
 def test_u_and_probability_of_improvement_count_pairs() -> None:
     x = [0.80, 0.83, 0.79, 0.81, 0.82]
@@ -82,7 +63,6 @@ def test_u_and_probability_of_improvement_count_pairs() -> None:
     c = compare(x, y)
     assert c.u_statistic == wins
     assert c.p_improvement == pytest.approx(wins / 25)
-
 
 # rule: with no ties the one-sided Mann-Whitney p is the exact permutation tail P(U >= u)
 def test_mann_whitney_p_matches_a_full_permutation_count() -> None:
@@ -101,7 +81,6 @@ def test_mann_whitney_p_matches_a_full_permutation_count() -> None:
     )
     assert compare(x, y).mw_p_value == pytest.approx(tail / len(splits))
 
-
 # rule: the interval is a percentile bootstrap of the mean difference, arms resampled apart
 def test_bootstrap_interval_matches_a_hand_rolled_bootstrap() -> None:
     c = compare(BASELINE, PLANTED, n_resamples=20_000, seed=1)
@@ -117,13 +96,11 @@ def test_bootstrap_interval_matches_a_hand_rolled_bootstrap() -> None:
     assert c.ci_high == pytest.approx(high, abs=0.05 * width)
     assert c.ci_low < c.mean_diff < c.ci_high
 
-
 # rule: the same seed gives the same interval (reports are reproducible)
 def test_bootstrap_is_seeded() -> None:
     a = compare(BASELINE, PLANTED, seed=7)
     b = compare(BASELINE, PLANTED, seed=7)
     assert (a.ci_low, a.ci_high) == (b.ci_low, b.ci_high)
-
 
 # rule: a planted improvement of 0.05 over 5 seeds is called significant, with its reason
 def test_planted_difference_is_significant() -> None:
@@ -134,7 +111,6 @@ def test_planted_difference_is_significant() -> None:
     assert c.p_improvement == 1.0
     assert "< 0.05" in c.reason and "lies above the minimum effect" in c.reason
 
-
 # rule: an arm compared with itself is never significant
 def test_arm_against_itself_is_not_significant() -> None:
     c = compare(BASELINE, BASELINE)
@@ -143,7 +119,6 @@ def test_arm_against_itself_is_not_significant() -> None:
     assert c.p_value == pytest.approx(0.5)
     assert c.p_improvement == 0.5
     assert "is not below 0.05" in c.reason
-
 
 # rule: p < alpha is not enough; the interval must clear min_effect as well
 def test_improvement_smaller_than_min_effect_is_not_significant() -> None:
@@ -156,7 +131,6 @@ def test_improvement_smaller_than_min_effect_is_not_significant() -> None:
     assert "reaches below the minimum effect 0.01" in c.reason
     # the same data pass once the bar is lowered to zero
     assert compare(BASELINE, small, min_effect=0.0).significant
-
 
 # rule: for a lower-is-better metric a drop is an improvement, and differences are flipped
 def test_lower_is_better_flips_the_direction() -> None:
@@ -178,7 +152,6 @@ def test_lower_is_better_flips_the_direction() -> None:
     assert worse.mean_diff < 0 and worse.verdict == "not_significant"
     assert not worse.naive_rule
 
-
 # rule: the naive rule is reported beside the verdict and can disagree with it
 def test_naive_rule_is_reported_not_decisive() -> None:
     noisy = [0.92, 0.98, 0.93, 0.96, 0.95]  # a clear gain, but 2 std eats it
@@ -186,7 +159,6 @@ def test_naive_rule_is_reported_not_decisive() -> None:
     mean, std = statistics.mean(noisy), statistics.stdev(noisy)
     assert c.naive_rule == (mean - 2 * std > statistics.mean(BASELINE))
     assert c.significant and not c.naive_rule
-
 
 # rule: identical constant arms never crash and are never significant; output stays JSON
 def test_constant_arms_are_handled() -> None:
@@ -203,7 +175,6 @@ def test_constant_arms_are_handled() -> None:
     assert (apart.ci_low, apart.ci_high) == pytest.approx((0.05, 0.05))
     assert one.t_statistic is not None and one.significant
 
-
 # rule: fewer than 3 seeds is a user config problem (ConfigError); NaN is refused by position
 def test_bad_inputs_are_refused_with_clear_messages() -> None:
     assert MIN_SEEDS == 3
@@ -215,7 +186,6 @@ def test_bad_inputs_are_refused_with_clear_messages() -> None:
         compare(BASELINE, [0.9, float("nan"), 0.92])
     with pytest.raises(ValueError, match="alpha"):
         compare(BASELINE, PLANTED, alpha=1.5)
-
 
 # rule: to_dict is plain JSON and carries the verdict, its inputs and both arm summaries
 def test_to_dict_is_plain_json() -> None:
@@ -231,7 +201,6 @@ def test_to_dict_is_plain_json() -> None:
     assert back["baseline"]["values"] == BASELINE
     assert back["candidate"]["std"] == pytest.approx(statistics.stdev(PLANTED))
 
-
 # rule: 2,000 A/A comparisons (same distribution, 5 seeds) are called significant at most
 # alpha + 0.02 of the time; the verdict needs Welch p < alpha, which alone bounds it near alpha
 def test_a_a_false_positive_rate_stays_near_alpha() -> None:
@@ -244,78 +213,3 @@ def test_a_a_false_positive_rate_stays_near_alpha() -> None:
         b = rng.normal(0.9, 0.01, size=5)
         called += compare(a, b, alpha=alpha, min_effect=0.0, n_resamples=999).significant
     assert called / draws <= alpha + 0.02
-
-
-# rule: Holm multiplies the i-th smallest of m p-values by m - i + 1, keeps order, caps at 1
-def test_holm_matches_a_hand_worked_example() -> None:
-    # sorted: 0.005*4 = 0.02, 0.01*3 = 0.03, 0.03*2 = 0.06, 0.04*1 = 0.04 -> max so far 0.06
-    assert holm([0.01, 0.04, 0.03, 0.005]) == pytest.approx([0.03, 0.06, 0.06, 0.02])
-    assert holm([0.5, 0.6]) == [1.0, 1.0]  # 0.5*2 = 1.0 caps; 0.6 is raised to it
-    assert holm([0.02]) == [0.02]
-    assert holm([]) == []
-    with pytest.raises(ValueError):
-        holm([float("nan")])
-
-
-# rule: with several candidates each verdict uses its Holm-adjusted p; the raw p is kept
-def test_compare_many_uses_holm_adjusted_p() -> None:
-    modest = [0.917, 0.917, 0.911, 0.923, 0.913]  # raw p about 0.037
-    weak = [0.905, 0.915, 0.895, 0.925, 0.905]
-    alone = compare(BASELINE, modest)
-    assert alone.significant  # on its own it passes
-    many = compare_many(BASELINE, {"modest": modest, "weak": weak, "strong": PLANTED})
-    raw = [many[k].p_value for k in ("modest", "weak", "strong")]
-    assert raw[0] == pytest.approx(alone.p_value)
-    adjusted = holm(raw)
-    for key, p_adj in zip(("modest", "weak", "strong"), adjusted, strict=True):
-        c = many[key]
-        assert c.correction == "holm"
-        assert c.p_adjusted == pytest.approx(p_adj)
-        assert c.significant == (p_adj < 0.05 and c.ci_low > 0.0)
-    assert many["modest"].p_adjusted > 0.05 > many["modest"].p_value
-    assert many["modest"].verdict == "not_significant"
-    assert "Holm-adjusted p" in many["modest"].reason
-    assert many["strong"].verdict == "significant"
-    assert compare_many(BASELINE, {}) == {}
-
-
-def _mcnemar_data(
-    both_right: int, b: int, c: int, both_wrong: int
-) -> tuple[list[int], list[int], list[int]]:
-    """Labels and two models' predictions with the given agreement counts."""
-    n = both_right + b + c + both_wrong
-    truth = [1] * n
-    a_right = [1] * both_right + [1] * b + [0] * c + [0] * both_wrong
-    b_right = [1] * both_right + [0] * b + [1] * c + [0] * both_wrong
-    return truth, a_right, b_right
-
-
-# rule: b + c < 25 uses the exact two-sided binomial test on min(b, c) of b + c
-def test_mcnemar_exact_matches_a_hand_binomial_sum() -> None:
-    r = mcnemar(*_mcnemar_data(80, 9, 3, 8))
-    n, k = 12, 3
-    p = min(1.0, 2 * sum(math.comb(n, i) for i in range(k + 1)) / 2**n)
-    assert (r.b, r.c, r.method) == (9, 3, "exact")
-    assert r.p_value == pytest.approx(p, rel=1e-12)
-    assert r.accuracy_a == pytest.approx(89 / 100) and r.accuracy_b == pytest.approx(83 / 100)
-    # b + c = 24 is still exact
-    assert mcnemar(*_mcnemar_data(10, 14, 10, 0)).method == "exact"
-
-
-# rule: b + c >= 25 uses chi-square with continuity correction, (|b - c| - 1)^2 / (b + c)
-def test_mcnemar_chi2_matches_the_hand_formula() -> None:
-    r = mcnemar(*_mcnemar_data(500, 30, 12, 40))
-    stat = (abs(30 - 12) - 1) ** 2 / 42
-    assert (r.method, r.statistic) == ("chi2", pytest.approx(stat))
-    # chi-square with 1 df: P(X > x) = erfc(sqrt(x / 2))
-    assert r.p_value == pytest.approx(math.erfc(math.sqrt(stat / 2)), rel=1e-12)
-    assert mcnemar(*_mcnemar_data(10, 15, 10, 0)).method == "chi2"  # b + c = 25
-
-
-# rule: no discordant pairs means no evidence: p = 1; mismatched lengths are refused
-def test_mcnemar_edge_cases() -> None:
-    r = mcnemar([0, 1, 2, 1], [0, 1, 2, 0], [0, 1, 2, 0])
-    assert (r.b, r.c, r.p_value) == (0, 0, 1.0)
-    assert json.loads(json.dumps(r.to_dict()))["method"] == "exact"
-    with pytest.raises(ValueError, match="same length"):
-        mcnemar([0, 1], [0, 1, 1], [0, 1])
