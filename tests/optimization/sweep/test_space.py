@@ -27,40 +27,6 @@ def write(tmp_path: Path, data: Any) -> Path:
     return path
 
 
-@pytest.mark.parametrize(
-    ("parameter", "field", "words"),
-    [
-        ({"type": "uniform", "low": 0.1, "high": 1.0}, "optimizer.lr.type",
-         "unknown parameter type 'uniform' (allowed: float, int, categorical)"),
-        ({"type": "categorical", "choices": []}, "optimizer.lr.choices", "empty choice list"),
-        ({"type": "float", "low": 0.0, "high": 0.1, "log": True}, "optimizer.lr.low",
-         "a log range must stay above zero, but got low=0.0"),
-        ({"type": "float", "low": -1.0, "high": 0.1, "log": True}, "optimizer.lr.low",
-         "a log range must stay above zero"),
-        ({"type": "int", "low": 0, "high": 8, "log": True}, "optimizer.lr.low",
-         "a log range must stay above zero"),
-        ({"type": "float", "low": 0.5, "high": 0.5}, "optimizer.lr.high",
-         "high must be above low"),
-        ({"type": "float", "low": 0.1, "high": 0.5, "lgo": True}, "optimizer.lr.lgo",
-         "unknown field (allowed:"),
-        ({"low": 0.1, "high": 0.5}, "optimizer.lr.type", "required field is missing"),
-    ],
-)
-def test_a_bad_parameter_is_one_line_naming_the_file_and_field(
-    tmp_path: Path, parameter: dict[str, Any], field: str, words: str
-) -> None:
-    # unknown type, empty choices, a log range reaching zero or below, low >= high, a typo:
-    # one line, "<file>: <field>: <what is wrong>", raised as ConfigError (exit code 2)
-    path = write(tmp_path, {"optimizer.lr": parameter})
-    with pytest.raises(ConfigError) as info:
-        load_space(path)
-    message = str(info.value)
-    assert "\n" not in message
-    assert message.startswith(f"{path}: {field}: ")
-    assert words in message
-    assert info.value.exit_code == 2
-
-
 def test_a_setting_that_is_not_in_the_training_config_is_refused(tmp_path: Path) -> None:
     # a space key must be a dotted path of TrainConfig; the message lists what exists there
     path = write(tmp_path, {"optimizer.learning_rate": {"type": "float", "low": 0.1, "high": 1}})
