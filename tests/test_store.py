@@ -11,12 +11,14 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
 
 from tests.conftest import hold_lock
-from workflow.errors import LockHeld, StateError, WorkflowError
+from workflow.errors import FactsError, LockHeld, StateError, UsageError
+from workflow.facts import BaselineFacts, Phase3Facts, read_facts
 from workflow.project import load_project
 from workflow.store import MISSING, RUNS_ENV, Store, lookup, runs_root
 
@@ -47,7 +49,7 @@ def test_create_writes_the_run_directory(tmp_path: Path) -> None:
 def test_create_refuses_an_existing_project(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     before = (store.run_dir / "state.json").read_bytes()
-    with pytest.raises(WorkflowError, match="already exists"):
+    with pytest.raises(UsageError, match="already exists"):
         make_store(tmp_path)
     assert (store.run_dir / "state.json").read_bytes() == before
 
@@ -55,7 +57,7 @@ def test_create_refuses_an_existing_project(tmp_path: Path) -> None:
 # rule: opening an unknown project names the runs root and the projects that are there
 def test_open_unknown_project(tmp_path: Path) -> None:
     make_store(tmp_path, "alpha")
-    with pytest.raises(WorkflowError, match=r"no project 'beta' in .*projects there: alpha"):
+    with pytest.raises(UsageError, match=r"no project 'beta' in .*projects there: alpha"):
         Store.open("beta", tmp_path / "runs")
 
 
@@ -93,12 +95,68 @@ def test_lookup_tells_null_from_missing() -> None:
 def test_record_refuses_bad_input(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     store.record("phase3", {"strategy": "sweep"})
-    with pytest.raises(WorkflowError, match="phase3.strategy is a value"):
+    with pytest.raises(FactsError, match="phase3.strategy is a value"):
         store.record("phase3.strategy", {"x": 1})
-    with pytest.raises(WorkflowError, match="not JSON"):
+    with pytest.raises(FactsError, match="not JSON"):
         store.record("phase3", {"when": object()})
-    with pytest.raises(WorkflowError, match="dotted path"):
+    with pytest.raises(FactsError, match="dotted path"):
         store.record("phase3..x", {"a": 1})
+
+
+# rule: a record that does not fit its section's model, or names no section, writes nothing
+@pytest.mark.parametrize(
+    ("prefix", "mapping", "error"),
+    [
+        ("phase3", {"findings_count": "three"},
+         r"^cannot record under 'phase3': facts.json: phase3: findings_count: Input should be "
+         r"a valid integer"),
+        ("phase3", {"strategi": "sweep"},
+         r"^cannot record under 'phase3': facts.json: phase3: strategi: unknown field \(allowed: "
+         r"findings_count, findings, .*\)"),
+        ("baseline.val_accuracy", {"meen": 0.9},
+         r"^cannot record under 'baseline.val_accuracy': facts.json: baseline: val_accuracy.meen: "
+         r"unknown field"),
+        ("phase5", {"mcnemar": {"p_value": 0.5}},
+         r"^cannot record under 'phase5': facts.json: phase5: mcnemar.n: required field is "
+         r"missing"),
+        ("phase9", {"done": True},
+         r"^cannot record under 'phase9': facts.json: unknown section 'phase9' \(sections: "
+         r"project, baseline, phase3, phase4, phase5, moves\)$"),
+    ],
+)
+def test_record_validates_the_section(
+    tmp_path: Path, prefix: str, mapping: dict[str, Any], error: str
+) -> None:
+    store = make_store(tmp_path)
+    before = (store.run_dir / "facts.json").read_bytes(), len(store.events())
+    with pytest.raises(FactsError, match=error) as info:
+        store.record(prefix, mapping)
+    assert "\n" not in str(info.value)
+    assert ((store.run_dir / "facts.json").read_bytes(), len(store.events())) == before
+
+
+# rule: a facts model records the fields it was given, and read_facts reads them back typed
+def test_record_a_model_and_read_it_back(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.record("phase3", {"potential": 4.0})
+    store.record("phase3", Phase3Facts(strategy="sweep", findings=["overfitting"]))
+    assert store.get("phase3") == {"potential": 4.0, "strategy": "sweep",
+                                   "findings": ["overfitting"]}
+    facts = read_facts(store)
+    assert facts.phase3 == Phase3Facts(potential=4.0, strategy="sweep", findings=["overfitting"])
+    assert facts.project.metric == "val_accuracy" and facts.project.min_effect == 0.01
+    assert facts.baseline == BaselineFacts() and facts.phase5.completed is None
+
+
+# rule: a hand-edited facts.json that no longer fits its models is a FactsError on a typed read
+def test_read_facts_names_the_misfit(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    store.record("baseline", {"seeds": 3})
+    data = json.loads((store.run_dir / "facts.json").read_text())
+    data["baseline"]["seeds"] = "three"
+    (store.run_dir / "facts.json").write_text(json.dumps(data))
+    with pytest.raises(FactsError, match=r"facts.json: baseline: seeds: Input should be a valid "):
+        read_facts(store)
 
 
 # rule: invalid JSON in state.json or facts.json is a StateError naming the file; nothing resets
@@ -172,10 +230,10 @@ def test_stale_lock_is_taken_over(tmp_path: Path) -> None:
 def test_lock_reentrant_and_exclusive(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     with store.lock():
-        store.record("a", {"b": 1})  # takes the lock again inside
+        store.record("phase3", {"findings_count": 1})  # takes the lock again inside
         with pytest.raises(LockHeld, match=str(os.getpid())):
-            Store(store.run_dir).record("a", {"b": 2})
-    assert store.get("a.b") == 1
+            Store(store.run_dir).record("phase3", {"findings_count": 2})
+    assert store.get("phase3.findings_count") == 1
 
 
 _WRITER = textwrap.dedent("""
@@ -190,7 +248,7 @@ _WRITER = textwrap.dedent("""
         note = f"{i}:" + "x" * size
         signoffs = {"g": {"item": SignOff(by="w", at="t", note=note)}}
         store.save_state(base.model_copy(update={"signoffs": signoffs}))
-        store.record("big", {"payload": f"{i}:" + "y" * size})
+        store.record("phase3", {"stale": f"{i}:" + "y" * size})
         if i == 2:
             print("writing", flush=True)
 """)
@@ -216,7 +274,7 @@ def test_kill_during_writes_never_tears_files(tmp_path: Path) -> None:
         child.wait()
         state = store.load_state()  # raises on a torn file
         note = state.signoffs["g"]["item"].note
-        payload = store.get("big.payload")
+        payload = store.get("phase3.stale")
         assert _intact(note, "x") and _intact(payload, "y")
         seen.add(note.partition(":")[0])
         json.loads((store.run_dir / "events.jsonl").read_text().splitlines()[0])

@@ -22,6 +22,11 @@ class ConfigError(WorkflowError):
     """A config, checklist or search space file is missing, unreadable or invalid."""
 
 
+class UsageError(WorkflowError):
+    """A name or value given by the user does not fit: an unknown project, gate, item or move,
+    a project name already taken, a sign-off without a name."""
+
+
 class PluginError(WorkflowError):
     """A user's `module:function` cannot be imported or does not fit its contract."""
 

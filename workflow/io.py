@@ -152,15 +152,15 @@ def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
         current = _step(current, part)
         if current is None:
             return []
-    candidates = [m for m in _flatten(current) if _is_model(m)]
+    candidates = [m for m in union_members(current) if is_model(m)]
     if len(candidates) != 1:
         return []
     return [info.alias or name for name, info in candidates[0].model_fields.items()]
 
 
 def _step(current: Any, part: Any) -> Any:
-    for member in _flatten(current):
-        if _is_model(member):
+    for member in union_members(current):
+        if is_model(member):
             if isinstance(part, str) and part in member.model_fields:
                 return member.model_fields[part].annotation
             # a discriminated union puts the tag in the path: pick the member it names
@@ -185,14 +185,16 @@ def _tag_matches(model: type[BaseModel], tag: str) -> bool:
     return False
 
 
-def _flatten(annotation: Any) -> list[Any]:
+def union_members(annotation: Any) -> list[Any]:
+    """The members of a (possibly Annotated, possibly nested) union; `[annotation]` otherwise."""
     origin = typing.get_origin(annotation)
     if origin is typing.Annotated:
-        return _flatten(typing.get_args(annotation)[0])
+        return union_members(typing.get_args(annotation)[0])
     if origin is typing.Union or origin is types.UnionType:
-        return [m for arg in typing.get_args(annotation) for m in _flatten(arg)]
+        return [m for arg in typing.get_args(annotation) for m in union_members(arg)]
     return [annotation]
 
 
-def _is_model(obj: Any) -> bool:
+def is_model(obj: Any) -> bool:
+    """Whether `obj` is a pydantic model class."""
     return isinstance(obj, type) and issubclass(obj, BaseModel)

@@ -31,7 +31,8 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflow.errors import LockHeld, StateError, WorkflowError
+from workflow.errors import FactsError, LockHeld, StateError, UsageError
+from workflow.facts import ProjectFacts, check_section
 from workflow.io import atomic_write_json, atomic_write_text, describe_validation_error, validate
 from workflow.project import ProjectConfig, check_name
 
@@ -143,7 +144,7 @@ class Store:
         if not (store.run_dir / STATE_FILE).is_file():
             existing = sorted(p.parent.name for p in folder.glob(f"*/{STATE_FILE}"))
             known = f"; projects there: {', '.join(existing)}" if existing else ""
-            raise WorkflowError(
+            raise UsageError(
                 f"no project {name!r} in {folder}/ (create it with: phasegate init {name} "
                 f"--config PROJECT.yaml){known}"
             )
@@ -165,29 +166,25 @@ class Store:
         with store.lock():
             # state.json is written last: a folder without it is an interrupted init
             if (store.run_dir / STATE_FILE).exists():
-                raise WorkflowError(
+                raise UsageError(
                     f"{store.run_dir} already exists (state: {store.current}); "
                     "choose another name or remove that folder"
                 )
             project = yaml.safe_dump(config.model_dump(mode="json"), sort_keys=False)
             atomic_write_text(store.run_dir / PROJECT_FILE, project)
             target = config.target
-            atomic_write_json(
-                store.run_dir / FACTS_FILE,
-                {
-                    "project": {
-                        "name": config.name,
-                        "metric": target.metric,
-                        "direction": target.direction,
-                        "goal": target.goal,
-                        "min_effect": config.min_effect,
-                        "alpha": config.alpha,
-                        "seeds": len(config.seeds),
-                        "iteration_limit": config.iteration_limit,
-                        "strategy": config.strategy,
-                    }
-                },
+            recorded = ProjectFacts(
+                name=config.name,
+                metric=target.metric,
+                direction=target.direction,
+                goal=target.goal,
+                min_effect=config.min_effect,
+                alpha=config.alpha,
+                seeds=len(config.seeds),
+                iteration_limit=config.iteration_limit,
+                strategy=config.strategy,
             )
+            atomic_write_json(store.facts_file, {"project": recorded.model_dump()})
             stamp = now()
             resolved_dir = str(project_dir.resolve()) if project_dir is not None else None
             state = RunState(
@@ -236,8 +233,13 @@ class Store:
         return Path(folder) if folder else None
 
     @property
+    def facts_file(self) -> Path:
+        return self.run_dir / FACTS_FILE
+
+    @property
     def facts(self) -> dict[str, Any]:
-        path = self.run_dir / FACTS_FILE
+        """facts.json as recorded, untyped (gates read it by dotted path); see `read_facts`."""
+        path = self.facts_file
         data = _read_json(path)
         if not isinstance(data, dict):
             raise StateError(f"{path}: expected a JSON object, got {type(data).__name__}")
@@ -322,19 +324,27 @@ class Store:
             handle.flush()
             os.fsync(handle.fileno())
 
-    def record(self, prefix: str, mapping: Mapping[str, Any], *, who: str = "phasegate") -> None:
+    def record(
+        self, prefix: str, mapping: Mapping[str, Any] | BaseModel, *, who: str = "phasegate"
+    ) -> None:
         """Set each key of `mapping` under dotted `prefix` in facts.json, replacing its value.
 
         `record("phase4", {"decision": "A"})` sets phase4.decision and keeps the rest
-        of phase4. Values must be JSON (numbers, strings, booleans, null, lists, dicts).
+        of phase4. `mapping` may be a facts model (`Phase3Facts(strategy="sweep")`):
+        the fields it was given are recorded. Values must be JSON (numbers, strings,
+        booleans, null, lists, dicts). The section after the merge must fit its model
+        in workflow.facts, and the section must be one facts.json has: otherwise a
+        `FactsError` naming the field, and nothing is written.
         """
         keys = prefix.split(".")
         if not all(keys):
-            raise WorkflowError(f"cannot record under {prefix!r}: expected a dotted path")
+            raise FactsError(f"cannot record under {prefix!r}: expected a dotted path")
+        if isinstance(mapping, BaseModel):
+            mapping = mapping.model_dump(exclude_unset=True, by_alias=True)
         try:
             values = json.loads(json.dumps(dict(mapping), allow_nan=True))
         except (TypeError, ValueError) as exc:
-            raise WorkflowError(f"cannot record under {prefix!r}: not JSON ({exc})") from None
+            raise FactsError(f"cannot record under {prefix!r}: not JSON ({exc})") from None
         with self.lock():
             facts = self.facts
             node = facts
@@ -342,18 +352,22 @@ class Store:
                 child = node.setdefault(key, {})
                 if not isinstance(child, dict):
                     where = ".".join(keys[: depth + 1])
-                    raise WorkflowError(
+                    raise FactsError(
                         f"cannot record under {prefix!r}: {where} is a value, not a group"
                     )
                 node = child
             node.update(values)
-            atomic_write_json(self.run_dir / FACTS_FILE, facts)
+            try:
+                check_section(keys[0], facts[keys[0]], source=FACTS_FILE)
+            except FactsError as exc:
+                raise FactsError(f"cannot record under {prefix!r}: {exc}") from None
+            atomic_write_json(self.facts_file, facts)
             self.append_event("recorded", {"prefix": prefix, "keys": sorted(values), "who": who})
 
     def sign(self, gate: str, item: str, *, who: str, note: str = "") -> SignOff:
         """Record a person's sign-off of a manual item (the caller checks the item exists)."""
         if not who.strip():
-            raise WorkflowError("a sign-off needs the name of the person signing (--by NAME)")
+            raise UsageError("a sign-off needs the name of the person signing (--by NAME)")
         signoff = SignOff(by=who.strip(), at=now(), note=note)
         with self.lock():
             state = self.load_state()

@@ -1,0 +1,97 @@
+"""Phase 5's facts (`phase5.*`): the final training, the one test look, the export."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from workflow.facts._base import ByMetric, FactsModel
+
+__all__ = [
+    "FinalTrainingFact",
+    "McNemarFact",
+    "Phase5Facts",
+    "SelectionFact",
+    "TestFact",
+    "TestLockFact",
+]
+
+
+class FinalTrainingFact(ByMetric):
+    """The final training's seed counts and the target metric's summary over its seeds."""
+
+    runs: int | None = None
+    seeds: int | None = None
+
+
+class SelectionFact(FactsModel):
+    """The seed whose model is kept (the median of the arm), and why."""
+
+    seed: int
+    rule: str
+    metric: str
+    value: float
+    values: dict[str, float]  # by seed, as JSON keys
+    run_dir: str
+    checkpoint: str
+    why: str
+
+
+class TestFact(FactsModel):
+    """The test set's headline numbers, final model against baseline."""
+
+    __test__ = False  # not a pytest test class, despite the name
+
+    n: int
+    final_accuracy: float
+    baseline_accuracy: float
+    accuracy_difference: float
+    final_macro_f1: float
+    final_balanced_accuracy: float
+
+
+class McNemarFact(FactsModel):
+    """McNemar's test of the baseline (model A) against the final model (B) on the test set."""
+
+    n: int
+    accuracy_a: float
+    accuracy_b: float
+    b: int
+    c: int
+    statistic: float
+    p_value: float
+    method: str
+    model_a: str
+    model_b: str
+
+
+class TestLockFact(FactsModel):
+    """The record of the one look at the test split: when, by whom, and the saved file's hash."""
+
+    __test__ = False
+
+    evaluated_at: str
+    by: str
+    arms: list[str]
+    file: str
+    sha256: str
+    class_names: list[str]
+    split: dict[str, Any]
+    recovered_from_file: bool
+
+
+class Phase5Facts(FactsModel):
+    """Phase 5's progress, in the order it records it; `completed` comes last."""
+
+    config_source: str | None = None
+    config_file: str | None = None
+    final: FinalTrainingFact | None = None
+    selection: SelectionFact | None = None
+    final_training_completed: bool | None = None
+    baseline_selection: SelectionFact | None = None
+    export: dict[str, Any] | None = None  # export.json: the trainer's export manifest
+    test_lock: TestLockFact | None = None
+    test_evaluations: int | None = None
+    test: TestFact | None = None
+    mcnemar: McNemarFact | None = None
+    completed: bool | None = None
+    completed_at: str | None = None
