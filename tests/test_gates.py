@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from workflow.errors import ConfigError, WorkflowError
+from workflow.errors import ConfigError, PluginError, UsageError
 from workflow.gates import (
     GateResult,
     checklist_ids,
@@ -96,26 +96,27 @@ def test_malformed_checklist(project_dir: Path, text: str, expected: str) -> Non
 def test_unknown_gate_and_item(project_dir: Path) -> None:
     _checklist(project_dir, "extra_gate", "title: X\nitems:\n  - {id: a, text: A, "
                "check: {kind: manual}}\n")
-    with pytest.raises(WorkflowError, match=r"unknown gate 'nope'; gates that exist: "
+    with pytest.raises(UsageError, match=r"unknown gate 'nope'; gates that exist: "
                        r"diagnostics_complete, extra_gate, finalization_complete"):
         load_checklist("nope", project_dir)
-    with pytest.raises(WorkflowError, match=r"unknown gate '\.\./x'"):
+    with pytest.raises(UsageError, match=r"unknown gate '\.\./x'"):
         load_checklist("../x", project_dir)
     checklist = load_checklist("finalization_complete")
-    with pytest.raises(WorkflowError, match=r"no item 'nope'; its items: final_training_completed"):
+    with pytest.raises(UsageError, match=r"no item 'nope'; its items: final_training_completed"):
         find_item(checklist, "finalization_complete", "nope")
 
 
 # rule: a project checklist with `extends: true` appends items; without it, it replaces
 def test_project_checklists_extend_or_replace(project_dir: Path) -> None:
-    extra = ("  - {id: latency, text: Fast enough, "
-             "check: {kind: metric, fact: p.ms, op: '<', value: 5}}\n")
+    extra = ("  - {id: large_test, text: The test set is large enough, "
+             "check: {kind: metric, fact: phase5.test.n, op: '>=', value: 1000}}\n")
     _checklist(project_dir, "finalization_complete", f"title: Mine\nextends: true\nitems:\n{extra}")
     merged = load_checklist("finalization_complete", project_dir)
-    assert [i.id for i in merged.items][-2:] == ["model_card_reviewed", "latency"]
+    assert [i.id for i in merged.items][-2:] == ["model_card_reviewed", "large_test"]
     assert merged.title == "Finalization complete"
     _checklist(project_dir, "finalization_complete", f"title: Mine\nitems:\n{extra}")
-    assert [i.id for i in load_checklist("finalization_complete", project_dir).items] == ["latency"]
+    replaced = load_checklist("finalization_complete", project_dir)
+    assert [i.id for i in replaced.items] == ["large_test"]
     _checklist(project_dir, "brand_new", f"title: New\nextends: true\nitems:\n{extra}")
     with pytest.raises(ConfigError, match="no shipped checklist 'brand_new' to extend"):
         load_checklist("brand_new", project_dir)
@@ -187,7 +188,8 @@ def test_manual_check(store: Store) -> None:
 
 PLUGIN = '''
 def ok(facts, run_dir):
-    return facts["x"]["n"] > 1, f"n is {facts['x']['n']}"
+    n = facts["phase3"]["findings_count"]
+    return n > 1, f"n is {n}"
 def boom(facts, run_dir):
     raise RuntimeError("disk on fire")
 def vague(facts, run_dir):
@@ -203,17 +205,44 @@ def test_python_check(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     monkeypatch.syspath_prepend(str(tmp_path))
     lines = "".join(
         f"  - {{id: {name}, text: T, check: {{kind: python, function: 'my_checks:{name}'}}}}\n"
-        for name in ("ok", "boom", "vague", "wrong")
+        for name in ("ok", "boom", "vague")
     )
-    lines += "  - {id: gone, text: T, check: {kind: python, function: 'no_such_mod:f'}}\n"
     _checklist(store.project_dir or Path(), "py", f"title: P\nitems:\n{lines}")
-    store.record("x", {"n": 2})
+    store.record("phase3", {"findings_count": 2})
     items = _items(evaluate(store, "py"))
-    assert items["ok"] == ("pass", "my_checks:ok: n is 2")
-    assert items["boom"] == ("fail", "my_checks:boom raised RuntimeError: disk on fire")
-    assert items["vague"] == ("fail", "my_checks:vague returned 'yes', expected (bool, reason)")
-    assert items["wrong"][0] == "fail" and "must take (facts, run_dir)" in items["wrong"][1]
-    assert items["gone"][0] == "fail" and "cannot import 'no_such_mod'" in items["gone"][1]
+    assert items == {
+        "ok": ("pass", "my_checks:ok: n is 2"),
+        "boom": ("fail", "my_checks:boom raised RuntimeError: disk on fire"),
+        "vague": ("fail", "my_checks:vague returned 'yes', expected (bool, reason)"),
+    }
+
+
+# rule: a `python` check that cannot load, or does not take (facts, run_dir), is a PluginError
+# when its checklist is loaded (one line naming the file and the item), not a failing item later
+@pytest.mark.parametrize(
+    ("function", "error"),
+    [
+        ("my_checks:wrong", r"check wrong 'my_checks:wrong' takes \(facts\) but must take "
+                            r"\(facts, run_dir\)$"),
+        ("no_such_mod:f", r"check wrong 'no_such_mod:f': cannot import 'no_such_mod'"),
+        ("my_checks:absent", r"check wrong 'my_checks:absent': 'my_checks' has no attribute "
+                             r"'absent'$"),
+    ],
+)
+def test_python_check_is_loaded_with_its_checklist(
+    project_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, function: str, error: str
+) -> None:
+    (tmp_path / "my_checks.py").write_text(PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    items = [("fine", "my_checks:ok"), ("wrong", function)]
+    lines = "".join(f"  - {{id: {i}, text: T, check: {{kind: python, function: '{f}'}}}}\n"
+                    for i, f in items)
+    path = _checklist(project_dir, "py", f"title: P\nitems:\n{lines}")
+    with pytest.raises(PluginError) as info:
+        load_checklist("py", project_dir)
+    message = str(info.value)
+    assert message.startswith(f"{path}: ") and "\n" not in message
+    assert re.search(error, message), message
 
 
 DIAGNOSED = {

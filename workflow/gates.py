@@ -15,6 +15,12 @@ check kinds:
 - `manual`: a person's sign-off (`phasegate gate sign`)
 - `python`: `module:function` taking (facts, run_dir), returning (bool, reason)
 
+A checklist is checked when it is loaded, not when an item is evaluated: every
+fact path it names must be a field of the facts models (workflow.facts; a
+misspelt fact would otherwise leave its item pending forever), and every
+`python` check must import and take (facts, run_dir). Either problem is one
+`ConfigError` / `PluginError` line naming the file and the item.
+
 Checklists are looked up in the project's own `checklists/` folder first, then
 in the shipped one. A project checklist with `extends: true` appends its items
 to the shipped checklist of the same id; without it, it replaces that checklist.
@@ -28,6 +34,7 @@ from __future__ import annotations
 
 import copy
 import re
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Annotated, Any, Literal
@@ -35,7 +42,8 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from workflow.conditions import Condition, evaluate_condition, format_value
-from workflow.errors import ConfigError, PluginError, WorkflowError
+from workflow.errors import ConfigError, PluginError, UsageError
+from workflow.facts import checklist_problems
 from workflow.io import load_model, sha256_file
 from workflow.plugins import load_callable
 from workflow.resources import search_path, shipped_dir
@@ -145,17 +153,36 @@ def load_checklist(gate: str, project_dir: Path | None = None) -> Checklist:
     files = [p for p in files if p.is_file()] if re.match(ID_PATTERN, gate) else []
     if not files:
         known = ", ".join(checklist_ids(project_dir)) or "none"
-        raise WorkflowError(f"unknown gate {gate!r}; gates that exist: {known}")
-    first = load_model(files[0], Checklist)
+        raise UsageError(f"unknown gate {gate!r}; gates that exist: {known}")
+    first = _load(files[0])
     if not first.extends:
         return first
     if len(files) < 2:
         raise ConfigError(f"{files[0]}: extends: there is no shipped checklist {gate!r} to extend")
-    base = load_model(files[1], Checklist)
+    base = _load(files[1])
     clash = sorted({i.id for i in base.items} & {i.id for i in first.items})
     if clash:
         raise ConfigError(f"{files[0]}: items: ids {clash} already exist in {files[1]}")
     return base.model_copy(update={"items": base.items + first.items})
+
+
+def _load(path: Path) -> Checklist:
+    """The checklist at `path`, its fact paths and `python` checks checked (see the docstring)."""
+    checklist = load_model(path, Checklist)
+    problems = checklist_problems(checklist)
+    if problems:
+        raise ConfigError(f"{path}: names facts that no facts model has: {'; '.join(problems)}")
+    for item in checklist.items:
+        if isinstance(item.check, PythonCheck):
+            try:
+                _python_check(item.check.function, item.id)
+            except PluginError as exc:
+                raise PluginError(f"{path}: {exc}") from None
+    return checklist
+
+
+def _python_check(spec: str, item_id: str) -> Callable[..., Any]:
+    return load_callable(spec, role=f"check {item_id}", required=("facts", "run_dir"))
 
 
 def find_item(checklist: Checklist, gate: str, item_id: str) -> Item:
@@ -163,7 +190,7 @@ def find_item(checklist: Checklist, gate: str, item_id: str) -> Item:
         if item.id == item_id:
             return item
     known = ", ".join(i.id for i in checklist.items)
-    raise WorkflowError(f"gate {gate!r} has no item {item_id!r}; its items: {known}")
+    raise UsageError(f"gate {gate!r} has no item {item_id!r}; its items: {known}")
 
 
 # -- evaluating a gate --------------------------------------------------------------------------
@@ -308,10 +335,7 @@ def _significant(name: str, facts: dict[str, Any]) -> tuple[Status, str]:
 
 
 def _python(spec: str, item_id: str, facts: dict[str, Any], run_dir: Path) -> tuple[Status, str]:
-    try:
-        check = load_callable(spec, role=f"check {item_id}", required=("facts", "run_dir"))
-    except PluginError as exc:
-        return "fail", str(exc)
+    check = _python_check(spec, item_id)  # loaded and checked with the checklist
     try:
         outcome = check(copy.deepcopy(facts), run_dir)
     except Exception as exc:  # a user's check may fail in any way; the gate reports it
