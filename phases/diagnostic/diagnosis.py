@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 from phases.diagnostic.config_analysis import SettingRow, analyze_config
 from phases.diagnostic.evidence import Evidence
-from phases.diagnostic.findings import Finding, find_all
 from phases.diagnostic.recommend import Plan, plan
+from phases.diagnostic.rules import Finding, find_all
 
 __all__ = ["Diagnosis", "diagnose"]
 

@@ -11,12 +11,13 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from workflow.errors import ConfigError
 from workflow.io import read_json
+from workflow.metric import Metric
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, read_history
 
@@ -141,12 +142,16 @@ class Evidence:
 
     runs: list[SeedRun]
     config: TrainConfig
-    metric: str = "val_accuracy"
-    direction: str = "maximize"
+    target: Metric = Metric.named("val_accuracy")
     goal: float | None = None
     min_effect: float = 0.01
     alpha: float = 0.05
     probes: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def metric(self) -> str:
+        """The target's column in the history."""
+        return self.target.name
 
     @property
     def usable(self) -> list[SeedRun]:
@@ -156,49 +161,22 @@ class Evidence:
     def diverged(self) -> list[SeedRun]:
         return [run for run in self.runs if run.diverged]
 
-    @property
-    def higher_is_better(self) -> bool:
-        return self.direction == "maximize"
-
-    @property
-    def is_rate(self) -> bool:
-        """The target is a fraction in [0, 1] (accuracy, balanced accuracy, F1): 0.01 is a point."""
-        return not self.metric.endswith("loss")
-
-    def better(self, a: float, b: float) -> bool:
-        return a > b if self.higher_is_better else a < b
-
-    def best_index(self, values: Sequence[float], mode: str) -> int:
-        """The index of the best value; the first one on ties (as the trainer keeps it)."""
-        best = 0
-        for i, value in enumerate(values):
-            if (value < values[best]) if mode == "min" else (value > values[best]):
-                best = i
-        return best
-
     def best_row(self, run: SeedRun) -> dict[str, float]:
-        """The row of the epoch the trainer keeps as best (by `training.monitor`)."""
-        monitor = self.config.training.monitor
-        values = run.column(monitor)
-        if len(values) != len(run.history):  # a history without the monitor: the target decides
-            monitor = self.metric
-            values = run.column(monitor)
-        if len(values) != len(run.history) or not values:
-            return run.history[-1]
-        mode = "min" if monitor.endswith("_loss") else "max"
-        return run.history[self.best_index(values, mode)]
+        """The row of the epoch the trainer keeps as best (by `training.monitor`).
+
+        The one best-epoch rule, `Metric.best_row`: a history without the monitor is
+        judged by the target; with no finite value of either, the last row stands.
+        """
+        monitor = Metric.named(self.config.training.monitor)
+        if not run.has(monitor.name):
+            monitor = self.target
+        best = monitor.best_row(run.history) if run.has(monitor.name) else None
+        return dict(best) if best is not None else run.history[-1]
 
     def target_values(self) -> list[float]:
         """Each usable seed's target metric at its best epoch."""
-        return [
-            float(self.best_row(run)[self.metric])
-            for run in self.usable
-            if self.metric in self.best_row(run)
-        ]
-
-    def points(self, value: float) -> float:
-        """A difference in the target's units as points (x100 for a rate)."""
-        return 100.0 * value
+        rows = [self.best_row(run) for run in self.usable]
+        return [float(row[self.metric]) for row in rows if self.metric in row]
 
     @property
     def epochs_configured(self) -> int:
@@ -236,29 +214,40 @@ def check_history_file(path: Path, required: Sequence[str]) -> list[dict[str, fl
 
 
 def load_seed_runs(root: Path, seeds: Sequence[int], config: TrainConfig) -> list[SeedRun]:
-    """The baseline runs of `seeds` under `root` (seed-<n>/), trained or imported."""
-    runs = []
+    """The baseline runs of `seeds` under `root` (seed-<n>/), trained or imported.
+
+    Trained seeds are read as the arm they are (`workflow.arms.load_arm`); an imported
+    one by its history (`SeedRun.from_history`: the first non-finite loss ends it, and a
+    short history under early stopping stopped early), with the size its marker recorded.
+    """
+    from workflow.arms import load_arm
+
+    imported: dict[int, SeedRun] = {}
+    trained = []
     for seed in seeds:
         folder = root / f"seed-{seed}"
         if (folder / METRICS_FILE).is_file():
-            runs.append(SeedRun.from_result(RunResult.load(folder)))
+            trained.append(seed)
         elif (folder / IMPORT_MARKER).is_file():
-            marker = read_json(folder / IMPORT_MARKER)
-            history = read_history(folder / HISTORY_FILE)
-            run = SeedRun.from_history(
-                seed,
-                history,
-                configured_epochs=config.training.epochs,
-                early_stopping=config.training.early_stopping is not None,
-                source="imported",
-            )
-            size = marker.get("train_size") if isinstance(marker, dict) else None
-            if isinstance(size, int):
-                run = SeedRun(**{**run.__dict__, "train_size": size})
-            runs.append(run)
+            imported[seed] = _imported(folder, seed, config)
         else:
             raise ConfigError(
                 f"{folder}: no baseline run of seed {seed} (neither {METRICS_FILE} nor "
                 f"{IMPORT_MARKER}); run phasegate baseline first"
             )
-    return runs
+    arm = load_arm("baseline", root, config, trained)
+    return [SeedRun.from_result(arm.results[s]) if s in arm.results else imported[s]
+            for s in seeds]
+
+
+def _imported(folder: Path, seed: int, config: TrainConfig) -> SeedRun:
+    marker = read_json(folder / IMPORT_MARKER)
+    run = SeedRun.from_history(
+        seed,
+        read_history(folder / HISTORY_FILE),
+        configured_epochs=config.training.epochs,
+        early_stopping=config.training.early_stopping is not None,
+        source="imported",
+    )
+    size = marker.get("train_size") if isinstance(marker, dict) else None
+    return replace(run, train_size=size) if isinstance(size, int) else run

@@ -39,6 +39,7 @@ from phases.diagnostic.evidence import (
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
 from workflow.errors import ConfigError, Refused
 from workflow.io import atomic_write_json, atomic_write_text
+from workflow.progress import Progress
 from workflow.project import ProjectConfig
 from workflow.store import Store, now
 from workflow.trainer.config import TrainConfig, load_train_config
@@ -71,13 +72,11 @@ TRANSITION = "diagnose"
 def evidence_for(
     runs: list[SeedRun], config: TrainConfig, project: ProjectConfig, probes: dict[str, Any] | None
 ) -> Evidence:
-    target = project.target
     return Evidence(
         runs=runs,
         config=config,
-        metric=target.metric,
-        direction=target.direction,
-        goal=target.goal,
+        target=project.target.measure,
+        goal=project.target.goal,
         min_effect=project.min_effect,
         alpha=project.alpha,
         probes=probes or {},
@@ -164,6 +163,7 @@ def run_baseline(
     *,
     import_dir: Path | None = None,
     workers: int | None = None,
+    progress: Progress | None = None,
     on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
     on_done: Callable[[RunResult], None] | None = None,
     who: str = "phasegate",
@@ -174,9 +174,11 @@ def run_baseline(
     its config and re-run before Phase 4): the diagnosis of the old runs is then marked
     stale (phase3.strategy becomes null, so diagnostics_complete fails until `diagnose`
     runs again). Once Phase 4 has started, the baseline it compares against is fixed.
-    """
-    from workflow.runner import train_seeds
 
+    The training reports on `progress` (its bars: `training`, `epoch`, `seed_done`,
+    `end_training`). `on_epoch` and `on_done` are the older per-epoch callbacks, kept
+    for callers that drive a `Progress` themselves.
+    """
     with store.lock():
         state = store.current
         if state not in (BASELINE_STATE, DIAGNOSED_STATE):
@@ -192,8 +194,7 @@ def run_baseline(
                                      expected=project.seeds)
             source = "imported"
         else:
-            train_seeds(config, project.seeds, root, trainer=project.trainer, workers=workers,
-                        on_epoch=on_epoch, on_done=on_done)
+            _train(config, project, root, workers, progress, on_epoch, on_done)
             seeds, source = list(project.seeds), "trained"
         evidence = evidence_for(load_seed_runs(root, seeds, config), config, project, None)
         facts = baseline_facts(evidence, source=source)
@@ -207,6 +208,38 @@ def run_baseline(
                 f"diagnose {store.name} again",
             }, who=who)
     return evidence
+
+
+def _train(
+    config: TrainConfig,
+    project: ProjectConfig,
+    root: Path,
+    workers: int | None,
+    progress: Progress | None,
+    on_epoch: Callable[[int, int, dict[str, float]], None] | None,
+    on_done: Callable[[RunResult], None] | None,
+) -> None:
+    """Train the baseline arm (finished seeds are kept), shown on `progress` when given."""
+    from workflow.arms import train_arm
+    from workflow.runner import finished_run, seed_dir
+
+    if progress is None:
+        train_arm("baseline", config, project.seeds, root, trainer=project.trainer,
+                  workers=workers, on_epoch=on_epoch, on_done=on_done)
+        return
+    shown = progress
+    done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
+    shown.training("baseline", project.seeds, done, config.training.epochs)
+
+    def seed_done(result: RunResult) -> None:
+        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
+        shown.seed_done(result.seed, result.status.value, int(epochs))
+
+    try:
+        train_arm("baseline", config, project.seeds, root, trainer=project.trainer,
+                  workers=workers, on_epoch=shown.epoch, on_done=seed_done)
+    finally:
+        shown.end_training()
 
 
 # ---- the diagnosis ----------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from phases.diagnostic.candidates import Recommendation
+from phases.diagnostic.answers import Recommendation
 from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
 

@@ -1,9 +1,9 @@
 """From findings to a plan: 3-5 prioritized config patches, their expected gains, a strategy.
 
 Each finding that is not a symptom of another proposes candidate changes
-(`candidates.py`: the field's usual answers). Every candidate is a dotted-path
-patch validated by `TrainConfig.with_changes`, so a recommendation can always
-be applied. Candidates are ranked by priority (the finding's severity; a
+(its rule's answers: `phases.diagnostic.rules`, built from `answers`). Every
+candidate is a dotted-path patch validated by `TrainConfig.with_changes`, so a
+recommendation can always be applied. Candidates are ranked by priority (the finding's severity; a
 secondary answer one step lower) and by expected gain; the first that touch
 settings no better candidate touched are kept, five at most, and generic
 changes fill the list to three when the findings propose fewer.
@@ -25,16 +25,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any, Literal
 
-from phases.diagnostic.candidates import (
-    CANDIDATES,
-    Context,
-    Recommendation,
-    fallbacks,
-    priority_of,
-)
+from phases.diagnostic.answers import Context, Recommendation, fallbacks, priority_of
 from phases.diagnostic.evidence import Evidence
-from phases.diagnostic.findings import Finding
-from workflow.errors import ConfigError, WorkflowError
+from phases.diagnostic.rules import RULES, Finding, rule_for
+from workflow.errors import ConfigError
 from workflow.trainer.config import TrainConfig
 
 __all__ = [
@@ -54,8 +48,8 @@ MAX_RECOMMENDATIONS = 5
 SKIP_BELOW_POINTS = 3.0
 # "a few changes": the settings that the HIGH and MEDIUM recommendations touch
 MAX_TARGETED_CHANGES = 4
-# a single root cause that can hide others: fix it, then diagnose again
-MASKING_CAUSES = ("lr_too_high", "lr_too_low", "early_stopping_eager")
+# a single root cause that can hide others: fix it, then diagnose again (`Rule.hides_others`)
+MASKING_CAUSES = tuple(rule.id for rule in RULES if rule.hides_others)
 PRIORITY_RANK: dict[str, int] = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
 
 
@@ -106,8 +100,8 @@ def headroom(evidence: Evidence) -> tuple[float, float | None]:
     """
     values = evidence.target_values()
     score = sum(values) / len(values) if values else None
-    if evidence.higher_is_better:
-        ceiling = 1.0 if evidence.is_rate else max(1.0, score or 0.0)
+    if evidence.target.higher_is_better:
+        ceiling = 1.0 if evidence.target.is_rate else max(1.0, score or 0.0)
         room = ceiling - (score if score is not None else 0.0)
     else:
         room = score if score is not None else 1.0
@@ -165,10 +159,8 @@ def plan(
     ctx = Context(config, evidence, room, frozenset(f.id for f in findings))
     candidates: list[Recommendation] = []
     for finding in findings:
-        make = CANDIDATES.get(finding.id)
-        if make is None or finding.explained_by is not None:
-            continue
-        candidates += make(finding, ctx, priority_of(finding.severity))
+        if finding.explained_by is None:  # a symptom's answers are its cause's
+            candidates += rule_for(finding.id).offer(finding, ctx, priority_of(finding.severity))
     chosen = _rank(candidates, config)
     if len(chosen) < MIN_RECOMMENDATIONS:
         # generic changes fill the list, after every answer to a finding
@@ -177,7 +169,7 @@ def plan(
     try:
         config.with_changes({k: v for r in chosen for k, v in r.changes.items()})
     except ConfigError as exc:  # each was valid alone: a clash between two is a bug here
-        raise WorkflowError(
+        raise ConfigError(
             f"the recommendations do not combine into a valid config: {exc}"
         ) from None
 

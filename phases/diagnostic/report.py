@@ -17,10 +17,11 @@ from typing import Any
 
 from phases.diagnostic.diagnosis import Diagnosis
 from phases.diagnostic.evidence import SUMMARY_METRICS, Evidence, mean, std
-from phases.diagnostic.findings import Finding
 from phases.diagnostic.preview import preview_yaml
+from phases.diagnostic.rules import Finding
 from workflow import __version__
 from workflow.io import atomic_write_json, atomic_write_text
+from workflow.metric import Metric
 from workflow.project import ProjectConfig
 from workflow.store import now
 
@@ -49,24 +50,22 @@ def _fmt(value: float | None, digits: int = 4) -> str:
 
 def _metric_rows(evidence: Evidence) -> list[dict[str, Any]]:
     rows = []
-    for metric in (*SUMMARY_METRICS, *([evidence.metric] if evidence.metric not in SUMMARY_METRICS
-                                        else [])):
-        values = [float(evidence.best_row(r)[metric]) for r in evidence.usable
-                  if metric in evidence.best_row(r)]
+    for name in (*SUMMARY_METRICS, *([evidence.metric] if evidence.metric not in SUMMARY_METRICS
+                                      else [])):
+        metric = evidence.target if name == evidence.metric else Metric.named(name)
+        best = [evidence.best_row(r) for r in evidence.usable]
+        values = [float(row[name]) for row in best if name in row]
         if not values:
             continue
-        rate = not metric.endswith("loss")
-        scale, unit = (100.0, "%") if rate else (1.0, "")
         m, s = mean(values), std(values)
         rows.append({
-            "metric": metric,
-            "target": metric == evidence.metric,
+            "metric": name,
+            "target": name == evidence.metric,
             "mean": m,
             "std": s,
-            "mean_std": f"{scale * m:.2f}{unit} ± {scale * s:.2f}{unit}" if rate
-            else f"{m:.4f} ± {s:.4f}",
-            "min": f"{scale * min(values):.2f}{unit}" if rate else f"{min(values):.4f}",
-            "max": f"{scale * max(values):.2f}{unit}" if rate else f"{max(values):.4f}",
+            "mean_std": f"{metric.format(m)} ± {metric.format(s)}",
+            "min": metric.format(min(values)),
+            "max": metric.format(max(values)),
             "n": len(values),
         })
     return rows
@@ -116,7 +115,7 @@ def report_context(
     """Everything the report template shows, JSON-ready (it is also the report's JSON twin)."""
     ev, p = diagnosis.evidence, diagnosis.plan
     goal = project.target.goal
-    rate = ev.is_rate
+    rate = ev.target.is_rate
     by_id = {f.id: f for f in diagnosis.findings}
     probes = []
     lr = ev.probes.get("lr_range")
@@ -147,7 +146,7 @@ def report_context(
         "project": {
             "name": project.name,
             "metric": ev.metric,
-            "direction": ev.direction,
+            "direction": ev.target.direction,
             "goal": goal,
             "goal_text": (f"{100 * goal:.1f}%" if rate else f"{goal:g}") if goal is not None
             else "none set",
@@ -166,7 +165,7 @@ def report_context(
             "status_line": f"{usable} of {total} seeds usable, {len(ev.diverged)} diverged"
             + ("" if usable else ": there are no metrics to average"),
             "metrics": _metric_rows(ev),
-            "score_text": (f"{100 * p.baseline_score:.2f}%" if rate else _fmt(p.baseline_score))
+            "score_text": ev.target.format(p.baseline_score)
             if p.baseline_score is not None else "none (no usable seed)",
             "runs_table": [
                 {"seed": r.seed, "status": r.status, "epochs": len(r.history),

@@ -49,8 +49,7 @@ def _project(baseline: str, **fields: Any) -> ProjectConfig:
 
 def _diagnosis(runs: list[SeedRun], config: TrainConfig, project: ProjectConfig) -> Diagnosis:
     target = project.target
-    evidence = Evidence(runs=runs, config=config, metric=target.metric,
-                        direction=target.direction, goal=target.goal,
+    evidence = Evidence(runs=runs, config=config, target=target.measure, goal=target.goal,
                         min_effect=project.min_effect, alpha=project.alpha)
     return diagnose(evidence, preference=project.strategy)
 

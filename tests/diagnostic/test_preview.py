@@ -6,7 +6,7 @@ from pathlib import Path
 
 import yaml
 
-from phases.diagnostic.candidates import Recommendation
+from phases.diagnostic.answers import Recommendation
 from phases.diagnostic.preview import change_notes, preview_yaml
 from workflow.trainer.config import TrainConfig, load_train_config
 

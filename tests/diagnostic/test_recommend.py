@@ -8,7 +8,6 @@ from typing import Any
 import pytest
 
 from phases.diagnostic.evidence import Evidence
-from phases.diagnostic.findings import find_all
 from phases.diagnostic.recommend import (
     MAX_RECOMMENDATIONS,
     MIN_RECOMMENDATIONS,
@@ -18,6 +17,7 @@ from phases.diagnostic.recommend import (
     headroom,
     plan,
 )
+from phases.diagnostic.rules import find_all
 from tests.diagnostic.histories import clean_config, evidence, seeds
 from workflow.trainer.config import TrainConfig
 
@@ -184,8 +184,8 @@ def test_facts_record_of_a_recommendation() -> None:
 def test_every_search_space_is_one_phase_4_can_parse() -> None:
     # each candidate's knobs are float/int ranges (low < high, a log range above zero) or
     # categorical choices, the shape Phase 4's sweep reads from phase3.search_space
-    from phases.diagnostic.candidates import CANDIDATES, Context, fallbacks
-    from phases.diagnostic.findings import Finding
+    from phases.diagnostic.answers import Context, fallbacks
+    from phases.diagnostic.rules import RULES, Finding
 
     numbers = {"gap_points": 20, "shortfall_points": 10, "seeds": 3, "diverged_seeds": 1,
                "late_gain": 3, "best_epoch": 4,
@@ -194,9 +194,9 @@ def test_every_search_space_is_one_phase_4_can_parse() -> None:
     spaces = []
     for config in (TrainConfig(), clean_config(), clean_config(**BARE)):
         ctx = Context(config, evidence(seeds(), config=config), 20.0, frozenset())
-        for finding_id, make in CANDIDATES.items():
-            finding = Finding(finding_id, finding_id, "high", numbers, "t")
-            for rec in [*make(finding, ctx, "HIGH"), *fallbacks(ctx)]:
+        for rule in RULES:
+            finding = Finding(rule.id, rule.title, "high", numbers, "t")
+            for rec in [*rule.offer(finding, ctx, "HIGH"), *fallbacks(ctx)]:
                 config.with_changes(rec.changes)
                 spaces.append(rec.space)
     assert len(spaces) > 30

@@ -9,13 +9,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
 
 from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK
 from workflow.store import RUNS_ENV, Store
 
-__all__ = ["SeedsProgress", "register"]
+__all__ = ["register"]
 
 Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
 
@@ -70,40 +69,28 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
                         help="who runs it, for the event log (default: the login name)")
 
 
-
-
 def _baseline(args: argparse.Namespace) -> int:
     from phases.diagnostic.phase import run_baseline
+    from workflow.cli.display import RichProgress
 
     store = Store.open(args.name, args.runs)
     who = whoami(args.by)
     if args.import_dir is not None:
         evidence = run_baseline(store, import_dir=args.import_dir, who=who)
     else:
-        from workflow.runner import finished_run, seed_dir
-        from workflow.trainer.config import load_train_config
-
-        project = store.project
-        config = load_train_config(project.baseline)
-        root = store.run_dir / "baseline"
-        done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
-        with SeedsProgress(project.seeds, config.training.epochs, done=done) as progress:
-            evidence = run_baseline(store, workers=args.workers, on_epoch=progress.update,
-                                    on_done=progress.finish, who=who)
+        evidence = run_baseline(store, workers=args.workers,
+                                progress=RichProgress(json=args.json), who=who)
     facts = store.get("baseline")
     if args.json:
         print(json.dumps(facts, indent=2))
         return EXIT_OK
-    metric = evidence.metric
-    summary = facts.get(metric) or {}
+    target = evidence.target
+    summary = facts.get(target.name) or {}
     if summary.get("mean") is not None:
-        rate = evidence.is_rate
-        scale = 100.0 if rate else 1.0
-        unit = "%" if rate else ""
-        mean, spread = scale * summary["mean"], scale * summary["std"]
-        score = f"; {metric} {mean:.2f}{unit} ± {spread:.2f}{unit}"
+        score = (f"; {target.name} {target.format(summary['mean'])} ± "
+                 f"{target.format(summary['std'])}")
     else:
-        score = f"; no usable seed, so no {metric}"
+        score = f"; no usable seed, so no {target.name}"
     again = " again" if store.get("phase3.stale", None) else ""
     print(
         f"baseline of {store.name} ({facts['source']}): {facts['seeds']} of {facts['runs']} seeds "
@@ -135,47 +122,3 @@ def _diagnose(args: argparse.Namespace) -> int:
           f"points")
     print(f"wrote {report.parent}/; next: phasegate advance {store.name}")
     return EXIT_OK
-
-
-class SeedsProgress:
-    """One rich progress bar per seed over its epochs; quiet when not a terminal."""
-
-    def __init__(self, seeds: list[int], epochs: int, *, done: list[int] | None = None) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            transient=False,
-        )
-        self.tasks: dict[int, Any] = {}
-        for seed in seeds:
-            finished = seed in (done or [])
-            self.tasks[seed] = self.progress.add_task(
-                f"seed {seed}", total=epochs, completed=epochs if finished else 0,
-                metrics="finished earlier" if finished else "",
-            )
-
-    def __enter__(self) -> SeedsProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def update(self, seed: int, epoch: int, row: dict[str, float]) -> None:
-        task = self.tasks.get(seed)
-        if task is None:
-            return
-        metrics = f"train_loss {row['train_loss']:.3f}  val_acc {row['val_accuracy']:.3f}"
-        self.progress.update(task, completed=epoch, metrics=metrics)
-
-    def finish(self, result: Any) -> None:
-        task = self.tasks.get(result.seed)
-        if task is None:
-            return
-        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
-        self.progress.update(task, total=max(1, epochs), completed=max(1, epochs),
-                             metrics=result.status.value)
