@@ -57,8 +57,9 @@ def path_problem(path: str, root: Any = Facts) -> str | None:
             where = ".".join(parts[:depth]) or "facts"
             known = _names(current)
             has = f" (it has: {', '.join(known)})" if known else ""
-            what = "a metric key" if part == METRIC else repr(part)
-            return f"{path}: {where} has no {what}{has}"
+            if part == METRIC:
+                return f"{path}: {where} is not keyed by metric name{has}"
+            return f"{path}: {where} has no {part!r}{has}"
         current = following
     return None
 
