@@ -11,6 +11,7 @@ from __future__ import annotations
 import csv
 import json
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 import pytest
@@ -267,3 +268,57 @@ def test_trained_baseline_with_the_lr_probe(
     assert (store.run_dir / "phase3" / "plots" / "lr_range.png").is_file()
     report = (store.run_dir / "phase3" / "diagnostic_report.md").read_text()
     assert "learning-rate range test" in report and "plots/lr_range.png" in report
+
+
+class Recorder:
+    """A `workflow.progress.Progress` that writes down every call it gets."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple[object, ...]] = []
+
+    def step(self, phase: str, text: str) -> None:
+        self.calls.append(("step", phase, text))
+
+    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
+        self.calls.append(("training", label, list(seeds), list(done), epochs))
+
+    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
+        self.calls.append(("epoch", seed, epoch))
+
+    def seed_done(self, seed: int, status: str, epochs: int) -> None:
+        self.calls.append(("seed_done", seed, status, epochs))
+
+    def end_training(self) -> None:
+        self.calls.append(("end_training",))
+
+    def trial(self, number: int, state: str, value: float | None) -> None:
+        self.calls.append(("trial", number, state, value))
+
+    def note(self, text: str) -> None:
+        self.calls.append(("note", text))
+
+
+def test_baseline_training_reports_through_the_progress_protocol(
+    home: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # run_baseline tells its Progress: one training of every seed, each seed's epochs, each
+    # seed done with its status and epochs, then the end; a rerun has every seed done earlier
+    from phases.diagnostic.phase import run_baseline
+
+    monkeypatch.setattr("os.cpu_count", lambda: 1)
+    (home / "proj" / "baseline.yaml").write_text(BASELINE.replace("epochs: 8", "epochs: 2"))
+    store = init(capsys)
+    progress = Recorder()
+    run_baseline(store, workers=1, progress=progress, who="test")
+    calls = progress.calls
+    assert calls[0] == ("training", "baseline", [0, 1, 2], [], 2)
+    assert [c for c in calls if c[0] == "epoch"] == [
+        ("epoch", seed, epoch) for seed in (0, 1, 2) for epoch in (1, 2)
+    ]
+    assert [c for c in calls if c[0] == "seed_done"] == [
+        ("seed_done", seed, "completed", 2) for seed in (0, 1, 2)
+    ]
+    assert calls[-1] == ("end_training",)
+    again = Recorder()
+    run_baseline(store, workers=1, progress=again, who="test")
+    assert again.calls == [("training", "baseline", [0, 1, 2], [0, 1, 2], 2), ("end_training",)]
