@@ -11,9 +11,10 @@ A condition is one of
 
 with `op` one of >=, >, <=, <, ==, !=, in, not in, exists. Fact paths are dotted
 and may say `{metric}`, which stands for the project's target metric (the fact
-`project.metric`). A condition evaluates to a `Verdict`: it holds, it does not,
-or it cannot tell yet because a fact is not recorded; and the text names the
-value, the comparison and the threshold. Gate items and the phase graph's
+`project.metric`); workflow.facts checks every path against the facts models.
+A condition evaluates to a `Verdict`: it holds, it does not, or it cannot tell
+yet because a fact is not recorded; and the text names the value, the
+comparison and the threshold. Gate items and the phase graph's
 branches are both written as conditions.
 """
 
@@ -26,6 +27,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, model_validator
 
+from workflow.facts import METRIC
 from workflow.store import MISSING, lookup
 
 __all__ = ["Condition", "Op", "Verdict", "evaluate_condition", "format_value"]
@@ -118,7 +120,7 @@ def _evaluate(cond: Condition, facts: dict[str, Any], metric: str) -> Verdict:
             return Verdict(None, joiner.join(dict.fromkeys(unknown)))
         return Verdict(not wanted, joiner.join(p.text for p in parts))
     assert cond.fact is not None
-    name = cond.fact.replace("{metric}", metric)
+    name = cond.fact.replace(METRIC, metric)
     value = lookup(facts, name)
     if value is MISSING:
         return Verdict(None, f"{name} is not recorded")
@@ -126,7 +128,7 @@ def _evaluate(cond: Condition, facts: dict[str, Any], metric: str) -> Verdict:
     if cond.op == "exists":
         return Verdict(True, f"{shown} is recorded")
     if cond.other is not None:
-        other = cond.other.replace("{metric}", metric)
+        other = cond.other.replace(METRIC, metric)
         base = lookup(facts, other)
         if base is MISSING:
             return Verdict(None, f"{other} is not recorded")
