@@ -9,8 +9,6 @@ half-written `out_dir`.
 from __future__ import annotations
 
 import copy
-import csv
-import io
 import math
 import shutil
 import time
@@ -33,13 +31,13 @@ from workflow.trainer.models import build_model, matches
 from workflow.trainer.result import (
     CHECKPOINT_DIR,
     CONFIG_FILE,
-    HISTORY_COLUMNS,
     HISTORY_FILE,
     METRICS_FILE,
     PREDICTIONS_FILE,
     RunResult,
     RunStatus,
 )
+from workflow.trainer.run_folder import finite, publish, write_history, write_predictions
 from workflow.trainer.schedule import LrSchedule
 
 EVAL_BATCH = 1024
@@ -234,8 +232,8 @@ def fit(
                 torch.save({**state, **meta}, handle)
             checkpoints[name] = str(out_dir / CHECKPOINT_DIR / f"{name}.pt")
     if best_predictions is not None:
-        _write_predictions(staging / PREDICTIONS_FILE, val.y.cpu(), best_predictions)
-    _write_history(staging / HISTORY_FILE, history)
+        write_predictions(staging / PREDICTIONS_FILE, val.y.cpu(), best_predictions)
+    write_history(staging / HISTORY_FILE, history)
     best_row = next((r for r in history if r["epoch"] == best_epoch), {})
     result = RunResult(
         status=status,
@@ -260,8 +258,8 @@ def fit(
             "parameters": sum(p.numel() for p in model.parameters()),
         },
     )
-    atomic_write_json(staging / METRICS_FILE, _finite(result.to_metrics()))
-    _publish(staging, out_dir)
+    atomic_write_json(staging / METRICS_FILE, finite(result.to_metrics()))
+    publish(staging, out_dir)
     return result
 
 
@@ -431,40 +429,3 @@ def _snapshot(
 
 def _metrics_only(row: dict[str, float]) -> dict[str, float]:
     return {k: v for k, v in row.items() if k.startswith(("train_", "val_"))}
-
-
-def _finite(value: Any) -> Any:
-    """JSON has no NaN: non-finite floats become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
-def _write_history(path: Path, history: list[dict[str, float]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=HISTORY_COLUMNS, lineterminator="\n")
-    writer.writeheader()
-    for row in history:
-        writer.writerow({k: repr(v) if isinstance(v, float) else v for k, v in row.items()})
-    atomic_write_text(path, buffer.getvalue())
-
-
-def _write_predictions(path: Path, targets: torch.Tensor, predictions: torch.Tensor) -> None:
-    lines = ["index,target,prediction"]
-    pairs = zip(targets.tolist(), predictions.tolist(), strict=True)
-    lines += [f"{i},{t},{p}" for i, (t, p) in enumerate(pairs)]
-    atomic_write_text(path, "\n".join(lines) + "\n")
-
-
-def _publish(staging: Path, out_dir: Path) -> None:
-    """Move the finished run into place, replacing an earlier run of the same folder."""
-    old = out_dir.parent / f".{out_dir.name}.old"
-    shutil.rmtree(old, ignore_errors=True)
-    if out_dir.exists():
-        out_dir.rename(old)
-    staging.rename(out_dir)
-    shutil.rmtree(old, ignore_errors=True)
