@@ -79,7 +79,9 @@ def test_record_merges_under_a_prefix(tmp_path: Path) -> None:
     assert store.get("phase4.decision") == "B"
     assert store.get("phase4.comparison") == {"verdict": "significant"}
     assert store.get("phase4.best.val_accuracy.mean") == 0.95
-    assert store.get("phase4.nothing") is MISSING and store.get("phase4.nothing", 3) == 3
+    assert store.get("phase4.reason") is MISSING and store.get("phase4.reason", 3) == 3
+    with pytest.raises(FactsError, match=r"^no such fact: phase4.nothing: phase4 has no 'nothing'"):
+        store.get("phase4.nothing", 3)  # a misspelt read fails instead of reading the default
     recorded = [e for e in store.events() if e["event"] == "recorded"]
     assert [e["prefix"] for e in recorded] == ["phase4", "phase4", "phase4.best.val_accuracy"]
 

@@ -32,7 +32,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflow.errors import FactsError, LockHeld, StateError, UsageError
-from workflow.facts import ProjectFacts, check_section
+from workflow.facts import ProjectFacts, check_section, path_problem
 from workflow.io import atomic_write_json, atomic_write_text, describe_validation_error, validate
 from workflow.project import ProjectConfig, check_name
 
@@ -246,7 +246,14 @@ class Store:
         return data
 
     def get(self, path: str, default: Any = MISSING) -> Any:
-        """The fact at dotted `path`, or `default` when it was never recorded."""
+        """The fact at dotted `path`, or `default` when it was never recorded.
+
+        A path no facts model has is a `FactsError`: a misspelt read would otherwise
+        see `default` forever. Prefer `workflow.facts.read_facts`, which is typed.
+        """
+        problem = path_problem(path)
+        if problem is not None:
+            raise FactsError(f"no such fact: {problem}")
         value = lookup(self.facts, path)
         return default if value is MISSING else value
 

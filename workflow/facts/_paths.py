@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import typing
 from collections.abc import Iterable
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from workflow.facts._root import Facts
@@ -45,6 +46,7 @@ class _Free:
 _FREE = _Free()
 
 
+@lru_cache(maxsize=1024)
 def path_problem(path: str, root: Any = Facts) -> str | None:
     """None when the models accept dotted `path`; otherwise why not, in words."""
     parts = path.split(".")
