@@ -1,18 +1,234 @@
 """Phase 4's facts (`phase4.*` in facts.json) and its attempt record.
 
-OWNER: the Phase 4 helper. Placeholder until then: permissive models.
+Phase 4 writes these through the models (`.model_dump(mode="json")`) and every
+reader (phase 4's loop, its results report, Phase 5's report) reads them back
+through them, so a renamed or mistyped field fails where it is written, not as
+a gate item pending forever. Every field has a default: facts accumulate, and
+Phase 4 records a few at a time (entering, opening an attempt, deciding).
+
+Open data stays open: a trained config dump, a changed value, a recommendation's
+changes and the sweep's report section are `Any`; everything with a fixed shape
+is a model.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from typing import Any, Literal
 
-__all__ = ["AttemptRecord", "Phase4Facts"]
+from pydantic import BaseModel, ConfigDict, Field
+
+__all__ = [
+    "ArmRef",
+    "AttemptRecommendation",
+    "AttemptRecord",
+    "BestArm",
+    "ComparisonRecord",
+    "ConfigChange",
+    "DecisionValue",
+    "DiagnosisFinding",
+    "DiagnosisRecommendation",
+    "DiagnosisSummary",
+    "EvidenceRecord",
+    "KeptComparison",
+    "MeanStd",
+    "Phase4Facts",
+    "Summary",
+]
+
+DecisionValue = Literal["A", "B", "C", "D", "budget"]
 
 
-class AttemptRecord(BaseModel):
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Summary(_Record):
+    """One arm's values of the target metric over its usable seeds (workflow.stats.ArmSummary)."""
+
+    n: int = 0
+    mean: float | None = None
+    std: float | None = None  # None: fewer than two values
+    min: float | None = None
+    max: float | None = None
+    values: list[float] = Field(default_factory=list)
+
+
+class MeanStd(_Record):
+    """The kept arm's mean and std of the target metric (workflow.arms.mean_std)."""
+
+    mean: float | None = None
+    std: float | None = None
+    n: int = 0
+
+
+class ComparisonRecord(_Record):
+    """A seed comparison as workflow.stats.Comparison.to_dict writes it (None: undefined)."""
+
+    verdict: str | None = None
+    significant: bool = False
+    reason: str = ""
+    higher_is_better: bool = True
+    alpha: float | None = None
+    min_effect: float | None = None
+    mean_diff: float | None = None
+    p_value: float | None = None
+    p_adjusted: float | None = None
+    correction: str | None = None
+    t_statistic: float | None = None
+    df: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    confidence_level: float | None = None
+    hedges_g: float | None = None
+    u_statistic: float | None = None
+    mw_p_value: float | None = None
+    p_improvement: float | None = None
+    naive_rule: bool | None = None
+    n_resamples: int | None = None
+    seed: int | None = None
+    baseline: Summary | None = None
+    candidate: Summary | None = None
+
+
+class KeptComparison(ComparisonRecord):
+    """`phase4.comparison`: the kept arm (or, when none was kept, the latest) against the
+    baseline; what optimization_complete checks."""
+
+    arm: str | None = None  # the arm compared
+    against: str | None = None  # always "baseline"
+
+
+class AttemptRecommendation(_Record):
+    """A recommendation an attempt applied (targeted.normalize_recommendation's fields)."""
+
+    id: str
+    title: str | None = None
+    priority: str | None = None
+    finding: str | None = None
+    expected_gain: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+    changes: dict[str, Any] = Field(default_factory=dict)
+    rationale: str | None = None
+
+
+class ConfigChange(_Record):
+    """One setting the attempt's config changes from its base (targeted.config_diff)."""
+
+    model_config = ConfigDict(
+        extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True,
+        serialize_by_alias=True,
+    )
+
+    path: str
+    from_: str = Field(alias="from")
+    to: str
+
+
+class ArmRef(_Record):
+    """Where an attempt's arm lives: its label, folder (relative to the run dir) and seeds."""
+
+    label: str
+    root: str
+    seeds: list[int] = Field(default_factory=list)
+
+
+class EvidenceRecord(_Record):
+    """What the decision read of one attempt (decision.Evidence)."""
+
+    attempt: int
+    significant: bool
+    gain_points: float | None = None
+    verdict_reason: str = ""
+
+
+class DiagnosisFinding(_Record):
+    id: str
+    title: str
+    severity: str
+    text: str
+    root_cause: bool = True
+
+
+class DiagnosisRecommendation(_Record):
+    id: str
+    title: str | None = None
+    priority: str | None = None
+    changes: dict[str, Any] = Field(default_factory=dict)
+    expected_gain: list[float] = Field(default_factory=lambda: [0.0, 0.0])
+
+
+class DiagnosisSummary(_Record):
+    """What the facts keep of an attempt's re-diagnosis (the whole is in attempt-<k>/diagnosis/)."""
+
+    findings: list[DiagnosisFinding] = Field(default_factory=list)
+    recommendations: list[DiagnosisRecommendation] = Field(default_factory=list)
+    strategy: str | None = None
+    potential: float | None = None
+
+
+class AttemptRecord(_Record):
+    """One decided Phase 4 attempt: its plan, arm, comparison, evidence and decision."""
+
+    attempt: int
+    strategy: str  # a built-in strategy's name or a user's module:Class
+    base: str  # the label of the arm its changes apply to
+    source: str  # where its recommendations came from
+    recommendations: list[AttemptRecommendation] = Field(default_factory=list)
+    changes: list[ConfigChange] = Field(default_factory=list)
+    config: dict[str, Any] = Field(default_factory=dict)  # the TrainConfig, as JSON
+    arm: ArmRef
+    candidate: Summary | None = None
+    compared_with: str = "baseline"
+    comparison: ComparisonRecord | None = None
+    note: str = ""
+    evidence: EvidenceRecord
+    target_met: bool = False
+    target_text: str = ""
+    decision: DecisionValue
+    reason: str = ""
+    minutes: float = 0.0
+    diagnosis: DiagnosisSummary | None = None
+    sweep: dict[str, Any] | None = None  # the sweep's report section (sweep.section_context)
+    sweep_key: str | None = None  # what a sweep attempt "tried" (its search space)
+
+    @property
+    def label(self) -> str:
+        """The arm's label: `attempt-<k>`."""
+        return self.arm.label
+
+
+class BestArm(BaseModel):
+    """`phase4.best`: the best arm so far, and its target metric under the metric's own name.
+
+    `phase4.best.val_accuracy.mean` is how a checklist reads it, so the metric is a key,
+    not a field: any extra key must be a `MeanStd`.
+    """
+
     model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, MeanStd] = Field(init=False)  # type: ignore[assignment]
+
+    attempt: int = 0  # 0: the baseline
+    arm: str = "baseline"
+
+    def metric(self, name: str) -> MeanStd:
+        """The best arm's mean/std of `name` (empty when it was not recorded)."""
+        return (self.__pydantic_extra__ or {}).get(name) or MeanStd()
 
 
-class Phase4Facts(BaseModel):
-    model_config = ConfigDict(extra="allow", frozen=True)
+class Phase4Facts(_Record):
+    """Everything Phase 4 records under `phase4.` (see phases/optimization/phase.py)."""
+
+    strategy: str | None = None
+    attempts: list[AttemptRecord] = Field(default_factory=list)
+    open_attempt: int | None = None  # an attempt planned and started, not yet decided
+    decision: DecisionValue | None = None
+    reason: str | None = None
+    decision_attempt: int | None = None
+    transition: str | None = None
+    flagged: bool = False
+    minutes_used: float = 0.0
+    best: BestArm | None = None
+    comparison: KeptComparison | None = None
+    target_met: bool | None = None
+    seeds: int | None = None
+    training_completed: bool | None = None
+    pending_transition: str | None = None  # decided, not yet taken (a kill in between)
