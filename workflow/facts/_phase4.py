@@ -204,7 +204,7 @@ class BestArm(BaseModel):
     """
 
     model_config = ConfigDict(extra="allow", frozen=True)
-    __pydantic_extra__: dict[str, MeanStd] = Field(init=False)  # type: ignore[assignment]
+    __pydantic_extra__: dict[str, MeanStd] = Field(init=False)
 
     attempt: int = 0  # 0: the baseline
     arm: str = "baseline"
