@@ -15,7 +15,9 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
+
+from workflow.facts._base import ByMetric, FactsModel, MetricSummary
 
 __all__ = [
     "ArmRef",
@@ -30,38 +32,13 @@ __all__ = [
     "DiagnosisSummary",
     "EvidenceRecord",
     "KeptComparison",
-    "MeanStd",
     "Phase4Facts",
-    "Summary",
 ]
 
 DecisionValue = Literal["A", "B", "C", "D", "budget"]
 
 
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-
-class Summary(_Record):
-    """One arm's values of the target metric over its usable seeds (workflow.stats.ArmSummary)."""
-
-    n: int = 0
-    mean: float | None = None
-    std: float | None = None  # None: fewer than two values
-    min: float | None = None
-    max: float | None = None
-    values: list[float] = Field(default_factory=list)
-
-
-class MeanStd(_Record):
-    """The kept arm's mean and std of the target metric (workflow.arms.mean_std)."""
-
-    mean: float | None = None
-    std: float | None = None
-    n: int = 0
-
-
-class ComparisonRecord(_Record):
+class ComparisonRecord(FactsModel):
     """A seed comparison as workflow.stats.Comparison.to_dict writes it (None: undefined)."""
 
     verdict: str | None = None
@@ -86,8 +63,8 @@ class ComparisonRecord(_Record):
     naive_rule: bool | None = None
     n_resamples: int | None = None
     seed: int | None = None
-    baseline: Summary | None = None
-    candidate: Summary | None = None
+    baseline: MetricSummary | None = None
+    candidate: MetricSummary | None = None
 
 
 class KeptComparison(ComparisonRecord):
@@ -98,7 +75,7 @@ class KeptComparison(ComparisonRecord):
     against: str | None = None  # always "baseline"
 
 
-class AttemptRecommendation(_Record):
+class AttemptRecommendation(FactsModel):
     """A recommendation an attempt applied (targeted.normalize_recommendation's fields)."""
 
     id: str
@@ -110,7 +87,7 @@ class AttemptRecommendation(_Record):
     rationale: str | None = None
 
 
-class ConfigChange(_Record):
+class ConfigChange(FactsModel):
     """One setting the attempt's config changes from its base (targeted.config_diff)."""
 
     model_config = ConfigDict(
@@ -123,7 +100,7 @@ class ConfigChange(_Record):
     to: str
 
 
-class ArmRef(_Record):
+class ArmRef(FactsModel):
     """Where an attempt's arm lives: its label, folder (relative to the run dir) and seeds."""
 
     label: str
@@ -131,7 +108,7 @@ class ArmRef(_Record):
     seeds: list[int] = Field(default_factory=list)
 
 
-class EvidenceRecord(_Record):
+class EvidenceRecord(FactsModel):
     """What the decision read of one attempt (decision.Evidence)."""
 
     attempt: int
@@ -140,7 +117,7 @@ class EvidenceRecord(_Record):
     verdict_reason: str = ""
 
 
-class DiagnosisFinding(_Record):
+class DiagnosisFinding(FactsModel):
     id: str
     title: str
     severity: str
@@ -148,7 +125,7 @@ class DiagnosisFinding(_Record):
     root_cause: bool = True
 
 
-class DiagnosisRecommendation(_Record):
+class DiagnosisRecommendation(FactsModel):
     id: str
     title: str | None = None
     priority: str | None = None
@@ -156,7 +133,7 @@ class DiagnosisRecommendation(_Record):
     expected_gain: list[float] = Field(default_factory=lambda: [0.0, 0.0])
 
 
-class DiagnosisSummary(_Record):
+class DiagnosisSummary(FactsModel):
     """What the facts keep of an attempt's re-diagnosis (the whole is in attempt-<k>/diagnosis/)."""
 
     findings: list[DiagnosisFinding] = Field(default_factory=list)
@@ -165,7 +142,7 @@ class DiagnosisSummary(_Record):
     potential: float | None = None
 
 
-class AttemptRecord(_Record):
+class AttemptRecord(FactsModel):
     """One decided Phase 4 attempt: its plan, arm, comparison, evidence and decision."""
 
     attempt: int
@@ -176,7 +153,7 @@ class AttemptRecord(_Record):
     changes: list[ConfigChange] = Field(default_factory=list)
     config: dict[str, Any] = Field(default_factory=dict)  # the TrainConfig, as JSON
     arm: ArmRef
-    candidate: Summary | None = None
+    candidate: MetricSummary | None = None
     compared_with: str = "baseline"
     comparison: ComparisonRecord | None = None
     note: str = ""
@@ -196,25 +173,15 @@ class AttemptRecord(_Record):
         return self.arm.label
 
 
-class BestArm(BaseModel):
-    """`phase4.best`: the best arm so far, and its target metric under the metric's own name.
-
-    `phase4.best.val_accuracy.mean` is how a checklist reads it, so the metric is a key,
-    not a field: any extra key must be a `MeanStd`.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True)
-    __pydantic_extra__: dict[str, MeanStd] = Field(init=False)
+class BestArm(ByMetric):
+    """`phase4.best`: the best arm so far, and its target metric under the metric's own name
+    (`phase4.best.val_accuracy.mean`: mean, std and n; see ByMetric)."""
 
     attempt: int = 0  # 0: the baseline
     arm: str = "baseline"
 
-    def metric(self, name: str) -> MeanStd:
-        """The best arm's mean/std of `name` (empty when it was not recorded)."""
-        return (self.__pydantic_extra__ or {}).get(name) or MeanStd()
 
-
-class Phase4Facts(_Record):
+class Phase4Facts(FactsModel):
     """Everything Phase 4 records under `phase4.` (see phases/optimization/phase.py)."""
 
     strategy: str | None = None
