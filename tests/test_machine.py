@@ -8,16 +8,19 @@ from typing import Any
 import pytest
 
 from workflow.conditions import Condition
-from workflow.errors import GateFailed, Refused
+from workflow.errors import GateFailed, Refused, WrongState
+from workflow.facts import MovesFacts
 from workflow.machine import (
     MACHINE,
     STATES,
     TRANSITIONS,
+    Action,
     GraphError,
     Machine,
     State,
     Transition,
     advance,
+    require,
     take,
 )
 from workflow.project import load_project
@@ -95,15 +98,17 @@ def test_promoted_is_final() -> None:
         MACHINE.next_transition("promoted", {})
 
 
+WORK = (Action("work", "Work", "do work on {name}"),)
 GOOD_STATES = (
-    State("a", "start", initial=True), State("b", "middle"), State("c", "end", final=True)
+    State("a", "start", initial=True, action="work"), State("b", "middle", action="work"),
+    State("c", "end", final=True),
 )
 GOOD_MOVES = (Transition("ab", "a", "b"), Transition("bc", "b", "c", gate="g"))
 
 
 # rule: the checker accepts a sound table
 def test_checker_accepts_a_sound_graph() -> None:
-    assert Machine(GOOD_STATES, GOOD_MOVES, gate_ids={"g"}).start == "a"
+    assert Machine(GOOD_STATES, GOOD_MOVES, gate_ids={"g"}, actions=WORK).start == "a"
     assert Machine(STATES, TRANSITIONS, gate_ids=MACHINE.gates).start == "baseline"
 
 
@@ -130,14 +135,79 @@ def test_checker_accepts_a_sound_graph() -> None:
          "state 'trap' has no path to a final state"),
         ((State("a", "", initial=True), State("b", "")), (Transition("ab", "a", "b"),),
          "no final state"),
+        ((State("a", "", initial=True, action="work"), State("b", ""), State("c", "", final=True)),
+         GOOD_MOVES, "state 'b' has no action (what runs there?)"),
+        ((State("a", "", initial=True, action="work"), State("b", "", action="dance"),
+          State("c", "", final=True)), GOOD_MOVES, "state 'b' names unknown action 'dance'"),
+        (GOOD_STATES[:2] + (State("c", "", final=True, action="work"),), GOOD_MOVES,
+         "final state 'c' has an action ('work')"),
+        ((State("a", "", initial=True, action="work"), State("c", "", final=True),
+          State("b", "", action="work")), GOOD_MOVES,
+         "state 'c' is not entered from a state declared before it"),
+        (GOOD_STATES + (State("d", "", final=True),), GOOD_MOVES + (Transition("bd", "b", "d"),),
+         "action 'work' should lead to one state, but its states ['a', 'b'] lead to ['c', 'd']"),
+        (GOOD_STATES, (Transition("ab", "a", "b", auto=True), GOOD_MOVES[1]),
+         "transition 'ab' is auto but has no `when`"),
     ],
 )
 def test_checker_refuses_broken_graphs(
     states: tuple[State, ...], moves: tuple[Transition, ...], error: str
 ) -> None:
     with pytest.raises(GraphError) as info:
-        Machine(states, moves, gate_ids={"g"})
+        Machine(states, moves, gate_ids={"g"}, actions=WORK)
     assert error in str(info.value)
+
+
+# rule: an action no state names, or one declared twice, is an error of the table
+def test_checker_refuses_unused_and_repeated_actions() -> None:
+    idle = WORK + (Action("idle", "Idle", "wait"),)
+    with pytest.raises(GraphError, match="action 'idle' is the action of no state"):
+        Machine(GOOD_STATES, GOOD_MOVES, gate_ids={"g"}, actions=idle)
+    with pytest.raises(GraphError, match="action 'work' is declared twice"):
+        Machine(GOOD_STATES, GOOD_MOVES, gate_ids={"g"}, actions=WORK + WORK)
+
+
+# rule: every state but promoted has its action; each action runs where the phase may run and
+# ends in the state its phase leads to, which is where --until <phase> stops
+def test_shipped_actions() -> None:
+    actions = {name: state.action for name, state in MACHINE.states.items()}
+    assert actions == {"baseline": "diagnose", "diagnosed": "optimize", "optimizing": "optimize",
+                       "optimized": "finalize", "finalized": "promote", "promoted": None}
+    where = {a: (MACHINE.runs_in(a), MACHINE.ends_in(a)) for a in MACHINE.actions}
+    assert where == {
+        "diagnose": (["baseline", "diagnosed"], "diagnosed"),
+        "optimize": (["diagnosed", "optimizing"], "optimized"),
+        "finalize": (["optimized"], "finalized"),
+        "promote": (["finalized"], "promoted"),
+    }
+    assert MACHINE.stops() == {
+        **{s: s for s in MACHINE.order},
+        "diagnose": "diagnosed", "phase3": "diagnosed", "optimize": "optimized",
+        "phase4": "optimized", "finalize": "finalized", "phase5": "finalized",
+        "promote": "promoted", "promotion": "promoted",
+    }
+    assert [t.name for t in TRANSITIONS if t.auto] == ["skip"]
+
+
+# rule: a project has reached a state when it is there or past it in the order of progress;
+# the start state only once a move out of it applies (the baseline is trained)
+def test_reached() -> None:
+    done = _facts(baseline__completed=True)
+    assert not MACHINE.reached("baseline", "baseline", {})
+    assert MACHINE.reached("baseline", "baseline", done)
+    assert MACHINE.reached("diagnosed", "baseline", {})
+    assert MACHINE.reached("optimizing", "diagnosed", {})
+    assert not MACHINE.reached("optimizing", "optimized", {})
+    assert MACHINE.reached("optimized", "optimized", {})
+    assert not MACHINE.reached("diagnosed", "promoted", done)
+
+
+# rule: the walk's own move (auto) is selected only by its condition
+def test_auto_move() -> None:
+    skip = MACHINE.auto_move("diagnosed", _facts(phase3__strategy="skip"))
+    assert skip is not None and skip.name == "skip"
+    assert MACHINE.auto_move("diagnosed", _facts(phase3__strategy="targeted")) is None
+    assert MACHINE.auto_move("optimizing", _facts(phase4__decision="A")) is None
 
 
 # -- taking transitions, on a small graph with a project checklist ------------------------------
@@ -147,7 +217,7 @@ title: Tiny
 items:
   - id: ready
     text: Ready is recorded
-    check: {kind: metric, fact: a.ready, op: "==", value: true}
+    check: {kind: metric, fact: baseline.completed, op: "==", value: true}
   - id: report
     text: The report exists
     check: {kind: artifact, path: out/report.md}
@@ -157,19 +227,20 @@ title: Later
 items:
   - id: done
     text: Done
-    check: {kind: metric, fact: b.count, op: ">=", value: 2}
+    check: {kind: metric, fact: phase3.findings_count, op: ">=", value: 2}
 """
 def _small_machine() -> Machine:
     return Machine(
         GOOD_STATES,
         (
             Transition("forward", "a", "b", gate="tiny"),
-            Transition("back", "b", "a", when=Condition(fact="b.back", value=True),
-                       hint="record b.back"),
+            Transition("back", "b", "a", when=Condition(fact="phase5.completed", value=True),
+                       hint="record phase5.completed"),
             Transition("finish", "b", "c", gate="later",
-                       when=Condition(fact="b.back", op="!=", value=True)),
+                       when=Condition(fact="phase5.completed", op="!=", value=True)),
         ),
         gate_ids={"tiny", "later"},
+        actions=WORK,
     )
 
 
@@ -198,7 +269,7 @@ def test_refused_transition_changes_nothing_but_the_log(store: Store) -> None:
         take(store, "forward", "tester", "try", machine=machine)
     message = str(info.value)
     assert "gate tiny is pending (0 of 2 items pass)" in message
-    assert "ready [pending]: a.ready is not recorded" in message
+    assert "ready [pending]: baseline.completed is not recorded" in message
     assert "report [pending]: out/report.md does not exist yet" in message
     state_after, facts_after, events_after = _snapshot(store)
     assert (state_after, facts_after) == (state_before, facts_before)
@@ -212,7 +283,7 @@ def test_refused_transition_changes_nothing_but_the_log(store: Store) -> None:
 # rule: a passing gate moves the state, records the artifacts' sha256 and logs the transition
 def test_passing_gate_records_hashes(store: Store) -> None:
     machine = _small_machine()
-    store.record("a", {"ready": True})
+    store.record("baseline", {"completed": True})
     (store.run_dir / "out").mkdir()
     (store.run_dir / "out" / "report.md").write_text("# report\n")
     taken = take(store, "forward", "tester", "ready now", machine=machine)
@@ -237,11 +308,12 @@ def test_wrong_state_and_unmet_condition_are_refused(store: Store) -> None:
     with pytest.raises(Refused, match="demo is a, and back goes from b to a"):
         take(store, "back", "t", machine=machine)
     assert _snapshot(store)[:2] == before[:2] and _snapshot(store)[2] == before[2] + 1
-    store.record("a", {"ready": True})
+    store.record("baseline", {"completed": True})
     (store.run_dir / "out").mkdir()
     (store.run_dir / "out" / "report.md").write_text("# report\n")
     take(store, "forward", "t", machine=machine)
-    with pytest.raises(Refused, match=r"cannot back yet: it needs b.back == true .*record b.back"):
+    with pytest.raises(Refused, match=r"cannot back yet: it needs phase5.completed == true "
+                       r".*record phase5.completed"):
         take(store, "back", "t", machine=machine)
     assert store.events()[-1]["event"] == "refused"
 
@@ -249,11 +321,11 @@ def test_wrong_state_and_unmet_condition_are_refused(store: Store) -> None:
 # rule: re-entering a state clears the records of the gates leaving it (they are checked anew)
 def test_reentry_clears_gate_records(store: Store) -> None:
     machine = _small_machine()
-    store.record("a", {"ready": True})
+    store.record("baseline", {"completed": True})
     (store.run_dir / "out").mkdir()
     (store.run_dir / "out" / "report.md").write_text("# report\n")
     take(store, "forward", "t", machine=machine)
-    store.record("b", {"back": True})
+    store.record("phase5", {"completed": True})
     assert advance(store, "t", machine=machine).transition.name == "back"
     assert "tiny" not in store.load_state().gates
     (store.run_dir / "out" / "report.md").write_text("# a new report\n")  # not stale: re-gated
@@ -263,11 +335,12 @@ def test_reentry_clears_gate_records(store: Store) -> None:
 # rule: an artifact changed after its gate passed blocks every later gated transition
 def test_stale_earlier_gate_blocks_later_moves(store: Store) -> None:
     machine = _small_machine()
-    store.record("a", {"ready": True})
+    store.record("baseline", {"completed": True})
     (store.run_dir / "out").mkdir()
     (store.run_dir / "out" / "report.md").write_text("# report\n")
     take(store, "forward", "t", machine=machine)
-    store.record("b", {"back": False, "count": 3})
+    store.record("phase5", {"completed": False})
+    store.record("phase3", {"findings_count": 3})
     (store.run_dir / "out" / "report.md").write_text("# edited after the gate\n")
     before = _snapshot(store)
     with pytest.raises(GateFailed, match=r"gate tiny is stale: out/report.md changed"):
@@ -276,7 +349,7 @@ def test_stale_earlier_gate_blocks_later_moves(store: Store) -> None:
 
 
 def _pass_forward(store: Store, machine: Machine) -> None:
-    store.record("a", {"ready": True})
+    store.record("baseline", {"completed": True})
     (store.run_dir / "out").mkdir(exist_ok=True)
     (store.run_dir / "out" / "report.md").write_text("# report\n")
     take(store, "forward", "t", machine=machine)
@@ -287,7 +360,8 @@ def test_advance_without_a_move(store: Store) -> None:
     machine = _small_machine()
     _pass_forward(store, machine)
     before = _snapshot(store)
-    with pytest.raises(Refused, match=r"demo is b and no move applies yet: back needs b.back"):
+    with pytest.raises(Refused,
+                       match=r"demo is b and no move applies yet: back needs phase5.completed"):
         advance(store, "t", machine=machine)
     after = _snapshot(store)
     assert after[:2] == before[:2] and after[2] == before[2] + 1
@@ -298,9 +372,52 @@ def test_advance_without_a_move(store: Store) -> None:
 def test_advance_checks_the_selected_gate(store: Store) -> None:
     machine = _small_machine()
     _pass_forward(store, machine)
-    store.record("b", {"back": False, "count": 0})
-    with pytest.raises(GateFailed, match=r"done \[fail\]: b.count = 0 >= 2"):
+    store.record("phase5", {"completed": False})
+    store.record("phase3", {"findings_count": 0})
+    with pytest.raises(GateFailed, match=r"done \[fail\]: phase3.findings_count = 0 >= 2"):
         advance(store, "t", machine=machine)
-    store.record("b", {"count": 2})
+    store.record("phase3", {"findings_count": 2})
     assert advance(store, "t", machine=machine).transition.name == "finish"
     assert store.current == "c"
+
+
+# rule: every move is recorded in the facts: its count, and how its target was entered
+def test_take_records_the_moves(store: Store) -> None:
+    machine = _small_machine()
+    assert MovesFacts.of(store.facts) == MovesFacts()
+    _pass_forward(store, machine)
+    store.record("phase5", {"completed": True})
+    take(store, "back", "t", machine=machine)
+    take(store, "forward", "t", machine=machine)
+    moves = MovesFacts.of(store.facts)
+    assert moves.taken == 3 and moves.counts == {"forward": 2, "back": 1}
+    assert moves.count("back") == 1 and moves.count("finish") == 0
+    entry = moves.entry("b")
+    assert entry is not None and (entry.transition, entry.source, entry.move) == ("forward", "a", 3)
+    entry = moves.entry("a")
+    assert entry is not None and (entry.transition, entry.move) == ("back", 2)
+    assert moves.entry("c") is None
+    assert store.events()[-1]["event"] == "transition"  # the log still ends with the move
+
+
+# rule: a phase asked to run where its action does not apply is refused (exit 1) with what
+# to run first, or with the news that its work is done
+def test_require(tmp_path: Path) -> None:
+    project_dir = tmp_path / "project"
+    project_dir.mkdir()
+    (project_dir / "baseline.yaml").write_text("name: b\n")
+    (project_dir / "p.yaml").write_text("name: demo\nbaseline: baseline.yaml\n")
+    config = load_project(project_dir / "p.yaml")
+    store = Store.create(config, tmp_path / "runs", start="diagnosed", project_dir=project_dir,
+                         who="t")
+    assert require(store, "optimize") == "diagnosed"
+    assert require(store, "diagnose") == "diagnosed"  # Phase 3 may run again there
+    with pytest.raises(WrongState, match=r"cannot finalize demo: it is diagnosed, and Phase 5 "
+                       r"runs in optimized \(it comes later\). Next: phasegate optimize demo"):
+        require(store, "finalize")
+    later = Store.create(config.model_copy(update={"name": "later"}), tmp_path / "runs",
+                         start="finalized", project_dir=project_dir, who="t")
+    with pytest.raises(WrongState, match=r"Phase 4 runs in diagnosed or optimizing \(its work "
+                       r"is done\). Next: phasegate promote later"):
+        require(later, "optimize")
+    assert WrongState.exit_code == 1

@@ -15,6 +15,14 @@ among the transitions leaving the same state (the Phase 4 decision, for
 example). `when` chooses the branch; the gate says whether it may be taken. A
 refused move changes nothing but the event log, which gains one `refused` line.
 
+Each state names the action that does its work (`optimize` in `diagnosed` and
+`optimizing`): `phasegate run` runs the current state's action, and `require`
+refuses a phase asked to run elsewhere, saying what to run first. An `auto`
+transition needs no phase's work: the walk takes it once its `when` holds
+(`skip`). States are declared in the order of progress, which `--until` uses.
+`take` records every move in the facts (`moves.*`, `workflow.facts.MovesFacts`),
+so no one reads the event log back for state.
+
 When a transition enters a state, the passed records of the gates leaving that
 state are cleared (a revert re-diagnoses, and the new diagnosis is gated
 anew). A gated transition also re-verifies the artifacts of every gate passed
@@ -29,22 +37,14 @@ from dataclasses import dataclass
 from typing import Any, NoReturn
 
 from workflow.conditions import Condition, evaluate_condition
-from workflow.errors import GateFailed, Refused, WorkflowError
+from workflow.errors import GateFailed, Refused, StateError, WorkflowError, WrongState
+from workflow.facts import MovesFacts
 from workflow.gates import GateResult, evaluate, shipped_checklist_ids, stale_records, write_results
 from workflow.store import GateRecord, Store, now
 
 __all__ = [
-    "MACHINE",
-    "STATES",
-    "TRANSITIONS",
-    "GraphError",
-    "Machine",
-    "State",
-    "Taken",
-    "Transition",
-    "advance",
-    "check_graph",
-    "take",
+    "ACTIONS", "MACHINE", "STATES", "TRANSITIONS", "Action", "GraphError", "Machine", "State",
+    "Taken", "Transition", "advance", "check_graph", "require", "take",
 ]
 
 
@@ -53,11 +53,22 @@ class GraphError(WorkflowError):
 
 
 @dataclass(frozen=True)
+class Action:
+    """The work a phase does in the states that name it; `command` is how a person runs it."""
+
+    name: str
+    phase: str  # who does it ("Phase 4"); `--until phase4` stops where its work ends
+    command: str  # what to run, with {name} for the project
+    also_in: tuple[str, ...] = ()  # states past its own where it may run again (a re-diagnosis)
+
+
+@dataclass(frozen=True)
 class State:
     name: str
     description: str
     initial: bool = False
     final: bool = False
+    action: str | None = None  # the work done in this state (every state but a final one has one)
 
 
 @dataclass(frozen=True)
@@ -68,6 +79,7 @@ class Transition:
     gate: str | None = None
     when: Condition | None = None
     hint: str = ""  # what to do while `when` does not hold; {name} is the project
+    auto: bool = False  # no phase's work comes first: the walk takes it once `when` holds
 
 
 def _when(**fields: Any) -> Condition:
@@ -81,12 +93,23 @@ def _decision(code: str) -> Condition:
 _PHASE4 = "run a Phase 4 attempt (phasegate optimize {name}); its decision picks the branch"
 _PHASE3 = "run Phase 3 (phasegate diagnose {name}): it records the strategy"
 
+ACTIONS: tuple[Action, ...] = (
+    Action("diagnose", "Phase 3", "phasegate baseline {name}, then phasegate diagnose {name}",
+           also_in=("diagnosed",)),
+    Action("optimize", "Phase 4", "phasegate optimize {name}"),
+    Action("finalize", "Phase 5", "phasegate finalize {name}"),
+    Action("promote", "Promotion", "phasegate promote {name}"),
+)
+
+# in the order a project progresses through them
 STATES: tuple[State, ...] = (
-    State("baseline", "the baseline is trained on every seed", initial=True),
-    State("diagnosed", "Phase 3 has diagnosed the baseline and chosen a strategy"),
-    State("optimizing", "Phase 4 attempts are running"),
-    State("optimized", "Phase 4 has settled on a config, or was skipped"),
-    State("finalized", "Phase 5 has trained the final model and looked at the test set once"),
+    State("baseline", "the baseline is trained on every seed", initial=True, action="diagnose"),
+    State("diagnosed", "Phase 3 has diagnosed the baseline and chosen a strategy",
+          action="optimize"),
+    State("optimizing", "Phase 4 attempts are running", action="optimize"),
+    State("optimized", "Phase 4 has settled on a config, or was skipped", action="finalize"),
+    State("finalized", "Phase 5 has trained the final model and looked at the test set once",
+          action="promote"),
     State("promoted", "the final model is promoted", final=True),
 )
 
@@ -98,7 +121,7 @@ TRANSITIONS: tuple[Transition, ...] = (
     Transition("optimize", "diagnosed", "optimizing", gate="diagnostics_complete",
                when=_when(fact="phase3.strategy", op="!=", value="skip"), hint=_PHASE3),
     Transition("skip", "diagnosed", "optimized", gate="diagnostics_complete",
-               when=_when(fact="phase3.strategy", value="skip"), hint=_PHASE3),
+               when=_when(fact="phase3.strategy", value="skip"), hint=_PHASE3, auto=True),
     Transition("accept", "optimizing", "optimized", when=_decision("A"), hint=_PHASE4),
     Transition("iterate", "optimizing", "optimizing", when=_decision("B"), hint=_PHASE4),
     Transition("revert", "optimizing", "diagnosed", when=_decision("C"), hint=_PHASE4),
@@ -113,10 +136,13 @@ TRANSITIONS: tuple[Transition, ...] = (
 
 
 def check_graph(
-    states: Iterable[State], transitions: Iterable[Transition], gate_ids: Collection[str]
+    states: Iterable[State],
+    transitions: Iterable[Transition],
+    gate_ids: Collection[str],
+    actions: Iterable[Action] = ACTIONS,
 ) -> list[str]:
     """Every inconsistency of a graph definition, in words (empty when it is sound)."""
-    states, transitions = list(states), list(transitions)
+    states, transitions, actions = list(states), list(transitions), list(actions)
     errors = []
     names = [s.name for s in states]
     errors += [f"state {n!r} is declared twice" for n in _repeated(names)]
@@ -135,6 +161,8 @@ def check_graph(
         if t.gate is not None and t.gate not in gate_ids:
             errors.append(f"transition {t.name!r} names gate {t.gate!r}, which is not a "
                           f"shipped checklist ({', '.join(sorted(gate_ids)) or 'none'})")
+        if t.auto and t.when is None:
+            errors.append(f"transition {t.name!r} is auto but has no `when` to say when")
     edges = [(t.source, t.target) for t in transitions]
     if len(starts) == 1:
         reached = _closure({starts[0]}, edges)
@@ -146,7 +174,47 @@ def check_graph(
         back = [(b, a) for a, b in edges]
         ending = _closure(finals, back)
         errors += [f"state {n!r} has no path to a final state" for n in names if n not in ending]
+    errors += _action_errors(states, transitions, actions)
     return errors
+
+
+def _action_errors(states: list[State], moves: list[Transition], acts: list[Action]) -> list[str]:
+    """Each non-final state has a known action, each action is used and ends in one state;
+    the states are declared in the order of progress (each is entered from an earlier one)."""
+    errors = []
+    known = [a.name for a in acts]
+    names = [s.name for s in states]
+    errors += [f"action {n!r} is declared twice" for n in _repeated(known)]
+    for state in states:
+        if state.final and state.action is not None:
+            errors.append(f"final state {state.name!r} has an action ({state.action!r})")
+        elif not state.final and state.action is None:
+            errors.append(f"state {state.name!r} has no action (what runs there?)")
+        elif state.action is not None and state.action not in known:
+            errors.append(f"state {state.name!r} names unknown action {state.action!r}; "
+                          f"actions: {', '.join(known) or 'none'}")
+        earlier = names[: names.index(state.name)]
+        if not state.initial and not any(t.target == state.name and t.source in earlier
+                                         for t in moves):
+            errors.append(f"state {state.name!r} is not entered from a state declared before "
+                          "it (states are declared in the order of progress)")
+    for action in acts:
+        own = [s.name for s in states if s.action == action.name]
+        if not own:
+            errors.append(f"action {action.name!r} is the action of no state")
+            continue
+        errors += [f"action {action.name!r} may run again in unknown state {n!r}"
+                   for n in action.also_in if n not in names]
+        ends = _ends(own, moves)
+        if len(ends) != 1:
+            errors.append(f"action {action.name!r} should lead to one state, but its states "
+                          f"{own} lead to {sorted(ends) or 'none'}")
+    return errors
+
+
+def _ends(own: list[str], transitions: Iterable[Transition]) -> set[str]:
+    """The states outside `own` that the transitions leaving `own` enter."""
+    return {t.target for t in transitions if t.source in own and t.target not in own}
 
 
 def _repeated(names: list[str]) -> list[str]:
@@ -165,7 +233,7 @@ def _closure(seeds: set[str], edges: list[tuple[str, str]]) -> set[str]:
 
 
 class Machine:
-    """A checked phase graph; `next_transition` picks the move the facts select."""
+    """A checked phase graph: which move the facts select, which action runs where."""
 
     def __init__(
         self,
@@ -173,14 +241,17 @@ class Machine:
         transitions: Iterable[Transition],
         *,
         gate_ids: Collection[str],
+        actions: Iterable[Action] = ACTIONS,
     ) -> None:
-        states, transitions = tuple(states), tuple(transitions)
-        errors = check_graph(states, transitions, gate_ids)
+        states, transitions, actions = tuple(states), tuple(transitions), tuple(actions)
+        errors = check_graph(states, transitions, gate_ids, actions)
         if errors:
             raise GraphError("invalid phase graph: " + "; ".join(errors))
         self.states = {s.name: s for s in states}
         self.transitions = {t.name: t for t in transitions}
+        self.actions = {a.name: a for a in actions}
         self.start = next(s.name for s in states if s.initial)
+        self.order = tuple(self.states)  # the order of progress (checked above)
 
     @property
     def gates(self) -> list[str]:
@@ -190,19 +261,82 @@ class Machine:
     def transition(self, name: str) -> Transition:
         if name not in self.transitions:
             known = ", ".join(self.transitions)
-            raise WorkflowError(f"unknown transition {name!r}; transitions: {known}")
+            raise GraphError(f"unknown transition {name!r}; transitions: {known}")
         return self.transitions[name]
+
+    def state(self, name: str) -> State:
+        if name not in self.states:
+            raise StateError(f"unknown state {name!r}; states: {', '.join(self.states)}")
+        return self.states[name]
 
     def outgoing(self, state: str) -> list[Transition]:
         return [t for t in self.transitions.values() if t.source == state]
+
+    # -- actions ------------------------------------------------------------------------------
+
+    def action(self, name: str) -> Action:
+        if name not in self.actions:
+            raise GraphError(f"unknown action {name!r}; actions: {', '.join(self.actions)}")
+        return self.actions[name]
+
+    def states_of(self, action: str) -> list[str]:
+        """The states whose work `action` is, in the order of progress."""
+        return [s.name for s in self.states.values() if s.action == self.action(action).name]
+
+    def runs_in(self, action: str) -> list[str]:
+        """Where `action` may run: its own states, and those where it may run again."""
+        return self.states_of(action) + list(self.action(action).also_in)
+
+    def ends_in(self, action: str) -> str:
+        """The state a project reaches when `action`'s work is done (checked to be one)."""
+        return next(iter(_ends(self.states_of(action), self.transitions.values())))
+
+    def is_past(self, state: str, action: str) -> bool:
+        """Whether a project in `state` is past every state where `action` runs (it is done)."""
+        last = max(self.order.index(s) for s in self.runs_in(action))
+        return self.order.index(self.state(state).name) > last
+
+    def command(self, state: str, project: str) -> str:
+        """What a person runs next in `state`, in words."""
+        action = self.state(state).action
+        return self.actions[action].command.format(name=project) if action else "nothing (the end)"
+
+    # -- moves --------------------------------------------------------------------------------
+
+    def auto_move(self, state: str, facts: Mapping[str, Any]) -> Transition | None:
+        """The `auto` transition out of `state` whose `when` holds, if there is one."""
+        for t in self.outgoing(state):
+            if t.auto and t.when is not None and evaluate_condition(t.when, dict(facts)).holds:
+                return t
+        return None
+
+    def stops(self) -> dict[str, str]:
+        """The words `--until` accepts, each with the state it stops at: a state's name, an
+        action's name or its phase ("phase4"), which stop where that work ends."""
+        words = {name: name for name in self.order}
+        for action in self.actions.values():
+            end = self.ends_in(action.name)
+            words.setdefault(action.name, end)
+            words.setdefault(action.phase.lower().replace(" ", ""), end)
+        return words
+
+    def reached(self, state: str, stop: str, facts: Mapping[str, Any]) -> bool:
+        """Whether a project in `state` has reached `stop`: it is there or past it. The start
+        state is where a project is created, so it is reached once its work is done: a move
+        out of it applies (the baseline is trained)."""
+        here, there = self.order.index(self.state(state).name), self.order.index(stop)
+        if here != there:
+            return here > there
+        if stop != self.start:
+            return True
+        return any(t.when is None or evaluate_condition(t.when, dict(facts)).holds
+                   for t in self.outgoing(stop))
 
     def next_transition(
         self, state: str, facts: Mapping[str, Any], *, project: str = "NAME"
     ) -> Transition:
         """The one transition out of `state` whose `when` holds; `Refused` with the hint if none."""
-        if state not in self.states:
-            raise WorkflowError(f"unknown state {state!r}; states: {', '.join(self.states)}")
-        if self.states[state].final:
+        if self.state(state).final:
             raise Refused(f"{project} is {state}: that is the end of the workflow")
         chosen, waiting = [], []
         for t in self.outgoing(state):
@@ -280,8 +414,25 @@ def take(store: Store, name: str, who: str, why: str = "", *, machine: Machine =
             gates[result.gate] = GateRecord(passed_at=now(), transition=name, by=who,
                                             artifacts=result.artifacts)
         store.save_state(state.model_copy(update={"state": transition.target, "gates": gates}))
+        moves = MovesFacts.of(store.facts).after(name, state.state, transition.target, now())
+        store.record("moves", moves.model_dump(mode="json"), who=who)
         store.append_event("transition", {**event, "gate": result.summary() if result else None})
     return Taken(transition, result)
+
+
+def require(store: Store, action: str, *, machine: Machine = MACHINE) -> str:
+    """The project's state when `action` may run in it; `WrongState` saying what to run first
+    (or that the work is done) otherwise. Phases call it before doing anything."""
+    state = store.current
+    where = machine.runs_in(action)
+    if state in where:
+        return state
+    done = machine.is_past(state, action)
+    because = "its work is done" if done else "it comes later"
+    raise WrongState(
+        f"cannot {action} {store.name}: it is {state}, and {machine.action(action).phase} runs "
+        f"in {' or '.join(where)} ({because}). Next: {machine.command(state, store.name)}"
+    )
 
 
 def advance(store: Store, who: str, why: str = "", *, machine: Machine = MACHINE) -> Taken:
