@@ -38,6 +38,7 @@ from phases.diagnostic.evidence import (
 )
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
 from workflow.errors import ConfigError, Refused
+from workflow.facts import read_facts
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.progress import Progress
 from workflow.project import ProjectConfig
@@ -279,14 +280,15 @@ def run_diagnose(
                 f"{BASELINE_STATE} (or again from {DIAGNOSED_STATE}), and the diagnosis "
                 "Phase 4 acted on is kept as it was"
             )
-        if store.get("baseline.completed", False) is not True:
+        baseline = read_facts(store).baseline
+        if baseline.completed is not True:
             raise Refused(
                 f"cannot diagnose {store.name}: no baseline yet (run: phasegate baseline "
                 f"{store.name}, or import one with --import DIR)"
             )
         project = store.project
         config = load_train_config(project.baseline)
-        seeds = store.get("baseline.seed_list", list(project.seeds))
+        seeds = baseline.seed_list if baseline.seed_list is not None else list(project.seeds)
         runs = load_seed_runs(store.run_dir / BASELINE_DIR, seeds, config)
         measured: dict[str, Any] = {}
         if probes:
@@ -296,7 +298,7 @@ def run_diagnose(
         evidence = evidence_for(runs, config, project, measured)
         diagnosis = diagnose(evidence, preference=project.strategy)
         out_dir = store.run_dir / PHASE_DIR
-        write_diagnosis(diagnosis, project, out_dir, source=store.get("baseline.source", "trained"),
+        write_diagnosis(diagnosis, project, out_dir, source=baseline.source or "trained",
                         project_dir=store.project_dir)
         store.record(PHASE_DIR, phase3_facts(diagnosis), who=who)
         if state == BASELINE_STATE:

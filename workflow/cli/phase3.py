@@ -12,6 +12,7 @@ from pathlib import Path
 
 from workflow.cli import add_command, whoami
 from workflow.errors import EXIT_OK
+from workflow.facts import read_facts
 from workflow.store import RUNS_ENV, Store
 
 __all__ = ["register"]
@@ -80,21 +81,21 @@ def _baseline(args: argparse.Namespace) -> int:
     else:
         evidence = run_baseline(store, workers=args.workers,
                                 progress=RichProgress(json=args.json), who=who)
-    facts = store.get("baseline")
+    facts = read_facts(store)
+    baseline = facts.baseline
     if args.json:
-        print(json.dumps(facts, indent=2))
+        print(json.dumps(baseline.model_dump(mode="json", exclude_unset=True), indent=2))
         return EXIT_OK
     target = evidence.target
-    summary = facts.get(target.name) or {}
-    if summary.get("mean") is not None:
-        score = (f"; {target.name} {target.format(summary['mean'])} ± "
-                 f"{target.format(summary['std'])}")
+    summary = baseline.summary(target.name)
+    if summary is not None and summary.mean is not None:
+        score = f"; {target.name} {target.format(summary.mean)} ± {target.format(summary.std)}"
     else:
         score = f"; no usable seed, so no {target.name}"
-    again = " again" if store.get("phase3.stale", None) else ""
+    again = " again" if facts.phase3.stale else ""
     print(
-        f"baseline of {store.name} ({facts['source']}): {facts['seeds']} of {facts['runs']} seeds "
-        f"usable, {facts['diverged']} diverged{score}. next: phasegate diagnose {store.name}{again}"
+        f"baseline of {store.name} ({baseline.source}): {baseline.seeds} of {baseline.runs} seeds "
+        f"usable, {baseline.diverged} diverged{score}. next: phasegate diagnose {store.name}{again}"
     )
     return EXIT_OK
 
@@ -105,7 +106,7 @@ def _diagnose(args: argparse.Namespace) -> int:
     store = Store.open(args.name, args.runs)
     probes = [p.strip() for p in args.probe.split(",") if p.strip()]
     diagnosis, report = run_diagnose(store, probes=probes, who=whoami(args.by))
-    facts = store.get("phase3")
+    facts = read_facts(store).phase3.model_dump(mode="json", exclude_unset=True)
     if args.json:
         print(json.dumps({**facts, "report": str(report), "state": store.current}, indent=2))
         return EXIT_OK
