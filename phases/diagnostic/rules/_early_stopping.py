@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from phases.diagnostic.answers import Recommendation
-from phases.diagnostic.evidence import Evidence, mean
+from phases.diagnostic.evidence import Evidence, SeedRun, mean
 from phases.diagnostic.rules._base import Finding, Rule, having, majority, r
 
 if TYPE_CHECKING:
     from phases.diagnostic.answers import Context, Priority
-    from phases.diagnostic.evidence import SeedRun
+    from workflow.trainer.config import EarlyStopping
 
 __all__ = ["EarlyStoppingEager", "EarlyStoppingNeverFires"]
 
@@ -21,17 +22,32 @@ EAGER_PATIENCE = 3
 NEVER_FIRES_FRACTION = 0.50
 
 
-def _base(ev: Evidence, runs: list[SeedRun], stopped: list[SeedRun]) -> dict[str, object]:
+@dataclass(frozen=True)
+class Stopping:
+    """Early stopping as the runs show it: its settings, the runs, the ones it stopped."""
+
+    settings: EarlyStopping
+    runs: list[SeedRun]
+    stopped: list[SeedRun]
+
+    def numbers(self, ev: Evidence) -> dict[str, object]:
+        return {
+            "patience": self.settings.patience,
+            "min_delta": self.settings.min_delta,
+            "monitor": self.settings.monitor,
+            "epochs_configured": ev.epochs_configured,
+            "seeds_stopped": len(self.stopped),
+            "seeds": len(self.runs),
+        }
+
+
+def stopping(ev: Evidence) -> Stopping | None:
+    """None when early stopping is not configured or no usable run has the target."""
     es = ev.config.training.early_stopping
-    assert es is not None
-    return {
-        "patience": es.patience,
-        "min_delta": es.min_delta,
-        "monitor": es.monitor,
-        "epochs_configured": ev.epochs_configured,
-        "seeds_stopped": len(stopped),
-        "seeds": len(runs),
-    }
+    runs = having(ev.usable, ev.metric)
+    if es is None or not runs:
+        return None
+    return Stopping(es, runs, [run for run in runs if run.status == "early_stopped"])
 
 
 class EarlyStoppingEager(Rule):
@@ -41,13 +57,10 @@ class EarlyStoppingEager(Rule):
     answers = ("more_patience",)
 
     def check(self, ev: Evidence) -> Finding | None:
-        es = ev.config.training.early_stopping
-        runs = having(ev.usable, ev.metric)
-        if es is None or not runs:
+        seen = stopping(ev)
+        if seen is None or not majority(len(seen.stopped), len(seen.runs)):
             return None
-        stopped = [run for run in runs if run.status == "early_stopped"]
-        if not majority(len(stopped), len(runs)):
-            return None
+        es, runs, stopped = seen.settings, seen.runs, seen.stopped
         configured = ev.epochs_configured
         stop_epoch = mean(len(run.history) for run in stopped)
         if stop_epoch >= EAGER_FRACTION * configured and es.patience >= EAGER_PATIENCE:
@@ -58,7 +71,7 @@ class EarlyStoppingEager(Rule):
             back = min(len(loss) - 1, es.patience)
             drops.append((loss[-1 - back] - loss[-1]) / loss[-1 - back] if loss[-1 - back] else 0)
         return self.found("medium", {
-            **_base(ev, runs, stopped),
+            **seen.numbers(ev),
             "stop_epoch": r(stop_epoch, 1),
             "train_loss_drop_last_patience_pct": r(100 * mean(drops), 1),
         }, f"early stopping (patience {es.patience}) ended {len(stopped)} of {len(runs)} seeds "
@@ -93,10 +106,10 @@ class EarlyStoppingNeverFires(Rule):
     answers = ("early_stopping_on_target",)
 
     def check(self, ev: Evidence) -> Finding | None:
-        es = ev.config.training.early_stopping
-        runs = having(ev.usable, ev.metric)
-        if es is None or not runs or any(run.status == "early_stopped" for run in runs):
+        seen = stopping(ev)
+        if seen is None or seen.stopped:
             return None
+        es, runs = seen.settings, seen.runs
         configured = ev.epochs_configured
         target = ev.target
         best = mean((target.best_index(run.column(ev.metric)) or 0) + 1 for run in runs)
@@ -109,7 +122,7 @@ class EarlyStoppingNeverFires(Rule):
             else f"{es.monitor} kept improving by tiny amounts (min_delta {es.min_delta:g})"
         )
         return self.found("low", {
-            **_base(ev, runs, []), "best_epoch": r(best, 1), "epochs": r(length, 1),
+            **seen.numbers(ev), "best_epoch": r(best, 1), "epochs": r(length, 1),
         }, f"early stopping is configured but no seed stopped, although {ev.metric} peaked at "
            f"epoch {best:.1f} of {length:.0f}: {why}", seeds=[run.seed for run in runs])
 
