@@ -1,4 +1,4 @@
-"""phases.diagnostic.recommend and candidates: 3-5 valid patches, their gains, the strategy rule."""
+"""phases.diagnostic.recommend: the rules' answers ranked into 3-5 valid patches, the strategy."""
 
 from __future__ import annotations
 
@@ -179,41 +179,6 @@ def test_facts_record_of_a_recommendation() -> None:
         "changes": {"data.augment": [{"name": "affine", "degrees": 10.0, "translate": 0.1}]},
         "expected_gain": [4.2, 11.2], "finding": "overfitting",
     }
-
-
-def test_every_search_space_is_one_phase_4_can_parse() -> None:
-    # each candidate's knobs are float/int ranges (low < high, a log range above zero) or
-    # categorical choices, the shape Phase 4's sweep reads from phase3.search_space
-    from phases.diagnostic.answers import Context, fallbacks
-    from phases.diagnostic.rules import RULES, Finding
-
-    numbers = {"gap_points": 20, "shortfall_points": 10, "seeds": 3, "diverged_seeds": 1,
-               "late_gain": 3, "best_epoch": 4,
-               "settings": ["schedule.name", "data.augment", "regularization",
-                            "training.grad_clip", "model.pretrained"]}
-    spaces = []
-    for config in (TrainConfig(), clean_config(), clean_config(**BARE)):
-        ctx = Context(config, evidence(seeds(), config=config), 20.0, frozenset())
-        for rule in RULES:
-            finding = Finding(rule.id, rule.title, "high", numbers, "t")
-            for rec in [*rule.offer(finding, ctx, "HIGH"), *fallbacks(ctx)]:
-                config.with_changes(rec.changes)
-                spaces.append(rec.space)
-    assert len(spaces) > 30
-    for space in spaces:
-        for knob, spec in space.items():
-            config = TrainConfig()
-            if spec["type"] == "categorical":
-                assert len(spec["choices"]) >= 2
-                for choice in spec["choices"]:
-                    config.with_changes({knob: choice})
-            else:
-                assert spec["type"] in ("float", "int") and spec["low"] < spec["high"], knob
-                assert not spec.get("log") or spec["low"] > 0
-    parse = pytest.importorskip("phases.optimization.sweep.space").space_from_phase3
-    for space in spaces:
-        if space:
-            parse(space)
 
 
 def test_less_capacity_only_once_augmentation_and_dropout_are_in_place() -> None:
