@@ -20,6 +20,7 @@ from dataclasses import asdict, dataclass, field
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from phases.diagnostic.evidence import Evidence, SeedRun
+from workflow.errors import ExtensionError
 
 if TYPE_CHECKING:
     from phases.diagnostic.answers import Context, Priority, Recommendation
@@ -76,8 +77,6 @@ class Rule(ABC):
 
     def offer(self, finding: Finding, ctx: Context, primary: Priority) -> list[Recommendation]:
         """`answer`, held to the answers the rule names (one it does not name is a bug)."""
-        from workflow.errors import ExtensionError
-
         recs = self.answer(finding, ctx, primary)
         unnamed = sorted({r.name for r in recs} - set(self.answers))
         if unnamed:
