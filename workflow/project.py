@@ -1,9 +1,11 @@
 """A project: what is optimized, against which baseline, under which statistical rules.
 
 A project file is YAML validated as `ProjectConfig`; `load_project` also makes
-the baseline path absolute (it is written relative to the project file) and
+the baseline path absolute (it is written relative to the project file),
 checks that the baseline config exists, so a run directory never depends on
-the folder a command was started from.
+the folder a command was started from, and loads a user's strategy named as
+`module:Class`, so one that does not fit Phase 4's `Strategy` base is refused
+when the project is created.
 """
 
 from __future__ import annotations
@@ -15,15 +17,25 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from workflow.errors import ConfigError
+from workflow.errors import ConfigError, PluginError
 from workflow.io import load_model
 from workflow.metric import Metric
 
-__all__ = ["NAME_PATTERN", "ProjectConfig", "Target", "check_name", "load_project"]
+__all__ = [
+    "BUILTIN_STRATEGIES",
+    "NAME_PATTERN",
+    "ProjectConfig",
+    "Target",
+    "check_name",
+    "load_project",
+]
 
 # a project name becomes a folder name under runs/: keep it a plain slug
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 _TRAINER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+# Phase 4's built-in strategies (phases.optimization.strategies checks its registry against
+# these at import); a project may also name its own as module:Class
+BUILTIN_STRATEGIES = ("targeted", "iterative", "sweep")
 
 
 class Target(BaseModel):
@@ -76,7 +88,7 @@ class ProjectConfig(BaseModel):
     alpha: float = Field(default=0.05, gt=0, lt=1)
     iteration_limit: int = Field(default=3, ge=1)
     time_budget_minutes: float | None = Field(default=None, gt=0)
-    strategy: Literal["auto", "targeted", "sweep", "iterative"] = "auto"
+    strategy: str = "auto"  # auto, a built-in strategy, or a user's module:Class
     trainer: str = "builtin"
 
     @field_validator("seeds", "fresh_seeds")
@@ -92,6 +104,16 @@ class ProjectConfig(BaseModel):
     def _trainer_spec(cls, spec: str) -> str:
         if spec != "builtin" and not _TRAINER_PATTERN.match(spec):
             raise ValueError(f"expected 'builtin' or 'module:function', but got {spec!r}")
+        return spec
+
+    @field_validator("strategy")
+    @classmethod
+    def _strategy_spec(cls, spec: str) -> str:
+        if spec not in ("auto", *BUILTIN_STRATEGIES) and not _TRAINER_PATTERN.match(spec):
+            raise ValueError(
+                f"expected auto, {', '.join(BUILTIN_STRATEGIES)} or 'module:Class', "
+                f"but got {spec!r}"
+            )
         return spec
 
     @model_validator(mode="after")
@@ -126,6 +148,13 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
                 f"{path}: target.metric: the built-in trainer records no metric "
                 f"{config.target.metric!r} (allowed: {', '.join(MONITORS)})"
             )
+    if ":" in config.strategy:
+        from phases.optimization.strategies import strategy_class
+        # a user's strategy that does not fit fails here, at init, not in Phase 4
+        try:
+            strategy_class(config.strategy)
+        except PluginError as exc:
+            raise type(exc)(f"{path}: {exc}") from None
     baseline = (path.parent / config.baseline.expanduser()).resolve()
     if require_baseline and not baseline.is_file():
         raise ConfigError(f"{path}: baseline: file not found: {baseline}")

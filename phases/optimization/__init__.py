@@ -1,31 +1,37 @@
-"""Phase 4, optimization: targeted, sweep and iterative strategies, and the decision.
+"""Phase 4, optimization: a loop over a `Strategy`, the decision, the records and the report.
 
 - `optimize` (phase.py): Phase 4 with the store, from `diagnosed` to a decision.
+- strategies/: the `Strategy` base (plan an attempt, run it) and the built-in
+  targeted, iterative and sweep strategies; a user's is `module:Class`.
+- context.py: what an attempt sees: the project, its arms, the attempts so far.
 - `decide` (decision.py): the A/B/C/D/budget rules, pure.
-- targeted.py: selecting and applying recommendations, training and comparing arms.
+- recording.py: the attempt record and the facts (workflow.facts.Phase4Facts).
+- artifacts.py: the kept config, the checkpoints; results.py: optimization_results.md.
+- targeted.py: selecting and applying recommendations, the plan of an attempt.
 - iterative.py: re-diagnosing an attempt's runs to plan the next one.
-- results.py: optimization_results.md and its JSON twin.
-- sweep/: the sweep strategy (`phasegate optimize --strategy sweep`).
+- sweep/: the search a sweep attempt runs.
 
 Nothing here imports torch at import time.
 """
 
 from phases.optimization.decision import Budget, Decision, DecisionCode, Evidence, decide
-from phases.optimization.phase import STRATEGIES, Outcome, Progress, optimize, resolve_strategy
+from phases.optimization.phase import STRATEGIES, Outcome, optimize, resolve_strategy
 from phases.optimization.results import write_results
+from phases.optimization.strategies import AttemptResult, Strategy
 from phases.optimization.targeted import Plan
 from workflow.arms import Arm
 
 __all__ = [
     "STRATEGIES",
     "Arm",
+    "AttemptResult",
     "Budget",
     "Decision",
     "DecisionCode",
     "Evidence",
     "Outcome",
     "Plan",
-    "Progress",
+    "Strategy",
     "decide",
     "optimize",
     "resolve_strategy",

@@ -34,6 +34,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from workflow.metric import Metric
+
 __all__ = [
     "CEILING_POINTS",
     "Budget",
@@ -174,29 +176,25 @@ class Decision:
         }
 
 
-def gain_points(mean_diff: float, reference_mean: float, *, is_rate: bool) -> float:
+def gain_points(mean_diff: float, reference_mean: float, *, metric: Metric) -> float:
     """An oriented mean difference (positive = better) in points (see the module docstring)."""
-    if is_rate:
-        return 100.0 * mean_diff
-    if reference_mean == 0 or not math.isfinite(reference_mean):
-        return 100.0 * mean_diff
-    return 100.0 * mean_diff / abs(reference_mean)
+    return metric.points(mean_diff, reference_mean)
 
 
 def target_check(
-    mean: float | None, goal: float | None, *, metric: str, higher_is_better: bool,
-    significant: bool,
+    mean: float | None, goal: float | None, *, metric: Metric, significant: bool,
 ) -> tuple[bool, str]:
-    """Whether the candidate's mean meets the goal, and the comparison in words."""
+    """Whether the candidate's mean meets the goal (reaches it, or is better), in words too."""
     if goal is None:
         if significant:
             return True, "the project sets no goal, so a significant improvement meets it"
         return False, "the project sets no goal, and the improvement is not significant"
     if mean is None or not math.isfinite(mean):
-        return False, f"the mean {metric} could not be measured (goal {goal:g})"
-    met = mean >= goal if higher_is_better else mean <= goal
-    op = (">=" if met else "<") if higher_is_better else ("<=" if met else ">")
-    return met, f"mean {metric} {mean:.4g} {op} the goal {goal:g}"
+        return False, f"the mean {metric.name} could not be measured (goal {goal:g})"
+    met = not metric.better(goal, mean)  # the goal itself counts as met
+    higher = metric.higher_is_better
+    op = (">=" if met else "<") if higher else ("<=" if met else ">")
+    return met, f"mean {metric.name} {mean:.4g} {op} the goal {goal:g}"
 
 
 def _points(value: float | None) -> str:

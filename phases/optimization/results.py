@@ -21,6 +21,8 @@ from typing import Any
 
 from phases.optimization.decision import Decision
 from workflow.arms import Arm
+from workflow.facts import AttemptRecord
+from workflow.facts._phase4 import ComparisonRecord
 from workflow.io import atomic_open
 from workflow.metric import Metric
 from workflow.project import ProjectConfig
@@ -73,18 +75,18 @@ def _finite(value: Any) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def arm_profile(arm: Arm, metric: str) -> dict[str, Any]:
+def arm_profile(arm: Arm, metric: Metric) -> dict[str, Any]:
     """One arm's row of the baseline-vs-optimized table, as numbers."""
-    values = arm.values(metric)
-    name = metric.removeprefix("val_")
+    values = arm.values(metric.name)
+    name = metric.name.removeprefix("val_")
     gaps, epoch_times, best_epochs, stops, runs = [], [], [], [], []
     for seed, result in sorted(arm.results.items()):
         if not result.history:
             continue
         last = result.history[-1]
         if f"train_{name}" in last and f"val_{name}" in last:
-            gap = last[f"train_{name}"] - last[f"val_{name}"]
-            gaps.append(-gap if name == "loss" else gap)  # loss: val above train is the gap
+            # oriented: how much better the training split scores (a loss: val above train)
+            gaps.append(metric.oriented(last[f"train_{name}"] - last[f"val_{name}"]))
         epoch_times += [row["epoch_time"] for row in result.history if "epoch_time" in row]
         if result.best_epoch is not None:
             best_epochs.append(float(result.best_epoch))
@@ -108,89 +110,89 @@ def arm_profile(arm: Arm, metric: str) -> dict[str, Any]:
     }
 
 
-def _points(value: Any, is_rate: bool) -> float | None:
+def _points(value: Any, metric: Metric) -> float | None:
+    """A difference shown in the report's unit: points (x100) for a rate, raw otherwise."""
     value = _finite(value)
     if value is None:
         return None
-    return 100.0 * value if is_rate else value
+    return 100.0 * value if metric.is_rate else value
 
 
-def _comparison(data: Mapping[str, Any] | None, is_rate: bool) -> dict[str, Any] | None:
-    if not data:
+def _comparison(data: ComparisonRecord | None, metric: Metric) -> dict[str, Any] | None:
+    if data is None:
         return None
     return {
-        **dict(data),
-        "mean_diff_points": _points(data.get("mean_diff"), is_rate),
-        "ci_low_points": _points(data.get("ci_low"), is_rate),
-        "ci_high_points": _points(data.get("ci_high"), is_rate),
+        **data.model_dump(mode="json"),
+        "mean_diff_points": _points(data.mean_diff, metric),
+        "ci_low_points": _points(data.ci_low, metric),
+        "ci_high_points": _points(data.ci_high, metric),
     }
 
 
 def _recommendation_rows(
-    attempts: Sequence[Mapping[str, Any]], lineage: Sequence[Mapping[str, Any]], is_rate: bool
+    attempts: Sequence[AttemptRecord], lineage: Sequence[AttemptRecord], metric: Metric
 ) -> list[dict[str, Any]]:
     """Expected against measured gain for each recommendation any attempt applied."""
-    kept = {a["attempt"] for a in lineage}
+    kept = {a.attempt for a in lineage}
     rows = []
     for attempt in attempts:
-        comparison = attempt.get("comparison") or {}
-        ids = [r["id"] for r in attempt.get("recommendations", [])]
-        for rec in attempt.get("recommendations", []):
-            low, high = (list(rec.get("expected_gain") or [0.0, 0.0]) + [0.0, 0.0])[:2]
+        comparison = attempt.comparison
+        ids = [r.id for r in attempt.recommendations]
+        for rec in attempt.recommendations:
+            low, high = (list(rec.expected_gain or [0.0, 0.0]) + [0.0, 0.0])[:2]
             rows.append({
-                "attempt": attempt["attempt"],
-                "id": rec["id"],
-                "title": rec.get("title") or rec["id"],
-                "priority": rec.get("priority"),
-                "finding": rec.get("finding"),
+                "attempt": attempt.attempt,
+                "id": rec.id,
+                "title": rec.title or rec.id,
+                "priority": rec.priority,
+                "finding": rec.finding,
                 "expected_low": float(low),
                 "expected_high": float(high),
-                "actual": attempt["evidence"]["gain_points"],
-                "actual_low": _points(comparison.get("ci_low"), is_rate),
-                "actual_high": _points(comparison.get("ci_high"), is_rate),
-                "compared_with": attempt.get("compared_with"),
-                "together": [i for i in ids if i != rec["id"]],
-                "kept": attempt["attempt"] in kept,
+                "actual": attempt.evidence.gain_points,
+                "actual_low": _points(comparison.ci_low, metric) if comparison else None,
+                "actual_high": _points(comparison.ci_high, metric) if comparison else None,
+                "compared_with": attempt.compared_with,
+                "together": [i for i in ids if i != rec.id],
+                "kept": attempt.attempt in kept,
             })
     return rows
 
 
-def _round(attempt: Mapping[str, Any], is_rate: bool) -> dict[str, Any]:
-    diagnosis = attempt.get("diagnosis") or None
-    candidate = attempt.get("candidate") or {}
+def _round(attempt: AttemptRecord, metric: Metric) -> dict[str, Any]:
+    diagnosis = attempt.diagnosis
+    candidate = attempt.candidate
     return {
-        "attempt": attempt["attempt"],
-        "strategy": attempt["strategy"],
-        "base": attempt["base"],
-        "source": attempt["source"],
+        "attempt": attempt.attempt,
+        "strategy": attempt.strategy,
+        "base": attempt.base,
+        "source": attempt.source,
         "recommendations": [
-            {"id": r["id"], "title": r.get("title") or r["id"]}
-            for r in attempt.get("recommendations", [])
+            {"id": r.id, "title": r.title or r.id} for r in attempt.recommendations
         ],
-        "changes": list(attempt.get("changes", [])),
-        "mean": candidate.get("mean"),
-        "std": _finite(candidate.get("std")),
-        "n": candidate.get("n", 0),
-        "compared_with": attempt["compared_with"],
-        "comparison": _comparison(attempt.get("comparison"), is_rate),
-        "gain_points": attempt["evidence"]["gain_points"],
-        "note": attempt.get("note") or "",
-        "target_text": attempt.get("target_text", ""),
-        "decision": attempt["decision"],
-        "reason": attempt["reason"],
-        "minutes": attempt.get("minutes", 0.0),
+        "changes": [c.model_dump(mode="json") for c in attempt.changes],
+        "mean": candidate.mean if candidate else None,
+        "std": _finite(candidate.std) if candidate else None,
+        "n": (candidate.n or 0) if candidate else 0,
+        "compared_with": attempt.compared_with,
+        "comparison": _comparison(attempt.comparison, metric),
+        "gain_points": attempt.evidence.gain_points,
+        "note": attempt.note,
+        "target_text": attempt.target_text,
+        "decision": attempt.decision,
+        "reason": attempt.reason,
+        "minutes": attempt.minutes,
         "diagnosis": (
             {
                 "findings": [
-                    f"{f['title']} ({f['severity']}): {f['text']}"
-                    for f in diagnosis["findings"]
-                    if f.get("root_cause", True)
+                    f"{f.title} ({f.severity}): {f.text}"
+                    for f in diagnosis.findings
+                    if f.root_cause
                 ],
                 "recommendations": [
-                    f"{r['id']} {r.get('title', '')} ({r.get('priority', '')})".strip()
-                    for r in diagnosis["recommendations"]
+                    f"{r.id} {r.title or ''} ({r.priority or ''})".strip()
+                    for r in diagnosis.recommendations
                 ],
-                "strategy": diagnosis.get("strategy"),
+                "strategy": diagnosis.strategy,
             }
             if diagnosis
             else None
@@ -205,17 +207,17 @@ def build_context(
     optimized: Arm,
     kept: bool,
     decision: Decision,
-    attempts: Sequence[Mapping[str, Any]],
-    lineage: Sequence[Mapping[str, Any]],
+    attempts: Sequence[AttemptRecord],
+    lineage: Sequence[AttemptRecord],
     changes: Sequence[Mapping[str, Any]],
-    comparison: Mapping[str, Any] | None,
+    comparison: ComparisonRecord | None,
     strategy: str,
     plots: Mapping[str, str | None],
     sweep: Mapping[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Every value the template shows (and the JSON twin holds)."""
-    metric = project.target.metric
-    is_rate = not metric.endswith("loss")
+    measure = project.target.measure
+    metric, is_rate = measure.name, measure.is_rate
     return {
         "generated": now(),
         "project": {
@@ -225,7 +227,7 @@ def build_context(
             "goal": project.target.goal,
             "alpha": project.alpha,
             "min_effect": project.min_effect,
-            "min_effect_points": _points(project.min_effect, is_rate),
+            "min_effect_points": _points(project.min_effect, measure),
             "seeds": list(project.seeds),
             "iteration_limit": project.iteration_limit,
             "time_budget_minutes": project.time_budget_minutes,
@@ -240,13 +242,13 @@ def build_context(
         },
         "kept": kept,
         "arms": {
-            "baseline": arm_profile(baseline, metric),
-            "optimized": arm_profile(optimized, metric),
+            "baseline": arm_profile(baseline, measure),
+            "optimized": arm_profile(optimized, measure),
         },
-        "comparison": _comparison(comparison, is_rate),
+        "comparison": _comparison(comparison, measure),
         "changes": [dict(row) for row in changes],
-        "recommendations": _recommendation_rows(attempts, lineage, is_rate),
-        "rounds": [_round(a, is_rate) for a in attempts],
+        "recommendations": _recommendation_rows(attempts, lineage, measure),
+        "rounds": [_round(a, measure) for a in attempts],
         "plots": dict(plots),
         "sweep": dict(sweep) if sweep is not None else None,
     }
@@ -283,10 +285,10 @@ def write_results(
     optimized: Arm,
     kept: bool,
     decision: Decision,
-    attempts: Sequence[Mapping[str, Any]],
-    lineage: Sequence[Mapping[str, Any]],
+    attempts: Sequence[AttemptRecord],
+    lineage: Sequence[AttemptRecord],
     changes: Sequence[Mapping[str, Any]],
-    comparison: Mapping[str, Any] | None,
+    comparison: ComparisonRecord | None,
     strategy: str,
     project_dir: Path | None = None,
     sweep: Mapping[str, Any] | None = None,
@@ -295,7 +297,7 @@ def write_results(
     from workflow.reports import write_report
 
     if sweep is None:
-        sweeps = [a["sweep"] for a in attempts if a.get("sweep")]
+        sweeps = [a.sweep for a in attempts if a.sweep]
         sweep = sweeps[-1] if sweeps else None
     plots = plot_arms(folder, baseline, optimized, project.target.metric)
     context = build_context(

@@ -55,8 +55,13 @@ def diagnosed_project(
     strategy: str = "targeted",
     trainer: str = "builtin",
     min_effect: float = 0.01,
+    project_strategy: str = "auto",
 ) -> Store:
-    """A project in state `diagnosed` whose Phase 3 recommends exactly `recommendations`."""
+    """A project in state `diagnosed` whose Phase 3 recommends exactly `recommendations`.
+
+    `strategy` is what Phase 3 chose (phase3.strategy); `project_strategy` the project
+    file's `strategy:`.
+    """
     (tmp_path / "baseline.yaml").write_text(yaml.safe_dump(config, sort_keys=False))
     project = {
         "name": name,
@@ -67,7 +72,7 @@ def diagnosed_project(
         "min_effect": min_effect,
         "alpha": 0.05,
         "iteration_limit": iteration_limit,
-        "strategy": "auto",
+        "strategy": project_strategy,
         "trainer": trainer,
     }
     (tmp_path / "project.yaml").write_text(yaml.safe_dump(project, sort_keys=False))

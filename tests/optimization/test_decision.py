@@ -13,8 +13,11 @@ from phases.optimization.decision import (
     target_check,
 )
 from workflow.machine import MACHINE
+from workflow.metric import Metric
 from workflow.stats import Comparison, compare
 
+ACCURACY = Metric.named("val_accuracy")
+LOSS = Metric.named("val_loss")
 BASE = [0.80, 0.81, 0.79, 0.80, 0.80]
 
 
@@ -22,7 +25,7 @@ def evidence(attempt: int, comparison: Comparison) -> Evidence:
     return Evidence(
         attempt,
         comparison.significant,
-        gain_points(comparison.mean_diff, comparison.baseline.mean, is_rate=True),
+        gain_points(comparison.mean_diff, comparison.baseline.mean, metric=ACCURACY),
         comparison.reason,
     )
 
@@ -50,7 +53,7 @@ def test_crafted_comparisons_say_what_the_tests_assume() -> None:
     # the three comparisons the branches below use: a real gain, none, a small noisy one
     assert GAIN.significant and GAIN.mean_diff == pytest.approx(0.06)
     assert not NOTHING.significant
-    assert not SMALL.significant and gain_points(SMALL.mean_diff, 0.8, is_rate=True) < 2
+    assert not SMALL.significant and gain_points(SMALL.mean_diff, 0.8, metric=ACCURACY) < 2
 
 
 def test_a_significant_and_target_met() -> None:
@@ -172,20 +175,21 @@ def test_every_code_selects_its_own_transition_in_the_phase_graph() -> None:
 
 def test_gain_points_of_a_rate_and_of_a_loss() -> None:
     # points: x100 of a rate's difference; a percentage of the reference for a loss
-    assert gain_points(0.034, 0.8, is_rate=True) == pytest.approx(3.4)
-    assert gain_points(0.05, 0.5, is_rate=False) == pytest.approx(10.0)
+    assert gain_points(0.034, 0.8, metric=ACCURACY) == pytest.approx(3.4)
+    assert gain_points(0.05, 0.5, metric=LOSS) == pytest.approx(10.0)
 
 
 def test_target_check_with_a_goal_without_one_and_for_a_loss() -> None:
     # the target: the mean against the goal in the metric's direction; no goal: significance
-    assert target_check(0.86, 0.85, metric="val_accuracy", higher_is_better=True,
-                        significant=False)[0]
-    assert not target_check(0.84, 0.85, metric="val_accuracy", higher_is_better=True,
-                            significant=True)[0]
-    assert target_check(0.30, 0.35, metric="val_loss", higher_is_better=False,
-                        significant=False)[0]
-    assert target_check(None, None, metric="m", higher_is_better=True, significant=True)[0]
-    assert not target_check(0.9, None, metric="m", higher_is_better=True, significant=False)[0]
+    assert target_check(0.86, 0.85, metric=ACCURACY, significant=False)[0]
+    assert target_check(0.85, 0.85, metric=ACCURACY, significant=False)[0]  # reached is met
+    assert not target_check(0.84, 0.85, metric=ACCURACY, significant=True)[0]
+    assert target_check(0.30, 0.35, metric=LOSS, significant=False)[0]
+    assert target_check(0.35, 0.35, metric=LOSS, significant=False)[0]
+    assert not target_check(0.40, 0.35, metric=LOSS, significant=True)[0]
+    assert not target_check(float("nan"), 0.35, metric=LOSS, significant=True)[0]
+    assert target_check(None, None, metric=Metric.named("m"), significant=True)[0]
+    assert not target_check(0.9, None, metric=Metric.named("m"), significant=False)[0]
 
 
 def test_budget_rejects_impossible_counts() -> None:

@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any
 
 from workflow.cli import add_command, whoami
+from workflow.cli.display import RichProgress
 from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError
+from workflow.project import BUILTIN_STRATEGIES
 from workflow.store import RUNS_ENV, Store
 
-if TYPE_CHECKING:
-    from phases.optimization.targeted import Plan
-
-__all__ = ["AttemptProgress", "register"]
+__all__ = ["register"]
 
 Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
 
@@ -41,8 +38,9 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     )
     parser.add_argument("name", help="project name")
     parser.add_argument(
-        "--strategy", choices=("auto", "targeted", "iterative", "sweep"), default="auto",
-        help="auto: the strategy Phase 3 chose (phase3.strategy), else the project's; "
+        "--strategy", choices=("auto", *BUILTIN_STRATEGIES), default="auto",
+        help="auto: the strategy Phase 3 chose (phase3.strategy), else the project's (a "
+        "project may name its own as module:Class); "
         "targeted: apply the HIGH and MEDIUM recommendations at once; iterative: smaller "
         "steps, re-diagnosing after each; sweep: search the recommended knobs",
     )
@@ -67,8 +65,6 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     parser.set_defaults(handler=_optimize)
 
 
-
-
 def _optimize(args: argparse.Namespace) -> int:
     from phases.optimization.phase import optimize
 
@@ -89,7 +85,7 @@ def _optimize(args: argparse.Namespace) -> int:
             space = load_space(args.space).to_dict()  # a bad space: one line, exit 2
     store = Store.open(args.name, args.runs)
     with store.lock():
-        progress = AttemptProgress(quiet=args.json)
+        progress = RichProgress(json=args.json)
         outcome = optimize(
             store, args.strategy, who=whoami(args.by), workers=args.workers, progress=progress,
             sweep_settings=settings, space=space,
@@ -105,57 +101,3 @@ def _optimize(args: argparse.Namespace) -> int:
             print(f"{store.name} is {outcome.state}: decision {outcome.decision}: "
                   f"{outcome.reason}{where}")
     return EXIT_REFUSED if outcome.refused else EXIT_OK
-
-
-class AttemptProgress:
-    """A rich progress bar per seed of the attempt training; lines for decisions and moves."""
-
-    def __init__(self, *, quiet: bool = False) -> None:
-        self.quiet = quiet
-        self.progress: Any = None
-        self.tasks: dict[int, Any] = {}
-
-    def attempt(self, plan: Plan, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        ids = ", ".join(str(r["id"]) for r in plan.recommendations) or "no recommendation"
-        self.note(f"attempt {plan.attempt} ({plan.strategy}) on {plan.base}: {ids}")
-        if done:
-            self.note(f"resuming: seeds {', '.join(map(str, done))} already trained")
-        if self.quiet:
-            return
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            transient=False,
-        )
-        self.tasks = {
-            seed: self.progress.add_task(
-                f"attempt {plan.attempt} seed {seed}", total=epochs,
-                completed=epochs if seed in done else 0,
-                metrics="trained earlier" if seed in done else "",
-            )
-            for seed in seeds
-        }
-        self.progress.start()
-
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
-        task = self.tasks.get(seed)
-        if self.progress is None or task is None:
-            return
-        metrics = (
-            f"train_loss {row.get('train_loss', float('nan')):.3f}  "
-            f"val_acc {row.get('val_accuracy', float('nan')):.3f}"
-        )
-        self.progress.update(task, completed=epoch, metrics=metrics)
-
-    def end_attempt(self) -> None:
-        if self.progress is not None:
-            self.progress.stop()
-        self.progress, self.tasks = None, {}
-
-    def note(self, text: str) -> None:
-        if not self.quiet:
-            print(text, flush=True)

@@ -1,0 +1,112 @@
+"""Sweep: search the recommended knobs (phases.optimization.sweep), then go on as targeted.
+
+The first attempt searches Phase 3's search space (`phase3.search_space`), or the
+one given with `--space`, around the baseline: `run_sweep` runs the trials in
+`workers` processes, re-runs the top trials on the project's fresh seeds and
+compares them with the baseline (Holm over the candidates); its chosen candidate,
+re-run, is the attempt's arm, decided like any other. Later attempts (after B)
+plan and train as targeted does.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from phases.optimization.context import USER_SPACE
+from phases.optimization.strategies._base import AttemptResult
+from phases.optimization.strategies._targeted import TargetedStrategy
+from phases.optimization.targeted import Plan, change_key, normalize_recommendation
+from workflow.arms import load_arm
+from workflow.errors import ConfigError, WorkFailed
+
+if TYPE_CHECKING:
+    from phases.optimization.context import Context
+    from workflow.arms import Arm
+
+__all__ = ["SweepStrategy"]
+
+SEARCH_SPACE = "search_space"  # a sweep plan's extra: the space it searches
+
+
+def _sweep() -> Any:
+    """The sweep package; refused in one line when this install has none."""
+    try:
+        import phases.optimization.sweep as sweep
+        from phases.optimization.sweep import run_sweep  # noqa: F401  (it must be there)
+    except ImportError:
+        raise ConfigError(
+            "--strategy sweep is not available: phases.optimization.sweep exposes no run_sweep "
+            "in this install; choose --strategy targeted or iterative"
+        ) from None
+    return sweep
+
+
+class SweepStrategy(TargetedStrategy):
+    """A search over the recommended knobs first; targeted attempts after it."""
+
+    def check(self, context: Context) -> None:
+        sweep = _sweep()  # refuses, before anything changes, when none is installed
+        if context.space is not None:  # a space that does not fit the config: before entering
+            sweep.space_from_phase3(context.space, source=USER_SPACE).check_config(
+                context.baseline_config
+            )
+
+    def plan(self, context: Context, attempt: int) -> Plan | None:
+        best, record = context.best()
+        if record is None:
+            given = context.space is not None
+            space = context.space or context.store.get("phase3.search_space", None) or {}
+            key = "sweep:" + change_key(space)
+            if space and key not in context.tried():
+                origin = USER_SPACE if given else "phase3.search_space"
+                return Plan(attempt, "sweep", best.label, origin, [],
+                            best.config.model_dump(mode="json"),
+                            extra={SEARCH_SPACE: space, "sweep_key": key})
+        return super().plan(context, attempt)
+
+    def run(self, context: Context, plan: Plan, reference: Arm) -> AttemptResult:
+        if SEARCH_SPACE not in plan.extra:
+            return super().run(context, plan, reference)
+        sweep = _sweep()
+        folder = context.attempt_dir(plan.attempt)
+        data = plan.extra[SEARCH_SPACE]
+        space = (sweep.space_from_phase3(data, source=USER_SPACE) if plan.source == USER_SPACE
+                 else sweep.space_from_phase3(data))
+        context.progress.step("Phase 4", f"attempt {plan.attempt}: sweep over "
+                                         f"{', '.join(data)}")
+        metric = context.metric.name
+        project = context.project
+        result = sweep.run_sweep(
+            reference.config,
+            space,
+            folder / "sweep",
+            settings=sweep.SweepSettings(**{"monitor": metric, **context.sweep_settings}),
+            fresh_seeds=list(project.fresh_seeds),
+            baseline_values=list(reference.values(metric).values()),
+            trainer=project.trainer,
+            alpha=project.alpha,
+            min_effect=project.min_effect,
+            project_dir=context.store.project_dir,
+            workers=context.workers,
+            progress=context.progress,
+        )
+        section = sweep.section_context(result, context.phase4)
+        chosen = result.chosen
+        if chosen is None:
+            raise WorkFailed(
+                f"the sweep of attempt {plan.attempt} chose no candidate (no trial completed with "
+                f"a usable re-run); see {folder / 'sweep'}"
+            )
+        pseudo = normalize_recommendation(
+            {"id": f"T{chosen.trial}", "title": f"sweep trial {chosen.trial}",
+             "priority": "HIGH", "changes": chosen.params, "finding": "the sweep",
+             "rationale": "the best re-run mean of the sweep's top trials on fresh seeds"},
+            1,
+        )
+        plan = Plan(plan.attempt, "sweep", plan.base, plan.source, [pseudo],
+                    chosen.config.model_dump(mode="json"), extra=plan.extra)
+        plan.save(folder, reference.config)
+        arm = load_arm(f"attempt-{plan.attempt}", Path(chosen.rerun_dir), chosen.config,
+                       list(chosen.seeds))
+        return AttemptResult(plan, arm, chosen.comparison, chosen.note, section)
