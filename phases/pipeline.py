@@ -1,16 +1,16 @@
 """`phasegate run`: walk a project from its baseline to promoted, stopping where a gate says no.
 
 `run_project` creates the project's run directory from its file (or reuses
-the one already there, when it holds the same project), then moves it along the
-phase graph, one state at a time, with the phases' own functions:
+the one already there, when it holds the same project), then walks the phase
+graph (workflow.machine): in each state it runs that state's action, and the
+phases' own functions move the project on. An `auto` move (Phase 3 chose
+`skip`) is taken as soon as the facts select it. The actions:
 
-- `baseline`: train the baseline on every seed (Phase 3), then diagnose it
-- `diagnosed`: when Phase 3 chose skip, take `skip`; else run Phase 4 (`optimize`,
-  with the strategy Phase 3 chose, which is the project's own when it names one);
-  after a revert (decision C), re-diagnose first
-- `optimizing`: resume Phase 4 (a run killed mid-attempt)
-- `optimized`: Phase 5 (`run_finalize`)
-- `finalized`: sign `model_card_reviewed` when `sign_off` names a person, then promote
+- `diagnose` (baseline): train the baseline on every seed, then Phase 3 diagnoses it
+- `optimize` (diagnosed, optimizing): Phase 4, with the strategy Phase 3 chose
+  (the project's own when it names one); after a revert (decision C), re-diagnose first
+- `finalize` (optimized): Phase 5
+- `promote` (finalized): sign `model_card_reviewed` when `sign_off` names a person, promote
 
 The walk is driven by the state on disk, and every step resumes its own work,
 so a run killed anywhere and started again goes on where it was. It holds the
@@ -18,49 +18,31 @@ project's lock from start to end: one `Store` object is passed to every phase.
 
 It stops early with a `Refused` outcome (the CLI exits 1) when a gate fails,
 when Phase 4 has been reverted (decision C) as many times as the project's
-iteration limit, when Phase 4 has nothing left to try, or when the model card
-waits for a person's sign-off. The manual item is never signed silently: an
-unattended run reaches `promoted` only when it is told who signs
-(`sign_off`, the CLI's `--sign-off NAME`), and the sign-off records that it was
-given that way.
+iteration limit, when a step changed neither the state nor the facts (Phase 4
+has nothing left to try), or when the model card waits for a person's
+sign-off. The manual item is never signed silently: an unattended run reaches
+`promoted` only when it is told who signs (`sign_off`, the CLI's `--sign-off
+NAME`), and the sign-off records that it was given that way.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal
 
 from workflow.errors import ConfigError, Refused
-from workflow.machine import MACHINE, take
+from workflow.facts import Facts, read_facts
+from workflow.machine import MACHINE, GraphError, require, take
+from workflow.progress import Progress, QuietProgress
 from workflow.project import ProjectConfig, load_project
 from workflow.store import STATE_FILE, Store, runs_root
 
-if TYPE_CHECKING:
-    from phases.finalization.phase import Finalization
+__all__ = ["RunOutcome", "reports_of", "run_project", "stop_state"]
 
-__all__ = [
-    "STOPS",
-    "RunOutcome",
-    "RunProgress",
-    "QuietRunProgress",
-    "finalize",
-    "reports_of",
-    "run_project",
-    "stop_state",
-]
-
-# where --until may stop the walk: a state, or the phase that ends in it
-STOPS: dict[str, str] = {
-    "baseline": "baseline",
-    "diagnosed": "diagnosed", "phase3": "diagnosed", "diagnose": "diagnosed",
-    "optimized": "optimized", "phase4": "optimized", "optimize": "optimized",
-    "finalized": "finalized", "phase5": "finalized", "finalize": "finalized",
-    "promoted": "promoted", "promote": "promoted",
-}
-_ORDER = ("baseline", "diagnosed", "optimizing", "optimized", "finalized", "promoted")
 SIGN_GATE = "finalization_complete"
 SIGN_ITEM = "model_card_reviewed"
 REPORTS = {
@@ -68,45 +50,6 @@ REPORTS = {
     "phase4": "phase4/optimization_results.md",
     "phase5": "phase5/finalization_report.md",
 }
-
-
-class RunProgress(Protocol):
-    """What the walk tells a display: the phase and step, each training's epochs, notes."""
-
-    def step(self, phase: str, text: str) -> None: ...
-
-    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        """A training of `seeds` starts (`done` were finished by an earlier run)."""
-
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None: ...
-
-    def seed_done(self, seed: int, status: str, epochs: int) -> None: ...
-
-    def end_training(self) -> None: ...
-
-    def note(self, text: str) -> None: ...
-
-
-class QuietRunProgress:
-    """Shows nothing (the library default)."""
-
-    def step(self, phase: str, text: str) -> None:
-        pass
-
-    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        pass
-
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
-        pass
-
-    def seed_done(self, seed: int, status: str, epochs: int) -> None:
-        pass
-
-    def end_training(self) -> None:
-        pass
-
-    def note(self, text: str) -> None:
-        pass
 
 
 @dataclass(frozen=True)
@@ -134,13 +77,18 @@ class RunOutcome:
 
 
 def stop_state(until: str | None) -> str | None:
-    """The state a `--until` value names (None: walk to the end); ConfigError if unknown."""
+    """The state a `--until` value names (None: walk to the end); ConfigError if unknown.
+
+    A state's name stops there; a phase ("phase4") or its action ("optimize") stops
+    where its work ends (`optimized`): the words come from the phase graph.
+    """
     if until is None:
         return None
+    stops = MACHINE.stops()
     key = until.strip().lower()
-    if key not in STOPS:
-        raise ConfigError(f"--until {until!r} is not a phase; allowed: {', '.join(STOPS)}")
-    return STOPS[key]
+    if key not in stops:
+        raise ConfigError(f"--until {until!r} is not a phase; allowed: {', '.join(stops)}")
+    return stops[key]
 
 
 def reports_of(store: Store) -> dict[str, Path]:
@@ -157,14 +105,13 @@ def run_project(
     sign_off: str | None = None,
     who: str = "phasegate",
     workers: int | None = None,
-    progress: RunProgress | None = None,
+    progress: Progress | None = None,
 ) -> RunOutcome:
     """Walk the project of `project_file` as far as its gates allow (see the module docstring)."""
     stop = stop_state(until)
-    shown = progress or QuietRunProgress()
     config = load_project(project_file)
     store = _open_or_create(config, Path(project_file), runs, who)
-    walk = _Walk(store, shown, who=who, workers=workers, sign_off=sign_off)
+    walk = _Walk(store, progress or QuietProgress(), who=who, workers=workers, sign_off=sign_off)
     with store.lock():
         try:
             return walk.go(stop)
@@ -195,7 +142,7 @@ def _open_or_create(
 
 class _Walk:
     def __init__(
-        self, store: Store, progress: RunProgress, *, who: str, workers: int | None,
+        self, store: Store, progress: Progress, *, who: str, workers: int | None,
         sign_off: str | None,
     ) -> None:
         self.store = store
@@ -217,101 +164,73 @@ class _Walk:
         )
 
     def go(self, stop: str | None) -> RunOutcome:
-        last: tuple[str, int] | None = None
+        last: tuple[Any, ...] | None = None
         while True:
             state = self.store.current
-            mark = (state, len(self.store.events()))
-            if mark == last:  # a step that neither moved nor logged anything would loop forever
+            # a step that changed neither the state nor the facts would loop forever
+            mark = (self.store.load_state().model_dump(), self.store.facts)
+            if mark == last:
                 raise Refused(f"{self.store.name} is {state} and the last step changed nothing; "
                               f"see phasegate status {self.store.name}")
             last = mark
-            if state == "promoted":
-                return self.outcome("promoted", f"{self.store.name} is promoted")
-            if stop is not None and self._reached(stop, state):
+            if MACHINE.state(state).final:
+                return self.outcome("promoted", f"{self.store.name} is {state}")
+            if stop is not None and MACHINE.reached(state, stop, self.store.facts):
                 return self.outcome("stopped", f"stopped at {state} (--until {stop})")
-            if state == "baseline":
-                self.baseline()
-                if stop != "baseline":
-                    self.diagnose()
-            elif state == "diagnosed":
-                self.diagnosed()
-            elif state == "optimizing":
-                self.optimize()
-            elif state == "optimized":
-                self.finalize()
-            elif state == "finalized":
-                self.promote()
+            if self._auto_move():
+                continue
+            action = MACHINE.state(state).action
+            assert action is not None  # every state but a final one has one (checked)
+            require(self.store, action)
+            _ACTIONS[action](self)
 
-    # -- the steps ---------------------------------------------------------------------------
-
-    def baseline(self) -> None:
-        from phases.diagnostic.phase import run_baseline
-        from workflow.runner import finished_run, seed_dir
-        from workflow.trainer.config import load_train_config
-
-        if self.store.get("baseline.completed", False) is True:
-            return
-        project = self.store.project
-        config = load_train_config(project.baseline)
-        root = self.store.run_dir / "baseline"
-        done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
-        self.progress.step("Phase 3", f"baseline: train {config.name} on seeds "
-                                      f"{', '.join(map(str, project.seeds))}")
-        self.progress.training("baseline", project.seeds, done, config.training.epochs)
-        try:
-            run_baseline(self.store, workers=self.workers, on_epoch=self.progress.epoch,
-                         on_done=self._seed_done, who=self.who)
-        finally:
-            self.progress.end_training()
+    # -- the actions -------------------------------------------------------------------------
 
     def diagnose(self) -> None:
-        from phases.diagnostic.phase import run_diagnose
+        """Phase 3: the baseline first (the walk may stop once it is trained), then diagnose."""
+        if read_facts(self.store).baseline.completed is not True:
+            self.train_baseline()
+            if read_facts(self.store).baseline.completed is True:
+                return  # the walk checks --until baseline before Phase 3 goes on
+        self.run_diagnosis()
 
-        self.progress.step("Phase 3", "diagnose the baseline")
-        diagnosis, _ = run_diagnose(self.store, who=self.who)
-        plan = diagnosis.plan
-        self.progress.note(f"{len(diagnosis.findings)} findings; strategy {plan.strategy} "
-                           f"({plan.strategy_reason}); potential {plan.potential:.1f} points")
+    def optimize(self) -> None:
+        """Phase 4; back in diagnosed after a revert, Phase 3 diagnoses the new evidence first."""
+        from phases.optimization.phase import optimize
 
-    def diagnosed(self) -> None:
-        if self._reverted_since_diagnosis():
-            reverts = self._count("revert")
+        facts = read_facts(self.store)
+        if self.store.current == "diagnosed" and _reverted_since_diagnosis(facts):
+            reverts = facts.moves.count("revert")
             limit = self.store.project.iteration_limit
-            reason = self.store.get("phase4.reason", "no reason recorded")
             if reverts >= limit:
                 raise Refused(
                     f"Phase 4 of {self.store.name} was reverted {reverts} times (decision C: "
-                    f"{reason}), which is the iteration limit ({limit}); the project is back in "
-                    f"diagnosed. Look at {REPORTS['phase4']}, change the baseline or the "
-                    "project, and run again"
+                    f"{facts.phase4.reason or 'no reason recorded'}), which is the iteration "
+                    f"limit ({limit}); the project is back in diagnosed. Look at "
+                    f"{REPORTS['phase4']}, change the baseline or the project, and run again"
                 )
             self.progress.step("Phase 3", f"re-diagnose after decision C ({reverts} of {limit})")
-            self.diagnose()
-        if self.store.get("phase3.strategy", None) == "skip":
-            self.progress.step("Phase 3", "skip Phase 4 (Phase 3's potential is under 3 points)")
-            take(self.store, "skip", self.who, "phasegate run: Phase 3 chose skip")
-            return
-        self.optimize()
-
-    def optimize(self) -> None:
-        from phases.optimization.phase import optimize
-
-        strategy = self.store.get("phase4.strategy", None) if self.store.current == \
-            "optimizing" else self.store.get("phase3.strategy", None)
-        self.progress.step("Phase 4", f"optimize ({strategy or 'auto'})")
+            self.run_diagnosis()
+            if self._auto_move():  # the new diagnosis may skip Phase 4
+                return
+            facts = read_facts(self.store)
+        running = facts.phase4.strategy if self.store.current == "optimizing" else None
+        self.progress.step("Phase 4", f"optimize ({running or facts.phase3.strategy or 'auto'})")
         # Phase 4 notes its decisions and moves itself, through the progress it is given
         optimize(self.store, "auto", who=self.who, workers=self.workers,
                  progress=_Phase4Progress(self.progress))
 
     def finalize(self) -> None:
-        self.progress.step("Phase 5", "finalize")
-        result = finalize(self.store, progress=self.progress, who=self.who, workers=self.workers)
-        test = result.test
-        if test:
+        from phases.finalization.phase import run_finalize
+
+        result = run_finalize(self.store, progress=self.progress, who=self.who,
+                              workers=self.workers)
+        mcnemar = read_facts(self.store).phase5.mcnemar
+        if result.test and mcnemar is not None:
             self.progress.note(
-                f"test accuracy {100 * test['final_accuracy']:.2f}% (final) vs "
-                f"{100 * test['baseline_accuracy']:.2f}% (baseline), McNemar p = "
-                f"{self.store.get('phase5.mcnemar.p_value', float('nan')):.4g}")
+                f"test accuracy {100 * result.test['final_accuracy']:.2f}% (final) vs "
+                f"{100 * result.test['baseline_accuracy']:.2f}% (baseline), McNemar p = "
+                f"{mcnemar.p_value:.4g}")
 
     def promote(self) -> None:
         from phases.finalization.promotion import promote
@@ -333,55 +252,84 @@ class _Walk:
         promotion = promote(self.store, who=self.who, why="phasegate run")
         self.progress.note(f"promoted into {promotion.folder}")
 
+    # -- Phase 3's two steps -----------------------------------------------------------------
+
+    def train_baseline(self) -> None:
+        from phases.diagnostic.phase import run_baseline
+        from workflow.runner import finished_run, seed_dir
+        from workflow.trainer.config import load_train_config
+
+        project = self.store.project
+        config = load_train_config(project.baseline)
+        root = self.store.run_dir / "baseline"
+        done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
+        self.progress.step("Phase 3", f"baseline: train {config.name} on seeds "
+                                      f"{', '.join(map(str, project.seeds))}")
+        self.progress.training("baseline", project.seeds, done, config.training.epochs)
+        try:
+            run_baseline(self.store, workers=self.workers, on_epoch=self.progress.epoch,
+                         on_done=self._seed_done, who=self.who)
+        finally:
+            self.progress.end_training()
+
+    def run_diagnosis(self) -> None:
+        from phases.diagnostic.phase import run_diagnose
+
+        self.progress.step("Phase 3", "diagnose the baseline")
+        diagnosis, _ = run_diagnose(self.store, who=self.who)
+        plan = diagnosis.plan
+        self.progress.note(f"{len(diagnosis.findings)} findings; strategy {plan.strategy} "
+                           f"({plan.strategy_reason}); potential {plan.potential:.1f} points")
+
     # -- helpers -----------------------------------------------------------------------------
 
-    def _reached(self, stop: str, state: str) -> bool:
-        if stop == "baseline":  # the baseline is trained, whatever came after it
-            return state != "baseline" or self.store.get("baseline.completed", False) is True
-        return _ORDER.index(state) >= _ORDER.index(stop)
+    def _auto_move(self) -> bool:
+        """Take the move the graph takes by itself when the facts select it (skip)."""
+        move = MACHINE.auto_move(self.store.current, self.store.facts)
+        if move is None:
+            return False
+        self.progress.step("Phase 3" if move.name == "skip" else "run",
+                           f"{move.name}: {move.source} -> {move.target}")
+        take(self.store, move.name, self.who, f"phasegate run: the facts select {move.name}")
+        return True
 
     def _seed_done(self, result: Any) -> None:
-        _seed_done(self.progress, result)
+        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
+        self.progress.seed_done(result.seed, result.status.value, int(epochs))
 
-    def _count(self, transition: str) -> int:
-        return sum(1 for e in self.store.events()
-                   if e.get("event") == "transition" and e.get("transition") == transition)
 
-    def _reverted_since_diagnosis(self) -> bool:
-        """The last move into `diagnosed` was a revert, and Phase 3 has not run since."""
-        for event in reversed(self.store.events()):
-            if event.get("event") == "rediagnosed":
-                return False
-            if event.get("event") == "transition" and event.get("to") == "diagnosed":
-                return event.get("transition") == "revert"
+# what the walk runs for each action of the phase graph: checked against the graph at import
+_ACTIONS: dict[str, Callable[[_Walk], None]] = {
+    "diagnose": _Walk.diagnose, "optimize": _Walk.optimize,
+    "finalize": _Walk.finalize, "promote": _Walk.promote,
+}
+if set(_ACTIONS) != set(MACHINE.actions):
+    raise GraphError(f"phasegate run runs the actions {sorted(_ACTIONS)}, but the phase graph "
+                     f"has {sorted(MACHINE.actions)}")
+
+
+def _reverted_since_diagnosis(facts: Facts) -> bool:
+    """The last move into `diagnosed` was a revert, and Phase 3 has not diagnosed since.
+
+    Phase 3's `completed_at` has whole seconds: a diagnosis in the very second of the
+    revert counts as not since, so at worst the baseline is diagnosed once more.
+    """
+    entry = facts.moves.entry("diagnosed")
+    if entry is None or entry.transition != "revert":
         return False
-
-
-def _seed_done(progress: RunProgress, result: Any) -> None:
-    epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
-    progress.seed_done(result.seed, result.status.value, int(epochs))
-
-
-def finalize(
-    store: Store, *, progress: RunProgress | None = None, who: str = "phasegate",
-    workers: int | None = None,
-) -> Finalization:
-    """`run_finalize` with its steps and its final training shown on `progress`."""
-    from phases.finalization.phase import run_finalize
-
-    shown = progress or QuietRunProgress()
-    steps = _Phase5Steps(store, shown)
-    try:
-        return run_finalize(store, who=who, workers=workers, on_step=steps.step,
-                            on_epoch=shown.epoch, on_done=lambda r: _seed_done(shown, r))
-    finally:
-        steps.end()
+    diagnosed = facts.phase3.completed_at
+    return diagnosed is None or datetime.fromisoformat(diagnosed) <= datetime.fromisoformat(
+        entry.at)
 
 
 class _Phase4Progress:
-    """Phase 4's progress protocol, shown through the walk's display."""
+    """Phase 4's own progress hooks (attempt, end_attempt), shown through the walk's Progress.
 
-    def __init__(self, progress: RunProgress) -> None:
+    It also passes every `workflow.progress.Progress` hook through, so it fits Phase 4
+    before and after its optimize takes that protocol; it goes once it does.
+    """
+
+    def __init__(self, progress: Progress) -> None:
         self.progress = progress
 
     def attempt(self, plan: Any, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
@@ -389,39 +337,26 @@ class _Phase4Progress:
                                       f"{len(seeds)} seeds")
         self.progress.training(f"attempt {plan.attempt}", seeds, done, epochs)
 
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
-        self.progress.epoch(seed, epoch, row)
-
     def end_attempt(self) -> None:
         self.progress.end_training()
 
+    def step(self, phase: str, text: str) -> None:
+        self.progress.step(phase, text)
+
+    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
+        self.progress.training(label, seeds, done, epochs)
+
+    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
+        self.progress.epoch(seed, epoch, row)
+
+    def seed_done(self, seed: int, status: str, epochs: int) -> None:
+        self.progress.seed_done(seed, status, epochs)
+
+    def end_training(self) -> None:
+        self.progress.end_training()
+
+    def trial(self, number: int, state: str, value: float | None) -> None:
+        self.progress.trial(number, state, value)
+
     def note(self, text: str) -> None:
         self.progress.note(text)
-
-
-class _Phase5Steps:
-    """Phase 5's steps, with a training display around the ones that train."""
-
-    def __init__(self, store: Store, progress: RunProgress) -> None:
-        self.store = store
-        self.progress = progress
-        self.training = False
-
-    def step(self, text: str) -> None:
-        self.end()
-        self.progress.step("Phase 5", text)
-        if text == "final training":
-            from phases.finalization.training import FINAL_DIR, chosen_config
-            from workflow.runner import finished_run, seed_dir
-
-            config = chosen_config(self.store).config
-            seeds = self.store.project.seeds
-            root = self.store.run_dir / FINAL_DIR
-            done = [s for s in seeds if finished_run(seed_dir(root, s), config) is not None]
-            self.progress.training("final", seeds, done, config.training.epochs)
-            self.training = True
-
-    def end(self) -> None:
-        if self.training:
-            self.progress.end_training()
-            self.training = False

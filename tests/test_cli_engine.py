@@ -79,8 +79,11 @@ def record_optimization(store: Store, decision: str = "A") -> None:
 
 
 def record_finalization(store: Store) -> None:
+    mcnemar = {"n": 200, "accuracy_a": 0.90, "accuracy_b": 0.94, "b": 3, "c": 11,
+               "statistic": 4.57, "p_value": 0.03, "method": "chi2", "model_a": "baseline",
+               "model_b": "final"}
     store.record("phase5", {"completed": True, "final_training_completed": True,
-                            "test_evaluations": 1, "mcnemar": {"p_value": 0.03}})
+                            "test_evaluations": 1, "mcnemar": mcnemar})
     files(store, "phase5/test_metrics.json", "phase5/finalization_report.md",
           "phase5/model/model.pt", "phase5/model/model_torchscript.pt")
 

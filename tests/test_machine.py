@@ -413,11 +413,11 @@ def test_require(tmp_path: Path) -> None:
     assert require(store, "optimize") == "diagnosed"
     assert require(store, "diagnose") == "diagnosed"  # Phase 3 may run again there
     with pytest.raises(WrongState, match=r"cannot finalize demo: it is diagnosed, and Phase 5 "
-                       r"runs in optimized \(it comes later\). Next: phasegate optimize demo"):
+                       r"runs from optimized \(it comes later\). Next: phasegate optimize demo"):
         require(store, "finalize")
     later = Store.create(config.model_copy(update={"name": "later"}), tmp_path / "runs",
                          start="finalized", project_dir=project_dir, who="t")
-    with pytest.raises(WrongState, match=r"Phase 4 runs in diagnosed or optimizing \(its work "
+    with pytest.raises(WrongState, match=r"Phase 4 runs from diagnosed or optimizing \(its work "
                        r"is done\). Next: phasegate promote later"):
         require(later, "optimize")
     assert WrongState.exit_code == 1

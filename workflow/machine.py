@@ -431,7 +431,7 @@ def require(store: Store, action: str, *, machine: Machine = MACHINE) -> str:
     because = "its work is done" if done else "it comes later"
     raise WrongState(
         f"cannot {action} {store.name}: it is {state}, and {machine.action(action).phase} runs "
-        f"in {' or '.join(where)} ({because}). Next: {machine.command(state, store.name)}"
+        f"from {' or '.join(where)} ({because}). Next: {machine.command(state, store.name)}"
     )
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 
 from phases.finalization.testlock import TestEvaluation
+from workflow.plots import new_figure, save_figure
 from workflow.stats import mcnemar
 
 __all__ = ["arm_metrics", "compare_on_test", "confusion_matrix", "plot_confusion", "wilson"]
@@ -96,41 +97,28 @@ def compare_on_test(evaluation: TestEvaluation, *, final: str = "final",
     }
 
 
-
-
 def plot_confusion(
     path: str | os.PathLike[str], matrix: Sequence[Sequence[int]], class_names: Sequence[str],
     *, title: str,
 ) -> Path:
     """Draw a confusion matrix (counts, rows true, columns predicted) into the PNG `path`."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     data = np.asarray(matrix)
     n = len(class_names)
     size = max(4.0, 0.45 * n + 2.0)
-    figure, axes = plt.subplots(figsize=(size, size * 0.9))
-    try:
-        image = axes.imshow(data, cmap="Blues")
-        figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
-        axes.set_xticks(range(n), labels=[str(c) for c in class_names], rotation=45, ha="right")
-        axes.set_yticks(range(n), labels=[str(c) for c in class_names])
-        axes.set_xlabel("predicted class")
-        axes.set_ylabel("true class")
-        axes.set_title(title)
-        if n <= 30:
-            threshold = data.max() / 2 if data.size else 0
-            for i in range(n):
-                for j in range(n):
-                    if data[i, j]:
-                        axes.text(j, i, str(data[i, j]), ha="center", va="center", fontsize=8,
-                                  color="white" if data[i, j] > threshold else "black")
-        figure.tight_layout()
-        out = Path(path)
-        out.parent.mkdir(parents=True, exist_ok=True)
-        figure.savefig(out, dpi=100)
-    finally:
-        plt.close(figure)
-    return out
+    figure, axes = new_figure(figsize=(size, size * 0.9))
+    image = axes.imshow(data, cmap="Blues")
+    figure.colorbar(image, ax=axes, fraction=0.046, pad=0.04)
+    axes.set_xticks(range(n), labels=[str(c) for c in class_names], rotation=45, ha="right")
+    axes.set_yticks(range(n), labels=[str(c) for c in class_names])
+    axes.set_xlabel("predicted class")
+    axes.set_ylabel("true class")
+    axes.set_title(title)
+    if n <= 30:
+        threshold = data.max() / 2 if data.size else 0
+        for i in range(n):
+            for j in range(n):
+                if data[i, j]:
+                    axes.text(j, i, str(data[i, j]), ha="center", va="center", fontsize=8,
+                              color="white" if data[i, j] > threshold else "black")
+    figure.tight_layout()
+    return save_figure(figure, path, dpi=100)

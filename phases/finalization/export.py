@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow import __version__
-from workflow.errors import ConfigError, WorkflowError
+from workflow.errors import ConfigError, PluginError, StateError, WorkFailed
 from workflow.io import atomic_open
 
 if TYPE_CHECKING:
@@ -70,12 +70,12 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
     try:
         saved = torch.load(path, map_location="cpu", weights_only=True)
     except FileNotFoundError:
-        raise WorkflowError(f"{path}: checkpoint not found") from None
+        raise StateError(f"{path}: checkpoint not found") from None
     except Exception as exc:  # a corrupt or foreign file
-        raise WorkflowError(f"{path}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
+        raise StateError(f"{path}: cannot be loaded ({exc.__class__.__name__}: {exc})") from None
     missing = [key for key in _NEEDED if not isinstance(saved, dict) or key not in saved]
     if missing:
-        raise WorkflowError(
+        raise PluginError(
             f"{path}: lacks {', '.join(missing)}; Phase 5 needs the checkpoint format of "
             "phasegate's trainer (a custom trainer must save the same keys)"
         )
@@ -182,8 +182,8 @@ def export_model(
         loaded = torch.jit.load(str(out_dir / TORCHSCRIPT_FILE), map_location="cpu")
     with torch.inference_mode():
         if not torch.allclose(loaded(example), model(example), rtol=1e-4, atol=1e-5):
-            raise WorkflowError(f"{out_dir / TORCHSCRIPT_FILE}: the exported model's logits "
-                                "differ from the trained model's on a sample batch")
+            raise WorkFailed(f"{out_dir / TORCHSCRIPT_FILE}: the exported model's logits "
+                             "differ from the trained model's on a sample batch")
     return {
         "model": f"{out_dir.name}/{MODEL_FILE}",
         "torchscript": f"{out_dir.name}/{TORCHSCRIPT_FILE}",
@@ -213,7 +213,7 @@ def _to_torchscript(model: nn.Module, example: torch.Tensor) -> tuple[Any, str]:
             with _quiet():
                 return torch.jit.script(model), "script"
         except Exception as script_error:
-            raise WorkflowError(
+            raise WorkFailed(
                 f"the final model cannot be exported to TorchScript: tracing failed "
                 f"({trace_error.__class__.__name__}: {trace_error}) and so did scripting "
                 f"({script_error.__class__.__name__}: {script_error})"

@@ -20,7 +20,6 @@ recorded look at the test set is read back from its CSV, never taken again.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,9 +42,12 @@ from phases.finalization.training import (
     select_median,
     train_final,
 )
-from workflow.errors import GateFailed, Refused, RunFailed
+from workflow.errors import GateFailed, WorkFailed
+from workflow.facts import read_facts
 from workflow.gates import evaluate, stale_records, write_results
 from workflow.io import atomic_write_json, read_json
+from workflow.machine import MACHINE, require, take
+from workflow.progress import Progress, QuietProgress
 from workflow.stats import summarize
 from workflow.store import Store, now
 from workflow.trainer.result import RunResult
@@ -60,8 +62,8 @@ PLOTS_DIR = f"{PHASE_DIR}/plots"
 TEMPLATE = "finalization_report.md.j2"
 GATE = "optimization_complete"
 TRANSITION = "finalize"
-
-EpochCallback = Callable[[int, int, dict[str, float]], None]
+ACTION = "finalize"  # the phase graph's name for this work
+PHASE = "Phase 5"
 
 
 @dataclass(frozen=True)
@@ -80,35 +82,34 @@ def run_finalize(
     *,
     who: str = "phasegate",
     workers: int | None = None,
-    on_step: Callable[[str], None] | None = None,
-    on_epoch: EpochCallback | None = None,
-    on_done: Callable[[RunResult], None] | None = None,
+    progress: Progress | None = None,
 ) -> Finalization:
-    """Run Phase 5 on an optimized project (see the module docstring)."""
-    step = on_step or (lambda text: None)
+    """Run Phase 5 on an optimized project (see the module docstring); its steps and trainings
+    are shown on `progress`."""
+    shown = progress or QuietProgress()
+
+    def step(text: str) -> None:
+        shown.step(PHASE, text)
+
     run_dir = store.run_dir
     with store.lock():
-        state = store.current
-        if state in ("finalized", "promoted"):
-            if state == "finalized" and _report_pending(store):
+        if MACHINE.is_past(store.current, ACTION):
+            if store.current == "finalized" and _report_pending(store):
                 _write_report(store)  # killed between the transition and the last render
+            test = read_facts(store).phase5.test
             return Finalization(store.name, True, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
-                                store.get("phase5.test", {}))
-        if state != "optimized":
-            raise Refused(
-                f"cannot finalize {store.name}: it is {state}, and Phase 5 runs from optimized "
-                f"(next: phasegate status {store.name})"
-            )
+                                test.model_dump(mode="json") if test else {})
+        require(store, ACTION)
         _precheck(store)
 
         step("final training")
         chosen = chosen_config(store)
-        project = store.project
-        metric, direction = project.target.metric, project.target.direction
-        results = train_final(store, chosen, workers=workers, on_epoch=on_epoch, on_done=on_done)
+        measure = store.project.target.measure
+        metric = measure.name
+        results = train_final(store, chosen, workers=workers, progress=shown)
         values = final_values(results, metric)
-        selection = select_median(values, metric=metric, direction=direction,
-                                  root=run_dir / FINAL_DIR, arm="final training")
+        selection = select_median(values, metric=measure, root=run_dir / FINAL_DIR,
+                                  arm="final training")
         summary = summarize(list(values.values())).to_dict()
         store.record(PHASE_DIR, {
             "config_source": chosen.source,
@@ -119,7 +120,7 @@ def run_finalize(
         }, who=who)
 
         step("baseline model")
-        base = baseline_selection(store, workers=workers, on_epoch=on_epoch)
+        base = baseline_selection(store, workers=workers, progress=shown)
         store.record(PHASE_DIR, {"baseline_selection": base.to_dict()}, who=who)
 
         evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
@@ -175,8 +176,6 @@ def run_finalize(
         _write_report(store, **context_args)
         store.record(PHASE_DIR, {"completed": True, "completed_at": now()}, who=who)
 
-        from workflow.machine import take
-
         final_acc, base_acc = metrics["final"]["accuracy"], metrics["baseline"]["accuracy"]
         take(store, TRANSITION, who,
              f"Phase 5: test accuracy {final_acc:.4f} vs baseline {base_acc:.4f}")
@@ -208,10 +207,10 @@ def _check_torchscript(evaluation: TestEvaluation) -> None:
     final = evaluation.predictions.get("final")
     scripted = evaluation.predictions.get("torchscript")
     if final is None or scripted is None:
-        raise RunFailed("the test look lacks the final model's or the TorchScript predictions")
+        raise WorkFailed("the test look lacks the final model's or the TorchScript predictions")
     differ = [i for i, (a, b) in enumerate(zip(final, scripted, strict=True)) if a != b]
     if differ:
-        raise RunFailed(
+        raise WorkFailed(
             f"the TorchScript export, loaded in a fresh process, predicts differently from the "
             f"final model on {len(differ)} of {len(final)} test examples (first: "
             f"{differ[:5]}); the export is not usable"

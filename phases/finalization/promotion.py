@@ -23,9 +23,10 @@ import yaml
 
 from phases.finalization.export import versions
 from workflow.errors import StateError
+from workflow.facts import read_facts
 from workflow.gates import evaluate
 from workflow.io import atomic_write_json, read_json, sha256_file
-from workflow.machine import MACHINE, take
+from workflow.machine import MACHINE, require, take
 from workflow.store import Store, now
 
 __all__ = ["MANIFEST", "PROMOTED_DIR", "Promotion", "promote"]
@@ -33,6 +34,7 @@ __all__ = ["MANIFEST", "PROMOTED_DIR", "Promotion", "promote"]
 PROMOTED_DIR = "promoted"
 MANIFEST = "manifest.json"
 TRANSITION = "promote"
+ACTION = "promote"  # the phase graph's name for this work
 
 MODEL_FILES = ("model.pt", "model_torchscript.pt")
 # each phase's reports, copied with the files their Markdown links to (plots), when they exist
@@ -63,6 +65,7 @@ def promote(store: Store, *, who: str = "phasegate", why: str = "") -> Promotion
         if state == "promoted" and (folder / MANIFEST).is_file():
             return Promotion(store.name, True, folder, read_json(folder / MANIFEST))
         if state != "promoted":
+            require(store, ACTION)
             take(store, TRANSITION, who, why or "all three gates pass")
         manifest = _copy(store, folder, who)
         store.append_event("promoted", {"who": who, "folder": str(folder),
@@ -108,7 +111,8 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
             "items": [{"id": i.id, "status": i.status, "reason": i.reason}
                       for i in result.items],
         }
-    config_file = Path(str(store.get("phase5.config_file", "")))
+    phase5 = read_facts(store).phase5
+    config_file = Path(phase5.config_file or "")
     config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
     manifest = {
         "project": store.name,
@@ -119,9 +123,9 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
         "training_config": config,
         "training_config_file": str(config_file),
         "project_config": store.project.model_dump(mode="json"),
-        "test": store.get("phase5.test", {}),
-        "mcnemar": store.get("phase5.mcnemar", {}),
-        "selection": store.get("phase5.selection", {}),
+        **{name: fact.model_dump(mode="json") if fact is not None else {}
+           for name, fact in (("test", phase5.test), ("mcnemar", phase5.mcnemar),
+                              ("selection", phase5.selection))},
         "versions": versions(),
     }
     atomic_write_json(staging / MANIFEST, manifest)

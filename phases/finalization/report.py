@@ -17,7 +17,9 @@ import yaml
 
 from phases.finalization.training import Chosen, Selection
 from workflow import __version__
+from workflow.facts import Facts, Phase3Facts, read_facts
 from workflow.machine import MACHINE
+from workflow.metric import Metric
 from workflow.stats import summarize
 from workflow.store import Store, now
 from workflow.trainer.commented import flatten
@@ -27,24 +29,19 @@ from workflow.trainer.result import RunResult
 __all__ = ["config_changes", "fmt_metric", "report_context"]
 
 NOT_RECORDED = "not recorded"
+ACCURACY = Metric.named("accuracy")  # the test set's measure: a rate, higher is better
 
 
-def is_rate(metric: str) -> bool:
-    return not metric.endswith("loss")
-
-
-def fmt_metric(metric: str, value: float | None) -> str:
+def fmt_metric(metric: Metric, value: float | None) -> str:
     """0.9689 as '96.89%' for a rate, 0.1234 as '0.1234' for a loss; None as words."""
-    if value is None or not math.isfinite(value):
-        return "not measured"
-    return f"{100 * value:.2f}%" if is_rate(metric) else f"{value:.4f}"
+    return metric.format(value)
 
 
-def fmt_points(metric: str, value: float) -> str:
-    return f"{100 * value:+.2f} points" if is_rate(metric) else f"{value:+.4f}"
+def fmt_points(metric: Metric, value: float) -> str:
+    return f"{100 * value:+.2f} points" if metric.is_rate else f"{value:+.4f}"
 
 
-def fmt_summary(metric: str, values: Sequence[float], where: str = "") -> str:
+def fmt_summary(metric: Metric, values: Sequence[float], where: str = "") -> str:
     """'96.89% ± 0.67% (val, 5 seeds)' with where='val'."""
     where = f"{where}, " if where else ""
     finite = [v for v in values if math.isfinite(v)]
@@ -52,7 +49,7 @@ def fmt_summary(metric: str, values: Sequence[float], where: str = "") -> str:
         return "not measured"
     s = summarize(finite)
     spread = s.std if s.std is not None and math.isfinite(s.std) else 0.0
-    if is_rate(metric):
+    if metric.is_rate:
         return f"{100 * s.mean:.2f}% ± {100 * spread:.2f}% ({where}{s.n} seeds)"
     return f"{s.mean:.4f} ± {spread:.4f} ({where}{s.n} seeds)"
 
@@ -90,21 +87,17 @@ def _changes_text(changes: list[str]) -> str:
     return "; ".join(f"`{c}`" for c in changes) if changes else "none"
 
 
-def _phase4_rows(store: Store, metric: str) -> list[dict[str, str]]:
+def _phase4_rows(facts: Facts, metric: Metric) -> list[dict[str, str]]:
     """One row per Phase 4 attempt, from the attempts Phase 4 recorded (phase4.attempts)."""
     rows = []
-    attempts = store.get("phase4.attempts", [])
-    for record in attempts if isinstance(attempts, list) else []:
-        changes = [f"{c.get('path')}: {_show(c.get('from'))} -> {_show(c.get('to'))}"
-                   for c in record.get("changes") or []]
-        candidate = record.get("candidate") or {}
-        values = [float(v) for v in candidate.get("values") or [] if v is not None]
-        base = record.get("base") or "the baseline"
+    for record in facts.phase4.attempts:
+        changes = [f"{c.path}: {_show(c.from_)} -> {_show(c.to)}" for c in record.changes]
+        values = list(record.candidate.values or []) if record.candidate else []
         rows.append({
-            "step": f"Phase 4, attempt {record.get('attempt')} ({record.get('strategy')})",
+            "step": f"Phase 4, attempt {record.attempt} ({record.strategy})",
             "metric": fmt_summary(metric, values, "val"),
-            "change": f"from {base}: {_changes_text(changes)}; decision "
-                      f"{record.get('decision')}: {record.get('reason') or NOT_RECORDED}",
+            "change": f"from {record.base or 'the baseline'}: {_changes_text(changes)}; decision "
+                      f"{record.decision}: {record.reason or NOT_RECORDED}",
         })
     return rows
 
@@ -159,17 +152,17 @@ def report_context(
 ) -> dict[str, Any]:
     """Everything the finalization report shows, JSON-ready."""
     project = store.project
-    metric = project.target.metric
-    facts = store.facts
+    measure = project.target.measure
+    metric = measure.name
+    facts = read_facts(store)
     baseline_config = load_train_config(project.baseline)
     final_config = chosen.config
     changes = config_changes(baseline_config, final_config)
-    base_facts = facts.get("baseline", {})
-    base_summary = base_facts.get(metric) or {}
-    base_values = [float(v) for v in base_summary.get("values", []) if v is not None]
+    base_summary = facts.baseline.summary(metric)
+    base_values = list(base_summary.values or []) if base_summary else []
     final_values = [float(r.best[metric]) for r in final_results.values()
                     if r.status.is_usable() and metric in r.best]
-    phase3 = facts.get("phase3", {})
+    phase3 = facts.phase3
     final, base, test = metrics["final"], metrics["baseline"], metrics["mcnemar"]
     p_value = float(test["p_value"])
     alpha = project.alpha
@@ -184,34 +177,33 @@ def report_context(
         verdict = (f"no significant difference on the test set (McNemar {fmt_p(p_value)}, not "
                    f"under {alpha:g}): the test set cannot tell the two models apart")
     goal = project.target.goal
-    goal_text = fmt_metric(metric, goal) if goal is not None else "none set"
+    goal_text = fmt_metric(measure, goal) if goal is not None else "none set"
 
     path_rows = [{
         "step": "Baseline",
-        "metric": fmt_summary(metric, base_values, "val"),
+        "metric": fmt_summary(measure, base_values, "val"),
         "change": f"the baseline config `{project.baseline.name}`",
     }]
-    if phase3:
-        causes = ", ".join(phase3.get("root_causes") or []) or "none"
-        potential = phase3.get("potential")
-        potential_text = f"{potential:.1f} points" if isinstance(potential, (int, float)) \
-            else NOT_RECORDED
+    if phase3 != Phase3Facts():  # Phase 3 recorded something
+        causes = ", ".join(phase3.root_causes or []) or "none"
+        potential = phase3.potential
+        potential_text = f"{potential:.1f} points" if potential is not None else NOT_RECORDED
         path_rows.append({
             "step": "Phase 3, diagnosis",
             "metric": "no training (reads the baseline's curves)",
-            "change": f"strategy {phase3.get('strategy', NOT_RECORDED)}; root causes: {causes}; "
+            "change": f"strategy {phase3.strategy or NOT_RECORDED}; root causes: {causes}; "
                       f"potential {potential_text}",
         })
-    path_rows += _phase4_rows(store, metric)
+    path_rows += _phase4_rows(facts, measure)
     path_rows.append({
         "step": "Phase 5, final training",
-        "metric": fmt_summary(metric, final_values, "val"),
+        "metric": fmt_summary(measure, final_values, "val"),
         "change": f"{chosen.why}; changes from the baseline: {_changes_text(changes)}",
     })
     path_rows.append({
         "step": "Phase 5, test set (once)",
-        "metric": f"{fmt_metric('accuracy', final['accuracy'])} vs baseline "
-                  f"{fmt_metric('accuracy', base['accuracy'])} (test accuracy)",
+        "metric": f"{fmt_metric(ACCURACY, final['accuracy'])} vs baseline "
+                  f"{fmt_metric(ACCURACY, base['accuracy'])} (test accuracy)",
         "change": f"final model seed {selection.seed} against baseline seed "
                   f"{baseline_selection.seed}; McNemar {fmt_p(p_value)}",
     })
@@ -226,7 +218,7 @@ def report_context(
             "status": result.status.value,
             "epochs": str(result.extra.get("epochs_run", len(result.history))),
             "best_epoch": str(result.best_epoch) if result.best_epoch is not None else "none",
-            "value": fmt_metric(metric, float(value) if value is not None else None),
+            "value": fmt_metric(measure, float(value) if value is not None else None),
             "kept": "**kept**" if seed == selection.seed else "no",
         })
 
@@ -251,33 +243,33 @@ def report_context(
     low, high = final["accuracy_ci95"]
     limits = [
         f"Measured on one test split of {metrics['n']} examples: the test accuracy "
-        f"{fmt_metric('accuracy', final['accuracy'])} has a Wilson 95% interval of "
-        f"{fmt_metric('accuracy', low)} to {fmt_metric('accuracy', high)}.",
+        f"{fmt_metric(ACCURACY, final['accuracy'])} has a Wilson 95% interval of "
+        f"{fmt_metric(ACCURACY, low)} to {fmt_metric(ACCURACY, high)}.",
         f"Valid for inputs drawn like the `{data.dataset}` data it was trained on; "
         "no robustness, calibration or fairness evaluation was done.",
-        f"Across seeds the validation {metric} is {fmt_summary(metric, final_values)}; the kept "
+        f"Across seeds the validation {metric} is {fmt_summary(measure, final_values)}; the kept "
         "seed is the median, so a retraining should land near it, not above it.",
         f"Against the baseline: {verdict}.",
     ]
     if goal is not None and final_values:
         mean = sum(final_values) / len(final_values)
-        met = mean >= goal if project.target.direction == "maximize" else mean <= goal
+        met = not measure.better(goal, mean)  # the mean is the goal or better
         limits.append(f"The goal {goal_text} ({metric}) is {'met' if met else 'not met'} by the "
-                      f"mean of the final seeds ({fmt_metric(metric, mean)}).")
+                      f"mean of the final seeds ({fmt_metric(measure, mean)}).")
     worst = min(final["per_class"], key=lambda c: c["f1"])
     limits.append(f"The weakest class is {worst['class']} (F1 {worst['f1']:.3f} on "
                   f"{worst['support']} test examples).")
 
     card_metrics = [
         {"name": f"validation {metric} (mean ± std over seeds)",
-         "value": fmt_summary(metric, final_values)},
+         "value": fmt_summary(measure, final_values)},
         {"name": f"validation {metric} of the kept seed {selection.seed}",
-         "value": fmt_metric(metric, selection.value)},
-        {"name": "test accuracy", "value": fmt_metric("accuracy", final["accuracy"])},
+         "value": fmt_metric(measure, selection.value)},
+        {"name": "test accuracy", "value": fmt_metric(ACCURACY, final["accuracy"])},
         {"name": "test balanced accuracy",
-         "value": fmt_metric("accuracy", final["balanced_accuracy"])},
+         "value": fmt_metric(ACCURACY, final["balanced_accuracy"])},
         {"name": "test macro-F1", "value": f"{final['macro_f1']:.4f}"},
-        {"name": "baseline test accuracy", "value": fmt_metric("accuracy", base["accuracy"])},
+        {"name": "baseline test accuracy", "value": fmt_metric(ACCURACY, base["accuracy"])},
     ]
     from phases.finalization.export import versions
 
@@ -293,7 +285,7 @@ def report_context(
         "title": f"Finalization report: {project.name}",
         "generated_at": now(),
         "version": __version__,
-        "finalized_at": _finalized_at(store),
+        "finalized_at": _finalized_at(facts),
         "project": {
             "name": project.name,
             "metric": metric,
@@ -303,9 +295,9 @@ def report_context(
             "alpha": f"{alpha:g}",
         },
         "summary": {
-            "final_test": fmt_metric("accuracy", final["accuracy"]),
-            "baseline_test": fmt_metric("accuracy", base["accuracy"]),
-            "difference": fmt_points("accuracy", difference),
+            "final_test": fmt_metric(ACCURACY, final["accuracy"]),
+            "baseline_test": fmt_metric(ACCURACY, base["accuracy"]),
+            "difference": fmt_points(ACCURACY, difference),
             "p_value": fmt_p(p_value),
             "verdict": verdict,
             "significant": significant,
@@ -318,7 +310,7 @@ def report_context(
             "changes": changes,
             "changes_text": _changes_text(changes),
             "seeds": final_table,
-            "summary": fmt_summary(metric, final_values),
+            "summary": fmt_summary(measure, final_values),
         },
         "selection": selection.to_dict(),
         "baseline_selection": baseline_selection.to_dict(),
@@ -328,15 +320,15 @@ def report_context(
             "sha256": metrics["predictions_sha256"],
             "rows": [
                 {"model": f"final (seed {selection.seed})",
-                 "accuracy": fmt_metric("accuracy", final["accuracy"]),
-                 "ci": f"{fmt_metric('accuracy', low)} to {fmt_metric('accuracy', high)}",
-                 "balanced": fmt_metric("accuracy", final["balanced_accuracy"]),
+                 "accuracy": fmt_metric(ACCURACY, final["accuracy"]),
+                 "ci": f"{fmt_metric(ACCURACY, low)} to {fmt_metric(ACCURACY, high)}",
+                 "balanced": fmt_metric(ACCURACY, final["balanced_accuracy"]),
                  "macro_f1": f"{final['macro_f1']:.4f}"},
                 {"model": f"baseline (seed {baseline_selection.seed})",
-                 "accuracy": fmt_metric("accuracy", base["accuracy"]),
-                 "ci": f"{fmt_metric('accuracy', base['accuracy_ci95'][0])} to "
-                       f"{fmt_metric('accuracy', base['accuracy_ci95'][1])}",
-                 "balanced": fmt_metric("accuracy", base["balanced_accuracy"]),
+                 "accuracy": fmt_metric(ACCURACY, base["accuracy"]),
+                 "ci": f"{fmt_metric(ACCURACY, base['accuracy_ci95'][0])} to "
+                       f"{fmt_metric(ACCURACY, base['accuracy_ci95'][1])}",
+                 "balanced": fmt_metric(ACCURACY, base["balanced_accuracy"]),
                  "macro_f1": f"{base['macro_f1']:.4f}"},
             ],
             "mcnemar": {
@@ -382,8 +374,8 @@ def report_context(
     return context
 
 
-def _finalized_at(store: Store) -> str:
-    for event in reversed(store.events()):
-        if event.get("event") == "transition" and event.get("transition") == "finalize":
-            return str(event.get("time"))
+def _finalized_at(facts: Facts) -> str:
+    entry = facts.moves.entry("finalized")
+    if entry is not None and entry.transition == "finalize":
+        return entry.at
     return "pending (set when the finalize transition is taken)"

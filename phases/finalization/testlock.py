@@ -48,7 +48,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workflow.errors import StateError, TestSetLocked, WorkflowError
+from workflow.errors import (
+    ConfigError,
+    DataError,
+    StateError,
+    TestSetLocked,
+    WorkFailed,
+    WrongState,
+)
+from workflow.facts import read_facts
 from workflow.io import atomic_write_json, atomic_write_text, read_json, sha256_file
 from workflow.store import Store, now
 
@@ -112,10 +120,11 @@ def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate
     state = store.current
     name = store.name
     reason = None
-    lock = store.get(LOCK, None)
-    if store.get("phase5.test_evaluations", 0):
-        when = lock.get("evaluated_at", "?") if isinstance(lock, dict) else "?"
-        digest = lock.get("sha256", "?")[:12] if isinstance(lock, dict) else "?"
+    phase5 = read_facts(store).phase5
+    lock = phase5.test_lock
+    if phase5.test_evaluations:
+        when = lock.evaluated_at if lock else "?"
+        digest = lock.sha256[:12] if lock else "?"
         reason = (
             f"the test lock ({LOCK}) is closed: the test split of {name} was evaluated at "
             f"{when} (sha256 {digest} of {PREDICTIONS_FILE}), and it is evaluated once; "
@@ -133,7 +142,7 @@ def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate
             f"only in Phase 5 (state {OPEN_STATE}, after the final training: "
             f"phasegate finalize {name})"
         )
-    elif store.get("phase5.final_training_completed", False) is not True:
+    elif phase5.final_training_completed is not True:
         reason = (
             f"the test lock ({LOCK}) is closed: the final training of {name} is not recorded "
             f"(phase5.final_training_completed); the test split opens after it "
@@ -147,29 +156,30 @@ def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate
 
 def recorded_evaluation(store: Store) -> TestEvaluation | None:
     """The recorded look, read back from the saved CSV (hash checked), or None if none was."""
-    lock = store.get(LOCK, None)
+    phase5 = read_facts(store).phase5
+    lock = phase5.test_lock
     path = store.run_dir / PREDICTIONS_FILE
-    if not store.get("phase5.test_evaluations", 0) or not isinstance(lock, dict):
+    if not phase5.test_evaluations or lock is None:
         return None
     if not path.is_file():
-        raise StateError(f"{path}: the test lock recorded it at {lock.get('evaluated_at')}, "
+        raise StateError(f"{path}: the test lock recorded it at {lock.evaluated_at}, "
                          "but it is gone; the test split is not evaluated again")
     digest = sha256_file(path)
-    if digest != lock.get("sha256"):
+    if digest != lock.sha256:
         raise StateError(
             f"{path} changed after the test lock recorded it (sha256 "
-            f"{str(lock.get('sha256'))[:12]} -> {digest[:12]}); restore it: the test split is "
+            f"{lock.sha256[:12]} -> {digest[:12]}); restore it: the test split is "
             "not evaluated again"
         )
     targets, predictions = _read_predictions(path)
     return TestEvaluation(
         targets=targets,
         predictions=predictions,
-        class_names=list(lock.get("class_names", [])),
-        evaluated_at=str(lock.get("evaluated_at")),
-        by=str(lock.get("by")),
+        class_names=list(lock.class_names),
+        evaluated_at=lock.evaluated_at,
+        by=lock.by,
         sha256=digest,
-        split=dict(lock.get("split", {})),
+        split=dict(lock.split),
     )
 
 
@@ -190,7 +200,7 @@ class TestSession:
     @property
     def targets(self) -> list[int]:
         if self._targets is None:
-            raise WorkflowError("no arm was evaluated yet: the test targets are not loaded")
+            raise WrongState("no arm was evaluated yet: the test targets are not loaded")
         return list(self._targets)
 
     def predict(self, arm: str, checkpoint: Path) -> list[int]:
@@ -216,7 +226,7 @@ class TestSession:
 
         self._new_arm(arm)
         if like not in self._arm_inputs:
-            raise WorkflowError(f"arm {like!r} was not evaluated; evaluate it before {arm!r}")
+            raise WrongState(f"arm {like!r} was not evaluated; evaluate it before {arm!r}")
         inputs = self._inputs[self._arm_inputs[like]]
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=path.parent) as tmp:
             tensor = Path(tmp) / "inputs.pt"
@@ -227,7 +237,7 @@ class TestSession:
             )
         if done.returncode != 0:
             last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise WorkflowError(f"{path}: the TorchScript model failed in a fresh process: {last}")
+            raise WorkFailed(f"{path}: the TorchScript model failed in a fresh process: {last}")
         predicted = [int(v) for v in json.loads(done.stdout)]
         self._arm_inputs[arm] = self._arm_inputs[like]
         self.predictions[arm] = predicted
@@ -235,9 +245,9 @@ class TestSession:
 
     def _new_arm(self, arm: str) -> None:
         if not arm.replace("_", "").isalnum() or arm in ("index", "target"):
-            raise WorkflowError(f"arm names are words (letters, digits, _), but got {arm!r}")
+            raise ConfigError(f"arm names are words (letters, digits, _), but got {arm!r}")
         if arm in self.predictions:
-            raise WorkflowError(f"arm {arm!r} was already evaluated in this look")
+            raise TestSetLocked(f"arm {arm!r} was already evaluated in this look")
 
     def _test_inputs(self, config_data: dict[str, Any], arm: str) -> tuple[str, torch.Tensor]:
         from workflow.trainer.config import DataConfig
@@ -253,7 +263,7 @@ class TestSession:
             assert bundle.test is not None
             targets = [int(v) for v in bundle.test.y.tolist()]
             if self._targets is not None and targets != self._targets:
-                raise WorkflowError(
+                raise DataError(
                     f"arm {arm!r} has a different test split ({len(targets)} examples, data "
                     f"{key}) than the arms before it: baseline and final must be compared on "
                     "the same examples"
@@ -268,7 +278,7 @@ class TestSession:
 
     def _close(self, who: str) -> TestEvaluation:
         if self._targets is None or not self.predictions:
-            raise WorkflowError("the test session evaluated no model; nothing is recorded")
+            raise WorkFailed("the test session evaluated no model; nothing is recorded")
         arms = list(self.predictions)
         # the metadata first: a CSV on disk always has its metadata beside it
         atomic_write_json(self._store.run_dir / META_FILE, {
@@ -298,7 +308,7 @@ def recover_unrecorded(store: Store, *, who: str = "phasegate") -> TestEvaluatio
     Returns None when there is no such CSV. The test split is not read again.
     """
     path = store.run_dir / PREDICTIONS_FILE
-    if store.get("phase5.test_evaluations", 0) or not path.is_file():
+    if read_facts(store).phase5.test_evaluations or not path.is_file():
         return None
     with store.lock():
         check_open(store, who=who, purpose="recover")
@@ -312,8 +322,8 @@ def write_predictions(path: Path, targets: list[int], predictions: Mapping[str, 
     arms = list(predictions)
     for arm in arms:
         if len(predictions[arm]) != len(targets):
-            raise WorkflowError(f"arm {arm!r} has {len(predictions[arm])} predictions for "
-                                f"{len(targets)} test examples")
+            raise DataError(f"arm {arm!r} has {len(predictions[arm])} predictions for "
+                            f"{len(targets)} test examples")
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["index", "target", *arms])

@@ -16,22 +16,20 @@ on the test set by its own median seed, chosen by the same rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import RunFailed, WorkflowError
+from workflow.arms import train_arm
+from workflow.errors import RunFailed, StateError
+from workflow.facts import read_facts
+from workflow.metric import Metric
+from workflow.progress import Progress, QuietProgress
 from workflow.stats import MIN_SEEDS
 from workflow.store import Store
 from workflow.trainer.config import TrainConfig, load_train_config
-from workflow.trainer.result import (
-    CHECKPOINT_DIR,
-    HISTORY_FILE,
-    METRICS_FILE,
-    RunResult,
-    read_history,
-)
+from workflow.trainer.result import CHECKPOINT_DIR, RunResult
 
 __all__ = [
     "BASELINE_RETRAIN_DIR",
@@ -41,6 +39,7 @@ __all__ = [
     "Selection",
     "baseline_selection",
     "chosen_config",
+    "seed_reporter",
     "select_median",
     "train_final",
 ]
@@ -49,9 +48,6 @@ FINAL_DIR = "phase5/final"
 BASELINE_RETRAIN_DIR = "phase5/baseline"
 CHOSEN_CONFIG = "phase4/optimization_config.yaml"
 BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.pt"
-
-EpochCallback = Callable[[int, int, dict[str, float]], None]
-
 
 @dataclass(frozen=True)
 class Chosen:
@@ -66,45 +62,47 @@ class Chosen:
 def chosen_config(store: Store) -> Chosen:
     """Phase 4's chosen config, or the baseline's when Phase 4 was skipped."""
     project = store.project
-    arrivals = [e for e in store.events()
-                if e.get("event") == "transition" and e.get("to") == "optimized"]
-    if arrivals:
-        skipped = arrivals[-1].get("transition") == "skip"
-    else:  # a project created at `optimized` (an import): the facts say which way it came
-        skipped = store.get("phase3.strategy", None) == "skip"
+    facts = read_facts(store)
+    entry = facts.moves.entry("optimized")
+    if entry is not None:
+        skipped = entry.transition == "skip"
+    else:  # a project created at `optimized` (an import): Phase 3's facts say which way it came
+        skipped = facts.phase3.strategy == "skip"
     if skipped:
-        potential = store.get("phase3.potential", None)
+        potential = facts.phase3.potential
         why = "Phase 4 was skipped" + (
             f" (Phase 3's potential {potential:.1f} points is under the 3-point bar)"
-            if isinstance(potential, (int, float)) else "")
+            if potential is not None else "")
         return Chosen(load_train_config(project.baseline), "baseline", project.baseline,
                       f"{why}: the baseline config is final")
     path = store.run_dir / CHOSEN_CONFIG
     if not path.is_file():
-        raise WorkflowError(
+        raise StateError(
             f"{path}: Phase 4's chosen config is missing; Phase 5 trains the config Phase 4 "
             f"chose (phasegate optimize {store.name})"
         )
-    decision = store.get("phase4.decision", None)
+    decision = facts.phase4.decision
     why = f"Phase 4 chose it (decision {decision})" if decision else "Phase 4 chose it"
     return Chosen(load_train_config(path), "phase4", path, why)
 
 
 def train_final(
-    store: Store,
-    chosen: Chosen,
-    *,
-    workers: int | None = None,
-    on_epoch: EpochCallback | None = None,
-    on_done: Callable[[RunResult], None] | None = None,
+    store: Store, chosen: Chosen, *, workers: int | None = None, progress: Progress | None = None,
 ) -> dict[int, RunResult]:
-    """Train the chosen config on every project seed (resuming finished seeds)."""
-    from workflow.runner import train_seeds
+    """Train the chosen config on every project seed (finished seeds are not trained again)."""
+    from workflow.runner import finished_run, seed_dir
 
     project = store.project
-    return train_seeds(chosen.config, project.seeds, store.run_dir / FINAL_DIR,
-                       trainer=project.trainer, workers=workers, on_epoch=on_epoch,
-                       on_done=on_done)
+    shown = progress or QuietProgress()
+    root = store.run_dir / FINAL_DIR
+    done = [s for s in project.seeds if finished_run(seed_dir(root, s), chosen.config) is not None]
+    shown.training("final", project.seeds, done, chosen.config.training.epochs)
+    try:
+        arm = train_arm("final", chosen.config, project.seeds, root, trainer=project.trainer,
+                        workers=workers, on_epoch=shown.epoch, on_done=seed_reporter(shown))
+    finally:
+        shown.end_training()
+    return arm.results
 
 
 @dataclass(frozen=True)
@@ -127,7 +125,7 @@ class Selection:
 
 
 def select_median(
-    values: Mapping[int, float], *, metric: str, direction: str, root: Path, arm: str
+    values: Mapping[int, float], *, metric: Metric, root: Path, arm: str
 ) -> Selection:
     """The seed at the median of `values` (see the module docstring for even counts)."""
     finite = {seed: v for seed, v in values.items() if math.isfinite(v)}
@@ -136,16 +134,16 @@ def select_median(
             f"the {arm} has {len(finite)} usable seeds ({sorted(finite)} of {sorted(values)}); "
             f"a model is selected from at least {MIN_SEEDS}"
         )
-    sign = 1.0 if direction == "maximize" else -1.0
-    ranked = sorted(finite, key=lambda seed: (sign * finite[seed], seed))  # worst first
+    # worst first; ties in seed order
+    ranked = sorted(finite, key=lambda seed: (metric.oriented(finite[seed]), seed))
     seed = ranked[len(ranked) // 2]
     shown = ", ".join(f"seed {s}: {finite[s]:.4f}" for s in ranked)
     why = (
-        f"the median of {len(ranked)} seeds by {metric} ({shown}); the median, not the best, "
-        "because the best of several seeds is biased upward"
+        f"the median of {len(ranked)} seeds by {metric.name} ({shown}); the median, not the "
+        "best, because the best of several seeds is biased upward"
     )
     run_dir = root / f"seed-{seed}"
-    return Selection(seed=seed, rule="median", metric=metric, value=finite[seed],
+    return Selection(seed=seed, rule="median", metric=metric.name, value=finite[seed],
                      values=dict(finite), run_dir=str(run_dir),
                      checkpoint=str(run_dir / BEST_CHECKPOINT), why=why)
 
@@ -160,56 +158,43 @@ def final_values(results: Mapping[int, RunResult], metric: str) -> dict[int, flo
     return values
 
 
-def baseline_selection(
-    store: Store,
-    *,
-    workers: int | None = None,
-    on_epoch: EpochCallback | None = None,
-) -> Selection:
+def baseline_selection(store: Store, *, workers: int | None = None,
+                       progress: Progress | None = None) -> Selection:
     """The baseline's median seed and its best checkpoint (trained here if it was imported)."""
-    from workflow.runner import train_seeds
+    from workflow.arms import load_baseline
 
     project = store.project
     config = load_train_config(project.baseline)
     root = store.run_dir / "baseline"
-    seeds: Sequence[int] = store.get("baseline.seed_list", list(project.seeds))
-    metric = project.target.metric
-    values = {}
-    for seed in seeds:
-        value = _best_value(root / f"seed-{seed}", config, metric)
-        if value is not None:
-            values[seed] = value
-    selection = select_median(values, metric=metric, direction=project.target.direction,
-                              root=root, arm="baseline")
+    seeds = read_facts(store).baseline.seed_list or list(project.seeds)
+    metric = project.target.measure
+    values = load_baseline(root, config, seeds).values(metric.name)
+    selection = select_median(values, metric=metric, root=root, arm="baseline")
     if Path(selection.checkpoint).is_file():
         return selection
     # an imported baseline has histories but no weights: train its median seed once
+    shown = progress or QuietProgress()
     retrain = store.run_dir / BASELINE_RETRAIN_DIR
-    train_seeds(config, [selection.seed], retrain, trainer=project.trainer, workers=1,
-                on_epoch=on_epoch)
+    shown.training("baseline", [selection.seed], [], config.training.epochs)
+    try:
+        train_arm("baseline", config, [selection.seed], retrain, trainer=project.trainer,
+                  workers=1, on_epoch=shown.epoch, on_done=seed_reporter(shown))
+    finally:
+        shown.end_training()
     run_dir = retrain / f"seed-{selection.seed}"
     return Selection(
-        seed=selection.seed, rule=selection.rule, metric=metric, value=selection.value,
+        seed=selection.seed, rule=selection.rule, metric=metric.name, value=selection.value,
         values=selection.values, run_dir=str(run_dir), checkpoint=str(run_dir / BEST_CHECKPOINT),
         why=selection.why + "; the baseline was imported without weights, so this seed was "
         f"trained again with the baseline config into {BASELINE_RETRAIN_DIR}/",
     )
 
 
-def _best_value(run_dir: Path, config: TrainConfig, metric: str) -> float | None:
-    if (run_dir / METRICS_FILE).is_file():
-        result = RunResult.load(run_dir)
-        if not result.status.is_usable():
-            return None
-        value = result.best.get(metric)
-        return float(value) if value is not None else None
-    if not (run_dir / HISTORY_FILE).is_file():
-        return None
-    history = [row for row in read_history(run_dir / HISTORY_FILE) if metric in row]
-    if not history:
-        return None
-    monitor = config.training.monitor
-    rows = [row for row in history if monitor in row] or history
-    key = monitor if monitor in rows[0] else metric
-    pick = min if key.endswith("_loss") else max
-    return float(pick(rows, key=lambda row: row[key])[metric])
+def seed_reporter(progress: Progress) -> Callable[[RunResult], None]:
+    """The runner's `on_done` hook, telling `progress` how each seed's run ended."""
+
+    def done(result: RunResult) -> None:
+        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
+        progress.seed_done(result.seed, result.status.value, int(epochs))
+
+    return done

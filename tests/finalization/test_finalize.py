@@ -14,6 +14,7 @@ from phases.finalization.testlock import PREDICTIONS_FILE, recorded_evaluation
 from tests.finalization.helpers import create, empty_values
 from workflow.errors import GateFailed, Refused, RunFailed
 from workflow.gates import evaluate
+from workflow.metric import Direction, Metric
 from workflow.store import Store
 
 # loads the TorchScript file in a new interpreter (no phasegate imported) and prints its classes
@@ -79,9 +80,9 @@ def test_finalize_cli_output(finalized_with_output: tuple[Store, str]) -> None:
 # rule: the kept model is the median seed by the target metric (the better middle one for an
 # even count), in the metric's direction; fewer than 3 usable seeds is refused
 def test_the_kept_seed_is_the_median(tmp_path: Path) -> None:
-    def pick(values: dict[int, float], direction: str = "maximize") -> int:
-        return select_median(values, metric="val_accuracy", direction=direction, root=tmp_path,
-                             arm="final").seed
+    def pick(values: dict[int, float], direction: Direction = "maximize") -> int:
+        metric = Metric.named("val_accuracy", direction)
+        return select_median(values, metric=metric, root=tmp_path, arm="final").seed
 
     assert pick({0: 0.90, 1: 0.95, 2: 0.92}) == 2
     assert pick({0: 0.90, 1: 0.95, 2: 0.92, 3: 0.97}) == 1

@@ -14,7 +14,8 @@ from phases.pipeline import run_project, stop_state
 from tests.conftest import tiny_config
 from tests.finalization.helpers import create
 from workflow.errors import ConfigError
-from workflow.machine import take
+from workflow.facts import Facts, parse_facts, read_facts
+from workflow.machine import MACHINE, take
 from workflow.store import Store
 
 
@@ -96,3 +97,81 @@ def test_an_imported_baseline_is_retrained_once(finalized: Store, tmp_path: Path
     assert Path(selection.checkpoint).is_file()
     assert Path(selection.checkpoint).is_relative_to(store.run_dir / "phase5/baseline")
     assert "imported without weights" in selection.why
+
+
+# rule: the walk runs an action for every action of the phase graph, and --until accepts
+# the graph's words: a state, a phase or its action (which stop where that work ends)
+def test_the_walk_knows_every_action_of_the_graph() -> None:
+    from phases.pipeline import _ACTIONS
+
+    assert set(_ACTIONS) == set(MACHINE.actions)
+    assert stop_state("optimize") == "optimized" and stop_state("promotion") == "promoted"
+    assert stop_state("optimizing") == "optimizing" and stop_state(None) is None
+
+
+# rule: when Phase 3 chose skip, the walk takes the skip itself (the graph's auto move) and
+# Phase 4 never runs; the facts say how optimized was entered
+def test_skip_is_taken_by_the_walk(tmp_path: Path, phases: dict[str, int]) -> None:
+    store = _diagnosed(tmp_path)
+    store.record("phase3", {"strategy": "skip", "potential": 1.0, "recommendations_count": 0})
+    outcome = run_project(tmp_path / "proj/project.yaml", runs=tmp_path / "runs",
+                          until="phase4")
+    assert (outcome.status, outcome.state) == ("stopped", "optimized")
+    assert phases == {"optimize": 0, "diagnose": 0}
+    entry = read_facts(store).moves.entry("optimized")
+    assert entry is not None and entry.transition == "skip"
+
+
+# rule: a re-diagnosis after a revert may choose skip: the walk then skips, it does not
+# send Phase 4 a project Phase 3 chose to skip
+def test_a_rediagnosis_may_skip(
+    tmp_path: Path, phases: dict[str, int], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def run_diagnose(store: Store, **_: Any) -> Any:
+        phases["diagnose"] += 1
+        store.record("phase3", {"strategy": "skip", "potential": 1.0,
+                                "recommendations_count": 0})
+        plan = SimpleNamespace(strategy="skip", strategy_reason="stand-in", potential=1.0)
+        return SimpleNamespace(findings=[], plan=plan), store.run_dir / "phase3/report.md"
+
+    monkeypatch.setattr("phases.diagnostic.phase.run_diagnose", run_diagnose)
+    store = _diagnosed(tmp_path, iteration_limit=3)
+    outcome = run_project(tmp_path / "proj/project.yaml", runs=tmp_path / "runs",
+                          until="optimized")
+    assert (outcome.status, outcome.state) == ("stopped", "optimized")
+    assert phases == {"optimize": 1, "diagnose": 1}
+    moves = read_facts(store).moves
+    assert moves.counts == {"optimize": 1, "revert": 1, "skip": 1}
+
+
+# rule: a step that changes neither the state nor the facts stops the walk, refused, instead
+# of looping forever
+def test_a_step_that_changes_nothing_stops_the_walk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls = []
+    monkeypatch.setattr("phases.optimization.phase.optimize",
+                        lambda store, strategy="auto", **_: calls.append(strategy))
+    _diagnosed(tmp_path)
+    outcome = run_project(tmp_path / "proj/project.yaml", runs=tmp_path / "runs")
+    assert (outcome.status, outcome.state) == ("refused", "diagnosed")
+    assert "the last step changed nothing" in outcome.reason
+    assert calls == ["auto"]
+
+
+# rule: the project came back to diagnosed by a revert and Phase 3 has not diagnosed since
+# (read from the facts: how diagnosed was entered, and when Phase 3 last completed)
+def test_reverted_since_diagnosis() -> None:
+    from phases.pipeline import _reverted_since_diagnosis
+
+    def facts(transition: str, diagnosed_at: str | None) -> Facts:
+        entry = {"transition": transition, "source": "optimizing",
+                 "at": "2026-01-01T10:00:00+00:00", "move": 3}
+        return parse_facts({"moves": {"taken": 3, "entered": {"diagnosed": entry}},
+                            "phase3": {"completed_at": diagnosed_at}})
+
+    assert _reverted_since_diagnosis(facts("revert", "2026-01-01T09:00:00+00:00"))
+    assert _reverted_since_diagnosis(facts("revert", None))
+    assert not _reverted_since_diagnosis(facts("revert", "2026-01-01T10:00:01+00:00"))
+    assert not _reverted_since_diagnosis(facts("diagnose", "2026-01-01T09:00:00+00:00"))
+    assert not _reverted_since_diagnosis(parse_facts({}))

@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.cli import add_command, whoami
-from workflow.errors import EXIT_OK, EXIT_REFUSED, Refused, WorkflowError
+from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError, Refused
 from workflow.gates import (
     GateResult,
     ManualCheck,
@@ -98,8 +98,6 @@ def _add_runs(parser: argparse.ArgumentParser) -> None:
         "--runs", metavar="DIR", default=None,
         help=f"root of the run directories (default: ${RUNS_ENV}, else ./runs)",
     )
-
-
 
 
 def _init(args: argparse.Namespace) -> int:
@@ -206,7 +204,7 @@ def _print_gate(result: GateResult, report: Path) -> None:
 
 def _gate_sign(args: argparse.Namespace) -> int:
     if not (args.by or "").strip():
-        raise WorkflowError(
+        raise ConfigError(
             "a sign-off needs the person signing: add --by NAME "
             '(for example --by "$(git config user.name)")'
         )
@@ -215,7 +213,7 @@ def _gate_sign(args: argparse.Namespace) -> int:
     item = find_item(checklist, args.gate, args.item)
     if not isinstance(item.check, ManualCheck):
         manual = [i.id for i in checklist.items if isinstance(i.check, ManualCheck)]
-        raise WorkflowError(
+        raise ConfigError(
             f"item {args.item!r} of gate {args.gate!r} is checked automatically "
             f"({item.check.kind}), not signed; its manual items: {', '.join(manual) or 'none'}"
         )

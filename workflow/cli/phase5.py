@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
 
 from workflow.cli import add_command, whoami
+from workflow.cli.display import RichProgress
 from workflow.errors import EXIT_OK, EXIT_REFUSED
 from workflow.store import RUNS_ENV, Store
 
-__all__ = ["RichRunProgress", "register"]
+__all__ = ["register"]
 
 Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
 
@@ -87,16 +86,16 @@ def _add_common(parser: argparse.ArgumentParser, *, workers: bool = True) -> Non
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
 
 
-
-
 def _finalize(args: argparse.Namespace) -> int:
-    from phases.pipeline import QuietRunProgress, RunProgress, finalize
+    from phases.finalization.phase import run_finalize
+    from workflow.facts import read_facts
 
     store = Store.open(args.name, args.runs)
-    progress: RunProgress = QuietRunProgress() if args.json else RichRunProgress()
-    result = finalize(store, progress=progress, who=whoami(args.by), workers=args.workers)
-    test = store.get("phase5.test", {})
-    mcnemar = store.get("phase5.mcnemar", {})
+    result = run_finalize(store, progress=RichProgress(json=args.json), who=whoami(args.by),
+                          workers=args.workers)
+    phase5 = read_facts(store).phase5
+    test = phase5.test.model_dump(mode="json") if phase5.test else {}
+    mcnemar = phase5.mcnemar.model_dump(mode="json") if phase5.mcnemar else {}
     if args.json:
         print(json.dumps({"project": store.name, "state": store.current, "already": result.already,
                           "report": str(result.report), "model": str(result.model_dir),
@@ -132,13 +131,12 @@ def _promote(args: argparse.Namespace) -> int:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from phases.pipeline import QuietRunProgress, RunProgress, run_project, stop_state
+    from phases.pipeline import run_project, stop_state
 
     stop_state(args.until)  # a bad --until is bad input before anything starts
-    progress: RunProgress = QuietRunProgress() if args.json else RichRunProgress()
     outcome = run_project(args.project, runs=args.runs, until=args.until,
                           sign_off=args.sign_off, who=whoami(args.by), workers=args.workers,
-                          progress=progress)
+                          progress=RichProgress(json=args.json))
     if args.json:
         print(json.dumps(outcome.to_dict(), indent=2))
     else:
@@ -152,58 +150,3 @@ def _run(args: argparse.Namespace) -> int:
         else:
             print(f"  promoted model: none yet (run directory: {outcome.run_dir})")
     return EXIT_REFUSED if outcome.status == "refused" else EXIT_OK
-
-
-class RichRunProgress:
-    """The walk on a terminal: one line per phase and step, a bar per seed over its epochs."""
-
-    def __init__(self) -> None:
-        from rich.console import Console
-
-        self.console = Console(highlight=False)
-        self.bars: Any = None
-        self.tasks: dict[int, Any] = {}
-        self.finished: set[int] = set()
-
-    def step(self, phase: str, text: str) -> None:
-        self.console.print(f"[bold cyan]{phase}[/] · {text}")
-
-    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.end_training()
-        self.bars = Progress(
-            TextColumn("  [bold]{task.description}"), BarColumn(), MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"), console=self.console, transient=False,
-        )
-        self.tasks = {
-            seed: self.bars.add_task(
-                f"{label} seed {seed}", total=epochs, completed=epochs if seed in done else 0,
-                metrics="finished earlier" if seed in done else "")
-            for seed in seeds
-        }
-        self.bars.start()
-
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
-        # a worker's last epoch may arrive after its seed was reported done
-        if self.bars is None or seed not in self.tasks or seed in self.finished:
-            return
-        metrics = (f"train_loss {row.get('train_loss', float('nan')):.3f}  "
-                   f"val_acc {row.get('val_accuracy', float('nan')):.3f}")
-        self.bars.update(self.tasks[seed], completed=epoch, metrics=metrics)
-
-    def seed_done(self, seed: int, status: str, epochs: int) -> None:
-        if self.bars is None or seed not in self.tasks:
-            return
-        self.finished.add(seed)
-        self.bars.update(self.tasks[seed], total=max(1, epochs), completed=max(1, epochs),
-                         metrics=status)
-
-    def end_training(self) -> None:
-        if self.bars is not None:
-            self.bars.stop()
-            self.bars = None
-            self.tasks, self.finished = {}, set()
-
-    def note(self, text: str) -> None:
-        self.console.print(f"  {text}", markup=False)

@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from workflow.cli import add_command
+from workflow.cli.display import RichProgress
 from workflow.errors import EXIT_OK, EXIT_REFUSED
 
 
@@ -33,8 +34,17 @@ def run(args: argparse.Namespace) -> int:
 
     config = load_train_config(args.config)
     seed = config.seed if args.seed is None else args.seed
-    with EpochProgress(config.training.epochs, f"{config.name} seed {seed}") as progress:
-        result = fit(config, seed, args.out, report=progress.update)
+    progress = RichProgress(json=args.json)
+
+    def report(epoch: int, row: dict[str, float]) -> None:
+        progress.epoch(seed, epoch, row)
+
+    progress.training(config.name, [seed], [], config.training.epochs)
+    try:
+        result = fit(config, seed, args.out, report=report)
+        progress.seed_done(seed, result.status.value, int(result.extra.get("epochs_run", 0)))
+    finally:
+        progress.end_training()
     if args.json:
         print(json.dumps(result.to_metrics(), indent=2, default=str))
     if result.status is RunStatus.DIVERGED:
@@ -47,33 +57,3 @@ def run(args: argparse.Namespace) -> int:
             f"({result.extra['epochs_run']} epochs, {result.wall_time_s:.1f}s); wrote {args.out}"
         )
     return EXIT_OK
-
-
-class EpochProgress:
-    """A rich progress bar over epochs showing the running metrics; quiet when not a terminal."""
-
-    def __init__(self, epochs: int, label: str):
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
-
-        self.progress = Progress(
-            TextColumn("[bold]{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[metrics]}"),
-            transient=False,
-        )
-        self.task = self.progress.add_task(label, total=epochs, metrics="")
-
-    def __enter__(self) -> EpochProgress:
-        self.progress.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.progress.stop()
-
-    def update(self, epoch: int, row: dict[str, float]) -> None:
-        metrics = (
-            f"train_loss {row['train_loss']:.3f}  val_loss {row['val_loss']:.3f}  "
-            f"val_acc {row['val_accuracy']:.3f}"
-        )
-        self.progress.update(self.task, completed=epoch, metrics=metrics)
