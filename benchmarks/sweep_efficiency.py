@@ -59,7 +59,11 @@ def epochs_to_reach(result: SweepResult, bar: float) -> int | None:
     return None
 
 
-def sweep(name: str, out: Path, settings: SweepSettings, workers: int) -> tuple[SweepResult, float]:
+def sweep(
+    name: str, out: Path, settings: SweepSettings, workers: int | None
+) -> tuple[SweepResult, float]:
+    """One sweep; `workers` processes run its trials and its re-runs (None: the trials
+    `settings.workers`, the re-runs the runner's default)."""
     base = load_train_config(REPO / "configs" / "baseline.yaml").model_copy(
         update={"device": "cpu"}
     )
@@ -70,7 +74,7 @@ def sweep(name: str, out: Path, settings: SweepSettings, workers: int) -> tuple[
         out / name,
         settings=settings,
         fresh_seeds=FRESH_SEEDS,
-        rerun_workers=workers,
+        workers=workers,
     )
     return result, time.perf_counter() - started
 
@@ -116,7 +120,7 @@ def main() -> None:
             # one worker: TPE learns from every finished trial, and epochs count in order
             SweepSettings(method="bayesian", pruner="median", trials=args.trials,
                           workers=1, seed=seed, top_k=1, study_name="bayesian"),
-            args.workers,
+            None,
         )
         reach = epochs_to_reach(bayes, bar)
         ratio = reach / grid_epochs if reach is not None else math.inf

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
-from typing import Any
 
 from workflow.cli import add_command
 from workflow.errors import EXIT_OK
@@ -55,25 +54,15 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
 
 
 def _worker(args: argparse.Namespace) -> int:
-    from phases.optimization.sweep.records import trial_records
-    from phases.optimization.sweep.study import read_spec
     from phases.optimization.sweep.worker import work
+    from workflow.cli.display import RichProgress
     from workflow.errors import ConfigError
 
     if args.trials is not None and args.trials < 1:
         raise ConfigError(f"--trials must be at least 1, but got {args.trials}")
-    def show(study: Any, number: int) -> None:
-        spec = read_spec(study)
-        space = spec.search_space(f"study {study.study_name}")
-        for record in trial_records(study.get_trials(deepcopy=False), space):
-            if record.number == number:
-                value = f" {spec.monitor} {record.value:.4f}" if record.value is not None else ""
-                reason = f" ({record.reason})" if record.reason else ""
-                print(f"trial {record.number}: {record.state}{value}, "
-                      f"{record.epochs_run} epochs{reason}", flush=True)
-
     summary = work(
-        args.storage, args.study, max_trials=args.trials, trial_root=args.out, on_trial_done=show
+        args.storage, args.study, max_trials=args.trials, trial_root=args.out,
+        progress=RichProgress(),
     )
     print(f"worker done: {summary.trials_run} trials run; {summary.stop_reason}")
     return EXIT_OK

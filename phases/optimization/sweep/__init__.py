@@ -5,18 +5,23 @@ from phases.optimization.sweep import SweepSettings, load_space, run_sweep
 
 result = run_sweep(base_config, load_space("configs/space.yaml"), "runs/p/phase4/attempt-1/sweep",
                    settings=SweepSettings(method="bayesian", pruner="median", trials=30),
-                   fresh_seeds=project.fresh_seeds, baseline_values=baseline_per_seed)
+                   fresh_seeds=project.fresh_seeds, baseline_values=baseline_per_seed,
+                   workers=2, progress=progress)
 result.chosen.config, result.chosen.comparison.verdict
 ```
 
-The search space (`space`), the Optuna study and its settings (`study`), the
+The kinds of parameter (`parameters`) and the search space they make (`space`),
+the Optuna study, its settings, sampler and pruner (`study`), where it is
+stored (`storage`) and how a dead worker's trial is retried (`recovery`), the
 trial loop every worker runs (`worker`), the frozen records (`records`), the
-files and the report section (`artifacts`), and the whole run (`run`).
+files and the report section (`artifacts`), the re-runs of the top trials on
+fresh seeds (`rerun`), and the whole run (`run`).
 """
 
 from phases.optimization.sweep.artifacts import render_section, section_context
 from phases.optimization.sweep.records import Candidate, SweepResult, TrialRecord
-from phases.optimization.sweep.run import rerun_top, run_sweep
+from phases.optimization.sweep.rerun import rerun_top
+from phases.optimization.sweep.run import run_sweep
 from phases.optimization.sweep.space import (
     CategoricalParameter,
     FloatParameter,

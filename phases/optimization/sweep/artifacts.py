@@ -14,7 +14,9 @@ sweep/
   sweep_summary.md      the section optimization_results.md includes (and its .json)
 ```
 
-matplotlib is imported inside the plotting functions (Agg backend).
+Plots go through workflow.plots (`new_figure`, `save_figure`): the Agg backend,
+and an image written beside its target then renamed, so a reader never sees
+half of one.
 """
 
 from __future__ import annotations
@@ -28,9 +30,11 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from phases.optimization.sweep.records import SweepResult, TrialRecord, trial_records
+from phases.optimization.sweep.records import SweepResult, TrialRecord
 from phases.optimization.sweep.space import CategoricalParameter, SearchSpace
 from workflow.io import atomic_write_json, atomic_write_text
+from workflow.metric import Metric
+from workflow.plots import new_figure, save_figure
 
 if TYPE_CHECKING:
     import optuna
@@ -44,7 +48,6 @@ __all__ = [
     "SUMMARY",
     "SECTION_TEMPLATE",
     "write_trials_csv",
-    "write_trials_from_study",
     "read_trials_csv",
     "parameter_importance",
     "plot_values",
@@ -84,12 +87,6 @@ def write_trials_csv(records: Sequence[TrialRecord], names: Sequence[str], path:
         writer.writerow([_cell(v) for v in fixed] + [_cell(r.params.get(n)) for n in names])
     atomic_write_text(path, out.getvalue())
     return path
-
-
-def write_trials_from_study(study: optuna.Study, space: SearchSpace, sweep_dir: Path) -> Path:
-    """Rewrite trials.csv from the storage (workers call it after each trial)."""
-    records = trial_records(study.get_trials(deepcopy=False), space)
-    return write_trials_csv(records, space.names, sweep_dir / TRIALS_CSV)
 
 
 def read_trials_csv(path: Path) -> list[dict[str, str]]:
@@ -146,15 +143,12 @@ def plot_values(
     scored = [r for r in records if r.value is not None and r.state in ("complete", "pruned")]
     if not scored:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
     names = space.names
     columns = min(3, len(names))
     rows = math.ceil(len(names) / columns)
-    fig, axes = plt.subplots(rows, columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False)
+    fig, axes = new_figure(
+        nrows=rows, ncols=columns, figsize=(4.2 * columns, 3.2 * rows), squeeze=False
+    )
     for ax, name in zip(axes.flat, names, strict=False):
         for state, style in (
             ("complete", {"marker": "o", "color": "tab:blue", "label": "complete"}),
@@ -182,10 +176,7 @@ def plot_values(
     axes.flat[0].legend(fontsize=8)
     fig.suptitle(f"{monitor} of each trial against each parameter")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def _bins(space: SearchSpace, name: str, n: int = 5) -> tuple[list[str], Any]:
@@ -215,8 +206,7 @@ def plot_heatmap(
     records: Sequence[TrialRecord],
     space: SearchSpace,
     importance: dict[str, float],
-    monitor: str,
-    higher_is_better: bool,
+    metric: Metric,
     path: Path,
 ) -> Path | None:
     """The best completed value in each cell of the two most important parameters (those
@@ -235,10 +225,6 @@ def plot_heatmap(
     ]
     if not complete:
         return None
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     import numpy as np
 
     x_labels, x_index = _bins(space, x_name)
@@ -248,11 +234,11 @@ def plot_heatmap(
         i, j = y_index(r.params[y_name]), x_index(r.params[x_name])
         old = grid[i, j]
         value = float(r.value) if r.value is not None else math.nan
-        if math.isnan(old) or (value > old if higher_is_better else value < old):
+        if math.isnan(old) or metric.better(value, old):
             grid[i, j] = value
-    fig, ax = plt.subplots(figsize=(1.3 * len(x_labels) + 2.5, 0.8 * len(y_labels) + 2))
-    image = ax.imshow(
-        np.ma.masked_invalid(grid), cmap="viridis" if higher_is_better else "viridis_r",
+    fig, ax = new_figure(figsize=(1.3 * len(x_labels) + 2.5, 0.8 * len(y_labels) + 2))
+    image = ax.imshow(  # the better end of the scale is bright, whichever the direction
+        np.ma.masked_invalid(grid), cmap="viridis" if metric.higher_is_better else "viridis_r",
         aspect="auto", origin="lower",
     )
     for i in range(grid.shape[0]):
@@ -264,13 +250,10 @@ def plot_heatmap(
     ax.set_yticks(range(len(y_labels)), y_labels, fontsize=8)
     ax.set_xlabel(x_name)
     ax.set_ylabel(y_name)
-    fig.colorbar(image, ax=ax, label=f"best {monitor}")
+    fig.colorbar(image, ax=ax, label=f"best {metric.name}")
     ax.set_title("best completed trial per cell (blank: none)")
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return path
+    return save_figure(fig, path, dpi=100)
 
 
 def write_best_config(result: SweepResult, path: Path) -> Path | None:

@@ -7,21 +7,32 @@ host with only the storage URL (see `storage`) and the study's name.
 
 Trial outcomes and bookkeeping live in the trial's user attributes (the names
 below): what happened, why, how many epochs it ran, which worker ran it.
+
+A user's own sampler or pruner is named `module:Class` in place of a built-in
+method or pruner name. It must derive from Optuna's `BaseSampler` or
+`BasePruner`; it is checked when the study is created (`check_extensions`), so a
+class that does not fit fails there, in one line, before any trial runs. A
+sampler class whose constructor takes `seed` gets the worker's seed, as the
+built-in ones do; a pruner class is built without arguments.
 """
 
 from __future__ import annotations
 
+import inspect
+import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from phases.optimization.sweep.storage import quiet
-from workflow.errors import ConfigError
+from workflow.errors import ConfigError, ExtensionError
 from workflow.io import validate
+from workflow.metric import Direction, Metric
+from workflow.plugins import load_class
 
 if TYPE_CHECKING:
     import optuna
@@ -31,8 +42,8 @@ if TYPE_CHECKING:
     from workflow.trainer.config import TrainConfig
 
 __all__ = [
-    "Method",
-    "PrunerName",
+    "METHODS",
+    "PRUNERS",
     "SweepSettings",
     "SweepSpec",
     "Budget",
@@ -44,14 +55,25 @@ __all__ = [
     "set_deadline",
     "make_sampler",
     "make_pruner",
+    "check_extensions",
     "counted",
     "epochs_spent",
     "budget_spent",
     "over_budget",
 ]
 
-Method = Literal["grid", "random", "bayesian"]
-PrunerName = Literal["none", "median", "asha", "hyperband"]
+METHODS = ("grid", "random", "bayesian")  # or a user's sampler, `module:Class`
+PRUNERS = ("none", "median", "asha", "hyperband")  # or a user's pruner, `module:Class`
+_CLASS_SPEC = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def _builtin_or_class(value: str, builtin: Sequence[str], what: str) -> str:
+    if value in builtin or _CLASS_SPEC.match(value):
+        return value
+    raise ValueError(
+        f"expected one of {', '.join(builtin)} or a {what} class as 'module:Class', "
+        f"but got {value!r}"
+    )
 
 SPEC_ATTR = "phasegate.spec"
 DEADLINE_ATTR = "phasegate.deadline"
@@ -73,8 +95,8 @@ class SweepSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    method: Method = "bayesian"
-    pruner: PrunerName = "median"
+    method: str = Field("bayesian", description="grid, random, bayesian or module:Class")
+    pruner: str = Field("median", description="none, median, asha, hyperband or module:Class")
     trials: int | None = Field(
         None, ge=1, description=f"trial budget (default: the grid's size, or {DEFAULT_TRIALS})"
     )
@@ -84,6 +106,9 @@ class SweepSettings(BaseModel):
     seed: int = Field(0, description="seeds the sampler (and the trials, unless train_seed)")
     train_seed: int | None = Field(None, description="the seed every trial trains with")
     monitor: str | None = Field(None, description="default: the config's training.monitor")
+    direction: Direction | None = Field(
+        None, description="default: minimize a loss, maximize anything else (workflow.metric)"
+    )
     storage: str | None = Field(
         None, description="an SQLAlchemy URL or a journal file; default: sweep/study.journal"
     )
@@ -93,6 +118,16 @@ class SweepSettings(BaseModel):
         None, ge=1, description="bayesian: random trials before TPE models the results"
     )
 
+    @field_validator("method")
+    @classmethod
+    def _method(cls, method: str) -> str:
+        return _builtin_or_class(method, METHODS, "sampler")
+
+    @field_validator("pruner")
+    @classmethod
+    def _pruner(cls, pruner: str) -> str:
+        return _builtin_or_class(pruner, PRUNERS, "pruner")
+
 
 class SweepSpec(BaseModel):
     """What a worker needs to run a study's trials; stored in the study's user attributes."""
@@ -101,17 +136,22 @@ class SweepSpec(BaseModel):
 
     base_config: str  # YAML
     space: dict[str, dict[str, Any]]
-    method: Method
-    pruner: PrunerName
+    method: str
+    pruner: str
     seed: int
     train_seed: int
     monitor: str
-    direction: Literal["maximize", "minimize"]
+    direction: Direction
     trainer: str
     trial_root: str
     max_trials: int | None
     max_epochs: int | None
     startup_trials: int | None = None
+
+    @property
+    def metric(self) -> Metric:
+        """The monitored metric and the direction the study optimizes it in."""
+        return Metric.named(self.monitor, self.direction)
 
     def base(self, source: str) -> TrainConfig:
         from workflow.trainer.config import TrainConfig
@@ -221,6 +261,8 @@ def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampl
     quiet()
     import optuna
 
+    if spec.method not in METHODS:
+        return _user_sampler(spec.method, worker_seed)
     if spec.method in ("grid", "random"):
         return optuna.samplers.RandomSampler(seed=worker_seed)
     startup = spec.startup_trials
@@ -241,6 +283,8 @@ def make_pruner(spec: SweepSpec, epochs: int) -> optuna.pruners.BasePruner:
     quiet()
     import optuna
 
+    if spec.pruner not in PRUNERS:
+        return _user_pruner(spec.pruner)
     if spec.pruner == "none":
         return optuna.pruners.NopPruner()
     if spec.pruner == "median":
@@ -256,6 +300,46 @@ def make_pruner(spec: SweepSpec, epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.HyperbandPruner(
         min_resource=max(1, epochs // 9), max_resource=max(epochs, 2), reduction_factor=3
     )
+
+
+def check_extensions(settings: SweepSettings) -> None:
+    """A user's sampler or pruner (`module:Class`) loads and fits its Optuna base.
+
+    Called when the study is created: a class that does not fit is an
+    `ExtensionError` (one line, exit 2) before any trial runs.
+    """
+    if settings.method not in METHODS:
+        _user_sampler(settings.method, settings.seed)
+    if settings.pruner not in PRUNERS:
+        _user_pruner(settings.pruner)
+
+
+def _user_sampler(spec: str, seed: int) -> optuna.samplers.BaseSampler:
+    quiet()
+    import optuna
+
+    cls = load_class(spec, role="sweep sampler", base=optuna.samplers.BaseSampler)
+    takes_seed = "seed" in inspect.signature(cls).parameters
+    sampler: optuna.samplers.BaseSampler = _build(
+        cls, spec, "sweep sampler", **({"seed": seed} if takes_seed else {})
+    )
+    return sampler
+
+
+def _user_pruner(spec: str) -> optuna.pruners.BasePruner:
+    quiet()
+    import optuna
+
+    cls = load_class(spec, role="sweep pruner", base=optuna.pruners.BasePruner)
+    pruner: optuna.pruners.BasePruner = _build(cls, spec, "sweep pruner")
+    return pruner
+
+
+def _build(cls: type, spec: str, role: str, **kwargs: Any) -> Any:
+    try:
+        return cls(**kwargs)
+    except Exception as exc:  # a user's constructor may fail in any way
+        raise ExtensionError(f"{role} {spec!r}: cannot be built ({exc})") from None
 
 
 def counted(trial: FrozenTrial) -> bool:

@@ -18,17 +18,18 @@ import sys
 import threading
 import time
 import traceback
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phases.optimization.sweep import study as st
-from phases.optimization.sweep.artifacts import write_trials_from_study
+from phases.optimization.sweep.artifacts import TRIALS_CSV, write_trials_csv
+from phases.optimization.sweep.records import TrialRecord, trial_records
 from phases.optimization.sweep.recovery import HEARTBEAT_S, recover_interrupted, worker_identity
 from phases.optimization.sweep.storage import open_storage
-from workflow.errors import ConfigError, WorkflowError
+from workflow.errors import ConfigError, PluginError, WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text
+from workflow.progress import Progress
 
 if TYPE_CHECKING:
     import optuna
@@ -60,13 +61,13 @@ def work(
     worker_index: int | None = None,
     max_trials: int | None = None,
     trial_root: str | os.PathLike[str] | None = None,
-    on_trial_done: Callable[[optuna.Study, int], None] | None = None,
+    progress: Progress | None = None,
 ) -> WorkerSummary:
     """Run trials of the study until its budget is spent (or `max_trials` by this worker).
 
     `worker_index` seeds this worker's sampler (seed + index); None, for a worker
-    joining from elsewhere, derives a seed from the process id. `on_trial_done(study,
-    number)` is called after each trial this worker ran.
+    joining from elsewhere, derives a seed from the process id. `progress` hears of
+    each trial this worker ran (`trial`, and a `note` with the reason of a failure).
     """
     from workflow.trainer import resolve_trainer
 
@@ -105,12 +106,19 @@ def work(
             continue
         run_trial(study, trial, spec=spec, space=space, base=base, trainer=trainer, root=root)
         done += 1
+        records = trial_records(study.get_trials(deepcopy=False), space)
         try:  # a live view for whoever watches the folder; the coordinator writes the final one
-            write_trials_from_study(study, space, root)
+            write_trials_csv(records, space.names, root / TRIALS_CSV)
         except OSError:
             pass
-        if on_trial_done is not None:
-            on_trial_done(study, trial.number)
+        if progress is not None:
+            _tell(progress, next(r for r in records if r.number == trial.number))
+
+
+def _tell(progress: Progress, record: TrialRecord) -> None:
+    progress.trial(record.number, record.state, record.value)
+    if record.state in ("failed", "diverged") and record.reason:
+        progress.note(f"trial {record.number}: {record.reason}")
 
 
 def _state(name: str) -> Any:
@@ -136,8 +144,8 @@ def run_trial(
     started = time.time()
     changes = space.suggest(trial)
     trial.set_user_attr(st.CHANGES, changes)
-    monitor = spec.monitor
-    higher = spec.direction == "maximize"
+    metric = spec.metric
+    monitor = metric.name
     seen: dict[str, Any] = {"epoch": 0, "value": None, "best": None}
 
     def finish(state: str, outcome: str, reason: str | None, value: float | None = None) -> None:
@@ -176,7 +184,7 @@ def run_trial(
             return
         seen["value"] = value
         best = seen["best"]
-        if best is None or (value > best if higher else value < best):
+        if best is None or metric.better(value, best):
             seen["best"] = value
         trial.report(value, epoch)
         trial.set_user_attr(st.EPOCHS, epoch)
@@ -195,7 +203,7 @@ def run_trial(
                 config, spec.train_seed, folder, report=report, should_stop=should_stop
             )
             if not isinstance(result, RunResult):
-                raise WorkflowError(
+                raise PluginError(
                     f"trainer {spec.trainer!r} returned {type(result).__name__}, not a RunResult"
                 )
         except Exception as exc:

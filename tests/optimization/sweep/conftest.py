@@ -20,6 +20,7 @@ import pytest
 
 from phases.optimization.sweep.space import SearchSpace, parse_space
 from tests.conftest import tiny_config
+from workflow.progress import QuietProgress
 from workflow.trainer.config import TrainConfig
 
 REPO = Path(__file__).resolve().parents[3]
@@ -121,3 +122,29 @@ def small_space() -> SearchSpace:
         },
         source="small_space",
     )
+
+
+class RecordedProgress(QuietProgress):
+    """A Progress that keeps what it was told: finished trials, steps, notes, trainings."""
+
+    def __init__(self) -> None:
+        self.trials: list[tuple[int, str, float | None]] = []
+        self.steps: list[str] = []
+        self.notes: list[str] = []
+        self.trainings: list[str] = []
+        self.seeds_done: list[int] = []
+
+    def step(self, phase: str, text: str) -> None:
+        self.steps.append(text)
+
+    def training(self, label: str, seeds: object, done: object, epochs: int) -> None:
+        self.trainings.append(label)
+
+    def seed_done(self, seed: int, status: str, epochs: int) -> None:
+        self.seeds_done.append(seed)
+
+    def trial(self, number: int, state: str, value: float | None) -> None:
+        self.trials.append((number, state, value))
+
+    def note(self, text: str) -> None:
+        self.notes.append(text)

@@ -14,10 +14,21 @@ import optuna
 import pytest
 from optuna.trial import TrialState
 
-from phases.optimization.sweep import SweepSettings, TrialRecord, parse_space, run_sweep
+from phases.optimization.sweep import SweepSettings, parse_space, run_sweep
+from phases.optimization.sweep import study as st
 from phases.optimization.sweep.artifacts import read_trials_csv
 from phases.optimization.sweep.storage import JOURNAL_FILE
-from tests.optimization.sweep.conftest import REPO, small_space, subprocess_env, tiny_base
+from tests.conftest import tiny_config
+from tests.optimization.helpers import diagnosed_project, rec
+from tests.optimization.sweep.conftest import (
+    REPO,
+    RecordedProgress,
+    small_space,
+    subprocess_env,
+    tiny_base,
+)
+from tests.optimization.sweep.trainers import RENDEZVOUS_ENV
+from workflow.cli import main
 from workflow.runner import train_seeds
 
 FRESH = [100, 101, 102]
@@ -32,7 +43,7 @@ def test_a_bayesian_sweep_with_pruning_writes_every_artifact_and_reruns_the_top_
     base = tiny_base(epochs=4)
     baseline = train_seeds(base, [0, 1, 2], tmp_path / "baseline", workers=1)
     baseline_values = [baseline[s].best["val_accuracy"] for s in (0, 1, 2)]
-    seen: list[TrialRecord] = []
+    progress = RecordedProgress()
     sweep_dir = tmp_path / "attempt-1" / "sweep"
     result = run_sweep(
         base,
@@ -41,8 +52,8 @@ def test_a_bayesian_sweep_with_pruning_writes_every_artifact_and_reruns_the_top_
         settings=SweepSettings(method="bayesian", pruner="median", trials=12, seed=0),
         fresh_seeds=FRESH,
         baseline_values=baseline_values,
-        rerun_workers=1,
-        on_trial=seen.append,
+        workers=1,
+        progress=progress,
     )
 
     rows = read_trials_csv(sweep_dir / "trials.csv")
@@ -52,7 +63,16 @@ def test_a_bayesian_sweep_with_pruning_writes_every_artifact_and_reruns_the_top_
     assert {"number", "state", "value", "epochs_run", "time_s", "reason", "optimizer.lr"} <= set(
         rows[0]
     )
-    assert sorted(r.number for r in seen) == list(range(12))
+    # progress heard of every trial once, with the state and value trials.csv shows, and of
+    # the re-runs: a step, then one training per candidate, every fresh seed done
+    assert sorted(number for number, _, _ in progress.trials) == list(range(12))
+    by_number = {int(r["number"]): r for r in rows}
+    for number, state, value in progress.trials:
+        assert by_number[number]["state"] == state
+        assert value == (float(by_number[number]["value"]) if by_number[number]["value"]
+                         else None)
+    assert progress.steps == ["sweep: re-run the top 3 trial(s) on fresh seeds 100, 101, 102"]
+    assert len(progress.trainings) == 3 and sorted(progress.seeds_done) == sorted(FRESH * 3)
     assert result.stop_reason == "trial budget spent (12 of 12 trials)"
     assert result.total_epochs == sum(int(r["epochs_run"]) for r in rows) < 12 * 4
     for number in range(12):
@@ -117,7 +137,7 @@ def test_failed_and_diverged_trials_are_recorded_and_the_sweep_goes_on(
         settings=SweepSettings(method="grid", pruner="none", top_k=1),
         fresh_seeds=FRESH,
         trainer="tests.optimization.sweep.trainers:fragile_fit",
-        rerun_workers=1,
+        workers=1,
     )
     by_params = {(r.params["optimizer.name"], r.params["optimizer.lr"]): r for r in result.trials}
     assert len(by_params) == 4
@@ -148,8 +168,7 @@ if __name__ == "__main__":
     run_sweep(tiny_base(epochs=3), small_space(), sys.argv[1],
               settings=SweepSettings(method="random", pruner="none", trials=8, workers=2, seed=3,
                                      top_k=1),
-              fresh_seeds=[100, 101, 102], trainer="tests.optimization.sweep.trainers:slow_fit",
-              rerun_workers=1)
+              fresh_seeds=[100, 101, 102], trainer="tests.optimization.sweep.trainers:slow_fit")
 """
 
 
@@ -186,7 +205,7 @@ def test_a_sweep_killed_with_sigkill_resumes_without_rerunning_finished_trials(
         settings=SweepSettings(method="random", pruner="none", trials=8, workers=1, seed=3,
                                top_k=1),
         fresh_seeds=FRESH, trainer="tests.optimization.sweep.trainers:slow_fit",
-        rerun_workers=1,
+        workers=1,
     )
 
     rows = read_trials_csv(sweep_dir / "trials.csv")
@@ -236,3 +255,60 @@ def wait_for_trials(
                 return done
         time.sleep(0.1)
     raise AssertionError("no trial finished within two minutes")
+
+
+def test_two_workers_take_trials_from_one_study_at_the_same_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # workers=2: two worker processes (neither of them this one) take trials from the study
+    # at once. The rendezvous trainer lets a trial finish only while another process trains
+    # too, so a sweep whose workers ran one after the other (or in one process) fails them.
+    monkeypatch.setenv(RENDEZVOUS_ENV, str(tmp_path / "rendezvous"))
+    sweep_dir = tmp_path / "sweep"
+    result = run_sweep(
+        tiny_base(epochs=2), small_space(), sweep_dir,
+        settings=SweepSettings(method="random", pruner="none", trials=4, seed=1, top_k=1),
+        fresh_seeds=FRESH, trainer="tests.optimization.sweep.trainers:rendezvous_fit",
+        workers=2,
+    )
+    assert [r.state for r in result.trials] == ["complete"] * 4, result.trials
+    pids = trial_pids(sweep_dir)
+    assert len(set(pids.values())) == 2, f"one process took every trial: {pids}"
+    assert os.getpid() not in pids.values()
+    for i in (0, 1):
+        assert "worker " + str(i) in (sweep_dir / "workers" / f"worker-{i}.log").read_text()
+
+
+def trial_pids(sweep_dir: Path) -> dict[int, int]:
+    """The pid of the worker process that ran each trial (recorded in its user attributes)."""
+    storage = optuna.storages.JournalStorage(
+        optuna.storages.journal.JournalFileBackend(str(sweep_dir / JOURNAL_FILE))
+    )
+    study = optuna.load_study(study_name="sweep", storage=storage)
+    return {t.number: int(t.user_attrs[st.WORKER]["pid"]) for t in study.get_trials()}
+
+
+def test_optimize_strategy_sweep_workers_2_runs_two_sweep_workers(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # `phasegate optimize --strategy sweep --workers 2`: the command's --workers reaches the
+    # sweep, and two worker processes take its trials at the same time (the rendezvous
+    # trainer fails any trial that trains alone); the chosen trial's re-run is the attempt
+    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
+        rec("R1", "HIGH", {"model.dropout": 0.3}),
+        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
+        rec("R3", "LOW", {"schedule.name": "cosine"}),
+    ], goal=0.64, trainer="tests.optimization.sweep.trainers:rendezvous_fake_fit")
+    monkeypatch.setenv(RENDEZVOUS_ENV, str(tmp_path / "rendezvous"))
+    space = tmp_path / "space.yaml"
+    space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
+    assert main(["optimize", store.name, "--strategy", "sweep", "--space", str(space),
+                 "--method", "random", "--trials", "4", "--workers", "2",
+                 "--runs", str(tmp_path / "runs")]) == 0
+    sweep_dir = store.run_dir / "phase4" / "attempt-1" / "sweep"
+    rows = read_trials_csv(sweep_dir / "trials.csv")
+    assert [r["state"] for r in rows] == ["complete"] * 4, rows
+    pids = trial_pids(sweep_dir)
+    assert len(set(pids.values())) == 2, f"one process took every trial: {pids}"
+    assert os.getpid() not in pids.values()
+    assert store.get("phase4.attempts")[0]["strategy"] == "sweep"

@@ -1,4 +1,5 @@
-"""The study, its storage and recovery: budgets, interrupted trials, continuing. No training."""
+"""The study, its storage and recovery: budgets, interrupted trials, continuing, a user's
+sampler and pruner. No training, but for one sweep that runs the user's classes."""
 
 from __future__ import annotations
 
@@ -12,10 +13,12 @@ from optuna.trial import TrialState
 
 from phases.optimization.sweep import study as st
 from phases.optimization.sweep.recovery import recover_interrupted, worker_identity
-from phases.optimization.sweep.run import prepare_study
-from phases.optimization.sweep.storage import open_storage
+from phases.optimization.sweep.run import prepare_study, run_sweep
+from phases.optimization.sweep.storage import JOURNAL_FILE, open_storage
 from tests.optimization.sweep.conftest import small_space, tiny_base
-from workflow.errors import ConfigError
+from tests.optimization.sweep.extensions import EveryOtherPruner, SeededRandomSampler
+from workflow.errors import ConfigError, ExtensionError, PluginError
+from workflow.io import validate
 
 
 def journal_study(tmp_path: Path, **settings: object) -> tuple[str, optuna.Study, st.SweepSpec]:
@@ -129,3 +132,73 @@ def test_each_method_and_pruner_maps_to_its_optuna_class(
             None, None, "x",  # type: ignore[arg-type]
             optuna.distributions.FloatDistribution(0, 1)) for seed in (0, 0, 1)]
         assert first[0] == first[1] != first[2]
+
+
+EXTENSIONS = "tests.optimization.sweep.extensions"
+
+
+def test_a_users_sampler_and_pruner_named_module_class_run_the_sweep(tmp_path: Path) -> None:
+    # `method: module:Class` and `pruner: module:Class` beside the built-in names: the study
+    # is created with them, each worker builds them (the sampler with its seed), and the
+    # pruner decides: EveryOtherPruner prunes each odd-numbered trial after its first epoch
+    settings = st.SweepSettings(method=f"{EXTENSIONS}:SeededRandomSampler",
+                                pruner=f"{EXTENSIONS}:EveryOtherPruner", trials=4, top_k=1)
+    _, _, spec = prepare_study(tiny_base(epochs=3), small_space(), tmp_path / "sweep", settings)
+    assert isinstance(st.make_sampler(spec, 7), SeededRandomSampler)
+    assert isinstance(st.make_pruner(spec, epochs=3), EveryOtherPruner)
+    result = run_sweep(tiny_base(epochs=3), small_space(), tmp_path / "sweep",
+                       settings=settings, fresh_seeds=[100, 101, 102], workers=1)
+    assert [(r.number, r.state) for r in result.trials] == [
+        (0, "complete"), (1, "pruned"), (2, "complete"), (3, "pruned")
+    ]
+    assert result.method == f"{EXTENSIONS}:SeededRandomSampler"
+
+
+@pytest.mark.parametrize(
+    ("field", "name", "words"),
+    [
+        ("pruner", "NotAPruner", "sweep pruner 'tests.optimization.sweep.extensions:NotAPruner': "
+         "NotAPruner must derive from optuna.pruners._base.BasePruner"),
+        ("method", "HalfASampler", "sweep sampler 'tests.optimization.sweep.extensions:"
+         "HalfASampler': HalfASampler does not implement "),
+        ("method", "NoSuchSampler", "has no attribute 'NoSuchSampler'"),
+    ],
+)
+def test_a_users_sampler_or_pruner_that_does_not_fit_is_refused_when_the_study_is_created(
+    tmp_path: Path, field: str, name: str, words: str
+) -> None:
+    # a class that does not derive from Optuna's base, leaves its abstract methods out, or
+    # is not there: one line, exit 2, before the study (or any trial) exists
+    settings = st.SweepSettings.model_validate({field: f"{EXTENSIONS}:{name}"})
+    with pytest.raises(PluginError) as info:
+        prepare_study(tiny_base(), small_space(), tmp_path / "sweep", settings)
+    assert words in str(info.value) and "\n" not in str(info.value)
+    assert info.value.exit_code == 2
+    if name != "NoSuchSampler":
+        assert isinstance(info.value, ExtensionError)
+    assert not (tmp_path / "sweep" / JOURNAL_FILE).exists()
+
+
+def test_a_method_or_pruner_that_is_neither_built_in_nor_module_class_is_refused() -> None:
+    # a typo of a built-in name is not taken for a user's class
+    with pytest.raises(ConfigError, match=r"method: expected one of grid, random, bayesian or a "
+                       r"sampler class as 'module:Class', but got 'bayes'"):
+        validate({"method": "bayes"}, st.SweepSettings, source="s")
+    with pytest.raises(ConfigError, match=r"pruner: expected one of none, median, asha, "
+                       r"hyperband or a pruner class"):
+        validate({"pruner": "medain"}, st.SweepSettings, source="s")
+
+
+@pytest.mark.parametrize(
+    ("monitor", "direction", "expected"),
+    [("val_accuracy", None, "maximize"), ("val_loss", None, "minimize"),
+     ("val_accuracy", "minimize", "minimize")],
+)
+def test_the_study_direction_is_the_metrics(
+    tmp_path: Path, monitor: str, direction: str | None, expected: str
+) -> None:
+    # a loss is minimized, anything else maximized (workflow.metric), unless the settings
+    # say which way is better
+    _, study, spec = journal_study(tmp_path, monitor=monitor, direction=direction)
+    assert spec.direction == expected == spec.metric.direction
+    assert study.direction.name.lower() == expected

@@ -1,0 +1,160 @@
+"""The winner's curse: the sweep's top trials re-run on fresh seeds, compared, one chosen.
+
+The best of many trials is biased upward: its score was the one selected. So
+the top k distinct configurations are trained again as arms (workflow.arms) on
+the project's fresh seeds, each is compared with the baseline's per-seed values
+(Holm over the k, one family), and the best re-run mean is chosen, never the
+best sweep score.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from phases.optimization.sweep.records import Candidate, TrialRecord
+from workflow.arms import Arm, train_arm
+from workflow.metric import Metric
+from workflow.progress import Progress, QuietProgress
+
+if TYPE_CHECKING:
+    from workflow.trainer.config import TrainConfig
+    from workflow.trainer.result import RunResult
+
+__all__ = ["choose", "rerun_top", "top_trials"]
+
+
+def top_trials(records: Sequence[TrialRecord], k: int, metric: Metric) -> list[TrialRecord]:
+    """The k best completed trials, one per distinct configuration (a retried trial or a
+    repeated grid point would otherwise take two places); ties go to the earlier trial."""
+    scored = [r for r in records if r.state == "complete" and r.value is not None]
+    ordered = sorted(scored, key=lambda r: (-metric.oriented(r.value or 0.0), r.number))
+    seen: set[str] = set()
+    top = []
+    for record in ordered:
+        key = repr(sorted((name, repr(v)) for name, v in record.params.items()))
+        if key in seen:
+            continue
+        seen.add(key)
+        top.append(record)
+        if len(top) == k:
+            break
+    return top
+
+
+def choose(candidates: Sequence[Candidate], metric: Metric) -> Candidate | None:
+    """The best re-run mean (the re-runs are not the seeds the sweep selected on)."""
+    best: Candidate | None = None
+    for c in candidates:
+        if c.summary is None:
+            continue
+        if best is None or best.summary is None or metric.better(c.summary.mean, best.summary.mean):
+            best = c
+    return best
+
+
+def rerun_top(
+    base: TrainConfig,
+    top: Sequence[TrialRecord],
+    root: Path,
+    *,
+    metric: Metric,
+    fresh_seeds: Sequence[int],
+    baseline_values: Sequence[float] | None,
+    trainer: str = "builtin",
+    workers: int | None = None,
+    alpha: float = 0.05,
+    min_effect: float = 0.0,
+    seed: int = 0,
+    progress: Progress | None = None,
+) -> list[Candidate]:
+    """Train each of `top` as an arm on every fresh seed (finished seeds are not trained
+    again) and compare each with the baseline, Holm-adjusted over the candidates."""
+    progress = progress or QuietProgress()
+    seeds = list(fresh_seeds)
+    if top:
+        progress.step("Phase 4", f"sweep: re-run the top {len(top)} trial(s) on fresh seeds "
+                      f"{', '.join(map(str, seeds))}")
+    arms = []
+    for record in top:
+        config = base.with_changes(record.params, source=f"trial {record.number}")
+        arms.append(_train(f"trial-{record.number}", config, seeds, root, trainer, workers,
+                           progress))
+    notes = {arm.label: _unusable(arm, metric) for arm in arms}
+    comparisons = {}
+    comparable = {
+        arm.label: list(arm.values(metric.name, seeds).values())
+        for arm in arms
+        if not notes[arm.label] and len(arm.values(metric.name, seeds)) >= _min_seeds()
+    }
+    if baseline_values is not None and comparable:
+        from workflow.stats import compare_many
+
+        comparisons = compare_many(
+            list(baseline_values), comparable, higher_is_better=metric.higher_is_better,
+            alpha=alpha, min_effect=min_effect, seed=seed,
+        )
+    candidates = []
+    for rank, (record, arm) in enumerate(zip(top, arms, strict=True), start=1):
+        from workflow.stats import summarize
+
+        values = list(arm.values(metric.name, seeds).values())
+        note = notes[arm.label] or ("no baseline to compare with" if baseline_values is None
+                                    else "")
+        candidates.append(
+            Candidate(
+                rank=rank,
+                trial=record.number,
+                params=record.params,
+                config=arm.config,
+                sweep_value=float(record.value or 0.0),
+                seeds=seeds,
+                values=values,
+                summary=summarize(values) if values and not notes[arm.label] else None,
+                comparison=comparisons.get(arm.label),
+                rerun_dir=arm.root,
+                note=note,
+            )
+        )
+    return candidates
+
+
+def _train(
+    label: str,
+    config: TrainConfig,
+    seeds: list[int],
+    root: Path,
+    trainer: str,
+    workers: int | None,
+    progress: Progress,
+) -> Arm:
+    from workflow.runner import finished_run, seed_dir
+
+    folder = root / label
+    done = [s for s in seeds if finished_run(seed_dir(folder, s), config) is not None]
+    progress.training(f"sweep re-run of {label}", seeds, done, config.training.epochs)
+
+    def seed_done(result: RunResult) -> None:
+        epochs = result.extra.get("epochs_run", len(result.history))
+        progress.seed_done(result.seed, result.status.value, int(epochs))
+
+    try:
+        return train_arm(label, config, seeds, folder, trainer=trainer, workers=workers,
+                         on_epoch=progress.epoch, on_done=seed_done)
+    finally:
+        progress.end_training()
+
+
+def _unusable(arm: Arm, metric: Metric) -> str:
+    """Why the arm cannot be compared: a seed with no finite value of the metric (diverged,
+    pruned), as workflow.arms.compare_arms refuses it; "" when every seed is usable."""
+    values = arm.values(metric.name)
+    bad = [f"seed {s} {r.status.value}" for s, r in sorted(arm.results.items()) if s not in values]
+    return f"{', '.join(bad)}: not compared" if bad else ""
+
+
+def _min_seeds() -> int:
+    from workflow.stats import MIN_SEEDS
+
+    return MIN_SEEDS
