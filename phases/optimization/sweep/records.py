@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phases.optimization.sweep import study as st
+from workflow.metric import Direction
 
 if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
@@ -141,7 +142,7 @@ class SweepResult:
     method: str
     pruner: str
     monitor: str
-    direction: str  # maximize | minimize
+    direction: Direction
     space: list[dict[str, str]]  # SearchSpace.describe()
     trials: list[TrialRecord]
     stop_reason: str

@@ -24,7 +24,6 @@ the trials and grids it gives.
 
 from __future__ import annotations
 
-import types
 import typing
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from phases.optimization.sweep.parameters import (
     parse_parameter,
 )
 from workflow.errors import ConfigError
-from workflow.io import read_yaml
+from workflow.io import is_model, read_yaml, union_members
 
 if TYPE_CHECKING:
     import optuna
@@ -217,24 +216,16 @@ def _check_setting(name: str, source: str) -> None:
         walked.append(part)
 
 
-def _members(annotation: Any) -> list[Any]:
-    origin = typing.get_origin(annotation)
-    if origin is typing.Annotated:
-        return _members(typing.get_args(annotation)[0])
-    if origin is typing.Union or origin is types.UnionType:
-        return [m for arg in typing.get_args(annotation) for m in _members(arg)]
-    return [annotation]
-
-
 def _model_of(annotation: Any) -> type[BaseModel] | None:
-    for member in _members(annotation):
-        if isinstance(member, type) and issubclass(member, BaseModel):
-            return member
+    for member in union_members(annotation):
+        if is_model(member):
+            model: type[BaseModel] = member
+            return model
     return None
 
 
 def _is_mapping(annotation: Any) -> bool:
-    return any(typing.get_origin(m) is dict or m is dict for m in _members(annotation))
+    return any(typing.get_origin(m) is dict or m is dict for m in union_members(annotation))
 
 
 def _ordered(parameters: dict[str, Parameter], source: str) -> dict[str, Parameter]:
