@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -13,9 +14,9 @@ from workflow.metric import Metric
 from workflow.stats import summarize
 
 
-def record(number: int, value: float | None, state: str = "complete", **params: object
+def record(number: int, value: float | None, params: dict[str, Any], state: str = "complete"
            ) -> TrialRecord:
-    return TrialRecord(number=number, state=state, value=value, params=dict(params),
+    return TrialRecord(number=number, state=state, value=value, params=params,
                        epochs_run=3, time_s=1.0, reason="")
 
 
@@ -30,9 +31,10 @@ def test_the_top_trials_follow_the_metrics_direction_one_per_configuration() -> 
     # a loss is best low, an accuracy best high; a repeated configuration takes one place,
     # ties go to the earlier trial, and only completed trials with a value count
     records = [
-        record(0, 0.50, lr=0.1), record(1, 0.30, lr=0.2), record(2, 0.30, lr=0.2),
-        record(3, 0.20, lr=0.3), record(4, 0.90, "pruned", lr=0.4), record(5, None, lr=0.5),
-        record(6, 0.10, "failed", lr=0.6),
+        record(0, 0.50, {"lr": 0.1}), record(1, 0.30, {"lr": 0.2}),
+        record(2, 0.30, {"lr": 0.2}), record(3, 0.20, {"lr": 0.3}),
+        record(4, 0.90, {"lr": 0.4}, "pruned"), record(5, None, {"lr": 0.5}),
+        record(6, 0.10, {"lr": 0.6}, "failed"),
     ]
     loss, accuracy = Metric.named("val_loss"), Metric.named("val_accuracy")
     assert [r.number for r in top_trials(records, 3, loss)] == [3, 1, 0]
@@ -52,7 +54,7 @@ def test_the_chosen_candidate_has_the_best_rerun_mean_in_the_metrics_direction()
 def test_the_top_trials_are_trained_as_arms_and_compared_with_holm(tmp_path: Path) -> None:
     # each candidate is one arm on every fresh seed, resumed when run again; the comparison
     # with the baseline is Holm-adjusted over the candidates; progress hears of each training
-    top = [record(0, 0.9, **{"optimizer.lr": 0.01}), record(1, 0.8, **{"optimizer.lr": 0.05})]
+    top = [record(0, 0.9, {"optimizer.lr": 0.01}), record(1, 0.8, {"optimizer.lr": 0.05})]
     progress = RecordedProgress()
     candidates = rerun_top(
         tiny_base(epochs=2), top, tmp_path / "rerun", metric=Metric.named("val_accuracy"),
