@@ -4,7 +4,8 @@
 runs/<project>/
   project.yaml   the validated project config (baseline path absolute)
   state.json     the phase, each passed gate's artifact hashes, the sign-offs
-  facts.json     what the phases recorded, a nested dict read by dotted paths
+  facts.json     what the phases recorded, a nested dict read by dotted paths;
+                 each section fits its model in workflow.facts (checked on every write)
   events.jsonl   append-only log: one JSON object per line
   .lock          flock'ed by the one command writing; holds its pid
 ```
