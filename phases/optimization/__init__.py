@@ -14,26 +14,32 @@
 Nothing here imports torch at import time.
 """
 
-from phases.optimization.decision import Budget, Decision, DecisionCode, Evidence, decide
+from phases.optimization.decision import (
+    AttemptBudget,
+    AttemptEvidence,
+    Decision,
+    DecisionCode,
+    decide,
+)
 from phases.optimization.phase import STRATEGIES, Outcome, optimize, resolve_strategy
-from phases.optimization.results import write_results
+from phases.optimization.results import write_optimization_results
 from phases.optimization.strategies import AttemptResult, Strategy
-from phases.optimization.targeted import Plan
+from phases.optimization.targeted import AttemptPlan
 from workflow.arms import Arm
 
 __all__ = [
     "STRATEGIES",
     "Arm",
     "AttemptResult",
-    "Budget",
+    "AttemptBudget",
     "Decision",
     "DecisionCode",
-    "Evidence",
+    "AttemptEvidence",
     "Outcome",
-    "Plan",
+    "AttemptPlan",
     "Strategy",
     "decide",
     "optimize",
     "resolve_strategy",
-    "write_results",
+    "write_optimization_results",
 ]

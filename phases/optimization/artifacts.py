@@ -5,7 +5,7 @@
   config unchanged.
 - `phase4/checkpoints/optimized/`: the kept arm's best seed's checkpoints (not
   after C: there is no optimized model).
-- `phase4/optimization_results.md` and its JSON twin (results.write_results).
+- `phase4/optimization_results.md` and its JSON twin (results.write_optimization_results).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from phases.optimization.context import Context
 from phases.optimization.decision import DecisionCode
 from phases.optimization.recording import Recorded
-from phases.optimization.results import copy_checkpoints, write_results
+from phases.optimization.results import copy_checkpoints, write_optimization_results
 from phases.optimization.targeted import config_diff, config_yaml
 from workflow.facts import AttemptRecord
 from workflow.io import atomic_write_text
@@ -50,7 +50,7 @@ def write_artifacts(context: Context, recorded: Recorded) -> None:
         for line in copy_checkpoints(best_arm, context.phase4, metric=context.metric):
             context.progress.note(line)
     facts = context.facts()
-    write_results(
+    write_optimization_results(
         context.phase4,
         project=context.project,
         baseline=context.baseline,

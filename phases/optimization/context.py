@@ -12,8 +12,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from phases.optimization.iterative import Diagnosis, rediagnose
-from phases.optimization.targeted import Plan, change_key
+from phases.optimization.iterative import RoundDiagnosis, rediagnose
+from phases.optimization.targeted import AttemptPlan, change_key
 from workflow.arms import Arm, ArmComparison, compare_arms, load_arm, load_baseline, train_arm
 from workflow.errors import StateError, WorkflowError
 from workflow.facts import AttemptRecord, Phase4Facts, read_facts
@@ -95,7 +95,7 @@ class Context:
                 return self.arm_of(record), record
         return self.baseline, None
 
-    def train(self, plan: Plan) -> Arm:
+    def train(self, plan: AttemptPlan) -> Arm:
         """Train the plan's config on every project seed into its attempt folder (resumes)."""
         from workflow.runner import finished_run, seed_dir
 
@@ -135,11 +135,11 @@ class Context:
                 tried.add(record.sweep_key)
         return tried
 
-    def rediagnose(self, arm: Arm, record: AttemptRecord) -> Diagnosis:
+    def rediagnose(self, arm: Arm, record: AttemptRecord) -> RoundDiagnosis:
         """Phase 3's reading of an attempt's runs (cached in its folder)."""
         return rediagnose(arm, self.project, self.attempt_dir(record.attempt))
 
-    def diagnose(self, arm: Arm, attempt: int) -> Diagnosis | None:
+    def diagnose(self, arm: Arm, attempt: int) -> RoundDiagnosis | None:
         """Attempt `attempt`'s new runs diagnosed, or None (nothing usable, or it failed: said
         so); written to attempt-<k>/diagnosis/."""
         if not arm.usable():

@@ -38,10 +38,10 @@ from workflow.metric import Metric
 
 __all__ = [
     "CEILING_POINTS",
-    "Budget",
+    "AttemptBudget",
     "Decision",
     "DecisionCode",
-    "Evidence",
+    "AttemptEvidence",
     "decide",
     "gain_points",
     "target_check",
@@ -90,7 +90,7 @@ _MEANINGS = {
 
 
 @dataclass(frozen=True)
-class Evidence:
+class AttemptEvidence:
     """What the decision needs of one attempt's comparison with its reference."""
 
     attempt: int
@@ -113,7 +113,7 @@ class Evidence:
 
 
 @dataclass(frozen=True)
-class Budget:
+class AttemptBudget:
     """What Phase 4 may still spend: attempts (the iteration limit) and minutes."""
 
     attempts_used: int  # including the attempt being decided
@@ -202,12 +202,12 @@ def _points(value: float | None) -> str:
 
 
 def decide(
-    current: Evidence,
+    current: AttemptEvidence,
     *,
-    earlier: Sequence[Evidence],
+    earlier: Sequence[AttemptEvidence],
     target_met: bool,
     target_text: str,
-    budget: Budget,
+    budget: AttemptBudget,
 ) -> Decision:
     """The decision for `current`, given the attempts decided before it (oldest first)."""
     k = current.attempt

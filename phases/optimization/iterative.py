@@ -28,14 +28,14 @@ from workflow.io import atomic_write_json, read_json
 from workflow.project import ProjectConfig
 from workflow.trainer.config import TrainConfig
 
-__all__ = ["DIAGNOSIS_DIR", "Diagnosis", "next_recommendations", "rediagnose"]
+__all__ = ["DIAGNOSIS_DIR", "RoundDiagnosis", "next_recommendations", "rediagnose"]
 
 DIAGNOSIS_DIR = "diagnosis"
 FINDINGS_FILE = "findings.json"
 
 
 @dataclass(frozen=True)
-class Diagnosis:
+class RoundDiagnosis:
     """Phase 3's reading of one attempt's runs."""
 
     arm: str
@@ -56,7 +56,7 @@ class Diagnosis:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Diagnosis:
+    def from_dict(cls, data: Mapping[str, Any]) -> RoundDiagnosis:
         return cls(
             arm=str(data["arm"]),
             findings=list(data["findings"]),
@@ -79,18 +79,18 @@ def diagnosis_path(attempt_dir: Path) -> Path:
     return attempt_dir / DIAGNOSIS_DIR / FINDINGS_FILE
 
 
-def rediagnose(arm: Arm, project: ProjectConfig, attempt_dir: Path) -> Diagnosis:
+def rediagnose(arm: Arm, project: ProjectConfig, attempt_dir: Path) -> RoundDiagnosis:
     """Diagnose `arm`'s runs as Phase 3 diagnoses a baseline; cached in attempt_dir/diagnosis/."""
     path = diagnosis_path(attempt_dir)
     if path.is_file():
-        return Diagnosis.from_dict(read_json(path))
+        return RoundDiagnosis.from_dict(read_json(path))
     from phases.diagnostic.evidence import SeedRun
     from phases.diagnostic.phase import diagnose, evidence_for
 
     runs = [SeedRun.from_result(result) for _, result in sorted(arm.results.items())]
     found = diagnose(evidence_for(runs, arm.config, project, None))
     planned = found.plan
-    diagnosis = Diagnosis(
+    diagnosis = RoundDiagnosis(
         arm=arm.label,
         findings=[f.to_dict() for f in found.findings],
         recommendations=[r.to_dict() for r in planned.recommendations],

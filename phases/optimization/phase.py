@@ -53,7 +53,7 @@ from phases.optimization.strategies import (
     is_strategy_name,
     strategy_class,
 )
-from phases.optimization.targeted import Plan
+from phases.optimization.targeted import AttemptPlan
 from workflow.errors import ConfigError, Refused, WrongState
 from workflow.facts import AttemptRecord, read_facts
 from workflow.machine import take
@@ -204,7 +204,7 @@ class _Loop:
                 return self.outcome()
             k = len(context.attempts()) + 1
             if state == "diagnosed":
-                plan: Plan | None = strategy.plan(context, k)
+                plan: AttemptPlan | None = strategy.plan(context, k)
                 if plan is None:
                     tried = [f"attempt {a.attempt}" for a in context.attempts()]
                     raise Refused(
@@ -216,7 +216,7 @@ class _Loop:
                 record(context, strategy=chosen, decision=None, reason=None,
                        pending_transition=None)
             else:  # an attempt planned by a killed run is resumed as it was planned
-                plan = Plan.load(context.attempt_dir(k)) or strategy.plan(context, k)
+                plan = AttemptPlan.load(context.attempt_dir(k)) or strategy.plan(context, k)
             if plan is None:
                 self._finish(context, decide_nothing_left(context))
                 return self.outcome()
@@ -227,11 +227,11 @@ class _Loop:
                 continue
             return self.outcome()
 
-    def _attempt(self, context: Context, strategy: Strategy, plan: Plan) -> Recorded:
+    def _attempt(self, context: Context, strategy: Strategy, plan: AttemptPlan) -> Recorded:
         started = time.monotonic()
         folder = context.attempt_dir(plan.attempt)
         reference, ref_record = context.best()
-        if Plan.load(folder) is None:
+        if AttemptPlan.load(folder) is None:
             plan.save(folder, reference.config)
         record(context, open_attempt=plan.attempt, decision=None, reason=None,
                strategy=context.strategy_name)

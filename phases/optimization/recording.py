@@ -14,15 +14,15 @@ from typing import Any
 
 from phases.optimization.context import BASELINE, Context
 from phases.optimization.decision import (
-    Budget,
+    AttemptBudget,
+    AttemptEvidence,
     Decision,
     DecisionCode,
-    Evidence,
     decide,
     gain_points,
     target_check,
 )
-from phases.optimization.iterative import Diagnosis
+from phases.optimization.iterative import RoundDiagnosis
 from phases.optimization.strategies import AttemptResult
 from phases.optimization.targeted import config_diff
 from workflow.arms import Arm, mean_std
@@ -55,7 +55,7 @@ def decide_attempt(
     result: AttemptResult,
     reference: Arm,
     ref_record: AttemptRecord | None,
-    diagnosis: Diagnosis | None,
+    diagnosis: RoundDiagnosis | None,
     seconds: float,
 ) -> Recorded:
     """Decide attempt `result.plan.attempt` (decision.decide) and record it with its facts."""
@@ -69,18 +69,18 @@ def decide_attempt(
     candidate = summarize(values) if values else None
     if comparison is not None:
         points = gain_points(comparison.mean_diff, comparison.baseline.mean, metric=metric)
-        evidence = Evidence(k, comparison.significant, points, comparison.reason)
+        evidence = AttemptEvidence(k, comparison.significant, points, comparison.reason)
     else:
-        evidence = Evidence(k, False, None, result.note or "no comparison could be made")
+        evidence = AttemptEvidence(k, False, None, result.note or "no comparison could be made")
     met, target_text = target_check(candidate.mean if candidate else None, project.target.goal,
                                     metric=metric, significant=evidence.significant)
     minutes = sum(a.minutes for a in earlier) + seconds / 60.0
     decision = decide(
         evidence,
-        earlier=[Evidence(**a.evidence.model_dump()) for a in earlier],
+        earlier=[AttemptEvidence(**a.evidence.model_dump()) for a in earlier],
         target_met=met,
         target_text=target_text,
-        budget=Budget(
+        budget=AttemptBudget(
             attempts_used=k,
             iteration_limit=project.iteration_limit,
             minutes_used=minutes,
@@ -207,7 +207,7 @@ def _facts_from(
     }
 
 
-def _diagnosis_summary(diagnosis: Diagnosis | None) -> DiagnosisSummary | None:
+def _diagnosis_summary(diagnosis: RoundDiagnosis | None) -> DiagnosisSummary | None:
     """What the facts keep of a round's diagnosis (the whole is in attempt-<k>/diagnosis/)."""
     if diagnosis is None:
         return None

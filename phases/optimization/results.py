@@ -1,6 +1,6 @@
 """optimization_results.md: what Phase 4 tried, what it measured, and what it decided.
 
-`write_results` builds the report's context from the arms and the attempt records,
+`write_optimization_results` builds the report's context from the arms and the attempt records,
 draws the training curves of the baseline and the optimized arm on one figure
 (workflow.plots), and renders `templates/optimization_results.md.j2` through
 workflow.reports, which writes the JSON twin beside it with the same numbers.
@@ -38,7 +38,7 @@ __all__ = [
     "atomic_copy",
     "build_context",
     "copy_checkpoints",
-    "write_results",
+    "write_optimization_results",
 ]
 
 REPORT_NAME = "optimization_results.md"
@@ -277,7 +277,7 @@ def plot_arms(folder: Path, baseline: Arm, optimized: Arm, metric: str) -> dict[
     return plots
 
 
-def write_results(
+def write_optimization_results(
     folder: Path,
     *,
     project: ProjectConfig,

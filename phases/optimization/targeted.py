@@ -6,7 +6,7 @@ The pieces every Phase 4 attempt is made of, whatever chose its changes:
   and MEDIUM one (the top three when there are none); iterative, smaller steps,
   applies the HIGH ones (the top one when there are none). A recommendation whose
   changes an earlier attempt already tried is passed over.
-- `Plan`: what an attempt applies, to which base config, written to
+- `AttemptPlan`: what an attempt applies, to which base config, written to
   `attempt-<k>/plan.json` before anything trains, so a rerun resumes the very same
   attempt.
 - `config_yaml`: the candidate config, each changed line commented with what
@@ -22,13 +22,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from workflow.errors import WorkflowError
+from workflow.errors import ConfigError, WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, read_json
 from workflow.trainer.commented import commented_yaml, flatten, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
 
 __all__ = [
-    "Plan",
+    "AttemptPlan",
     "apply",
     "change_key",
     "config_diff",
@@ -52,7 +52,7 @@ def normalize_recommendation(raw: Mapping[str, Any], index: int) -> dict[str, An
     """A recommendation as Phase 3 records it (phase3.recommendations), with every field set."""
     changes = raw.get("changes") or {}
     if not isinstance(changes, Mapping):
-        raise WorkflowError(
+        raise ConfigError(
             f"recommendation {raw.get('id', index)!r}: changes must be a mapping of dotted "
             f"paths to values, but got {changes!r}"
         )
@@ -121,7 +121,7 @@ def apply(base: TrainConfig, recommendations: Sequence[Mapping[str, Any]]) -> Tr
 
 
 @dataclass(frozen=True)
-class Plan:
+class AttemptPlan:
     """What attempt `attempt` applies to which base; saved before it trains."""
 
     attempt: int
@@ -148,7 +148,7 @@ class Plan:
         }
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> Plan:
+    def from_dict(cls, data: Mapping[str, Any]) -> AttemptPlan:
         return cls(
             attempt=int(data["attempt"]),
             strategy=str(data["strategy"]),
@@ -170,7 +170,7 @@ class Plan:
         atomic_write_json(folder / PLAN_FILE, self.to_dict())
 
     @classmethod
-    def load(cls, folder: Path) -> Plan | None:
+    def load(cls, folder: Path) -> AttemptPlan | None:
         path = folder / PLAN_FILE
         return cls.from_dict(read_json(path)) if path.is_file() else None
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from phases.optimization.decision import (
-    Budget,
+    AttemptBudget,
+    AttemptEvidence,
     DecisionCode,
-    Evidence,
     decide,
     gain_points,
     target_check,
@@ -21,8 +21,8 @@ LOSS = Metric.named("val_loss")
 BASE = [0.80, 0.81, 0.79, 0.80, 0.80]
 
 
-def evidence(attempt: int, comparison: Comparison) -> Evidence:
-    return Evidence(
+def evidence(attempt: int, comparison: Comparison) -> AttemptEvidence:
+    return AttemptEvidence(
         attempt,
         comparison.significant,
         gain_points(comparison.mean_diff, comparison.baseline.mean, metric=ACCURACY),
@@ -40,8 +40,8 @@ def crafted(shift: float, spread: tuple[float, ...] = SPREAD) -> Comparison:
 
 
 def budget(used: int = 1, limit: int = 3, minutes: float = 0.0,
-           time_budget: float | None = None) -> Budget:
-    return Budget(used, limit, minutes, time_budget)
+           time_budget: float | None = None) -> AttemptBudget:
+    return AttemptBudget(used, limit, minutes, time_budget)
 
 
 GAIN = crafted(0.06)  # +6 points, significant
@@ -97,7 +97,7 @@ def test_c_worse_with_a_big_drop_is_never_a_ceiling_alone() -> None:
 def test_c_after_an_improvement_when_the_miss_is_large_but_noisy() -> None:
     # C: after an improvement, a non-significant attempt that moved 2 points or more is not
     # a ceiling (it might be real but underpowered): back to Phase 3 with the best so far
-    noisy_big = Evidence(2, False, 3.5, "p = 0.08 is not below 0.05")
+    noisy_big = AttemptEvidence(2, False, 3.5, "p = 0.08 is not below 0.05")
     d = decide(noisy_big, earlier=[evidence(1, GAIN)], target_met=False, target_text="-",
                budget=budget(2, 3))
     assert d.code is DecisionCode.C
@@ -129,7 +129,7 @@ def test_d_counts_only_the_attempts_since_the_last_improvement() -> None:
 
 def test_d_an_unmeasurable_attempt_counts_as_no_gain() -> None:
     # D: an attempt whose arm failed (a diverged seed) gained nothing measurable
-    failed = Evidence(2, False, None, "seed 1 diverged: not compared")
+    failed = AttemptEvidence(2, False, None, "seed 1 diverged: not compared")
     d = decide(failed, earlier=[evidence(1, NOTHING)], target_met=False, target_text="-",
                budget=budget(2, 3))
     assert d.code is DecisionCode.D and "unmeasurable" in d.reason
@@ -195,4 +195,4 @@ def test_target_check_with_a_goal_without_one_and_for_a_loss() -> None:
 def test_budget_rejects_impossible_counts() -> None:
     # a decision is always about an attempt: zero attempts used is a caller's bug
     with pytest.raises(ValueError, match="attempts_used"):
-        Budget(0, 3)
+        AttemptBudget(0, 3)

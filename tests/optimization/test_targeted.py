@@ -5,7 +5,7 @@ from __future__ import annotations
 import yaml
 
 from phases.optimization.targeted import (
-    Plan,
+    AttemptPlan,
     apply,
     change_key,
     config_diff,
@@ -101,8 +101,8 @@ def test_plan_round_trips_through_its_files(tmp_path: object) -> None:
 
     folder = Path(str(tmp_path))
     chosen = select(RECS, mode="targeted")
-    plan = Plan(1, "targeted", "baseline", "phase3", chosen,
+    plan = AttemptPlan(1, "targeted", "baseline", "phase3", chosen,
                 apply(BASE, chosen).model_dump(mode="json"))
     plan.save(folder, BASE)
-    assert Plan.load(folder) == plan
+    assert AttemptPlan.load(folder) == plan
     assert (folder / "optimization_config.yaml").read_text().startswith("# Phase 4 attempt 1")

@@ -6,7 +6,7 @@ runs, deciding (A/B/C/D/budget), recording, writing the artifacts and taking the
 transition. A strategy owns only the two questions that differ between ways of
 optimizing:
 
-- `plan(context, attempt)`: what attempt `attempt` applies (a `Plan`), or None
+- `plan(context, attempt)`: what attempt `attempt` applies (an `AttemptPlan`), or None
   when nothing is left to try;
 - `run(context, plan, reference)`: carry it out (train, or search and re-run)
   and compare it with `reference`, the best arm so far: an `AttemptResult`.
@@ -28,7 +28,7 @@ from workflow.errors import ConfigError
 
 if TYPE_CHECKING:
     from phases.optimization.context import Context
-    from phases.optimization.targeted import Plan
+    from phases.optimization.targeted import AttemptPlan
     from workflow.arms import Arm
 
 __all__ = ["AttemptResult", "Strategy"]
@@ -43,7 +43,7 @@ class AttemptResult:
     be made (`note` says why); `sweep` is the sweep's report section, if any.
     """
 
-    plan: Plan
+    plan: AttemptPlan
     arm: Arm
     comparison: Any | None
     note: str = ""
@@ -69,7 +69,7 @@ class Strategy(abc.ABC):
             )
 
     @abc.abstractmethod
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         """The plan of attempt `attempt` (1, 2, ...), or None when nothing is left to try.
 
         `context.best()` is the arm the changes should apply to; `context.tried()` the
@@ -78,7 +78,7 @@ class Strategy(abc.ABC):
         """
 
     @abc.abstractmethod
-    def run(self, context: Context, plan: Plan, reference: Arm) -> AttemptResult:
+    def run(self, context: Context, plan: AttemptPlan, reference: Arm) -> AttemptResult:
         """Train (or search) `plan` and compare the result with `reference`.
 
         Must resume: a seed finished by an earlier, killed run is not trained again

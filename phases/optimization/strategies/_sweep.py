@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from phases.optimization.context import USER_SPACE
 from phases.optimization.strategies._base import AttemptResult
 from phases.optimization.strategies._targeted import TargetedStrategy
-from phases.optimization.targeted import Plan, change_key, normalize_recommendation
+from phases.optimization.targeted import AttemptPlan, change_key, normalize_recommendation
 from workflow.arms import load_arm
 from workflow.errors import ConfigError, WorkFailed
 
@@ -52,7 +52,7 @@ class SweepStrategy(TargetedStrategy):
                 context.baseline_config
             )
 
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         best, record = context.best()
         if record is None:
             given = context.space is not None
@@ -60,12 +60,12 @@ class SweepStrategy(TargetedStrategy):
             key = "sweep:" + change_key(space)
             if space and key not in context.tried():
                 origin = USER_SPACE if given else "phase3.search_space"
-                return Plan(attempt, "sweep", best.label, origin, [],
+                return AttemptPlan(attempt, "sweep", best.label, origin, [],
                             best.config.model_dump(mode="json"),
                             extra={SEARCH_SPACE: space, "sweep_key": key})
         return super().plan(context, attempt)
 
-    def run(self, context: Context, plan: Plan, reference: Arm) -> AttemptResult:
+    def run(self, context: Context, plan: AttemptPlan, reference: Arm) -> AttemptResult:
         if SEARCH_SPACE not in plan.extra:
             return super().run(context, plan, reference)
         sweep = _sweep()
@@ -104,7 +104,7 @@ class SweepStrategy(TargetedStrategy):
              "rationale": "the best re-run mean of the sweep's top trials on fresh seeds"},
             1,
         )
-        plan = Plan(plan.attempt, "sweep", plan.base, plan.source, [pseudo],
+        plan = AttemptPlan(plan.attempt, "sweep", plan.base, plan.source, [pseudo],
                     chosen.config.model_dump(mode="json"), extra=plan.extra)
         plan.save(folder, reference.config)
         arm = load_arm(f"attempt-{plan.attempt}", Path(chosen.rerun_dir), chosen.config,

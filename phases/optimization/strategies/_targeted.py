@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 from phases.optimization.iterative import next_recommendations
 from phases.optimization.strategies._base import AttemptResult, Strategy
-from phases.optimization.targeted import Mode, Plan, apply, select
+from phases.optimization.targeted import AttemptPlan, Mode, apply, select
 
 if TYPE_CHECKING:
     from phases.optimization.context import Context
@@ -27,7 +27,7 @@ class TargetedStrategy(Strategy):
     #: how many recommendations an attempt takes (targeted.select)
     mode: ClassVar[Mode] = "targeted"
 
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         best, record = context.best()
         tried = context.tried()
         if record is None:
@@ -42,9 +42,10 @@ class TargetedStrategy(Strategy):
         if not chosen:
             return None
         config = apply(best.config, chosen)
-        return Plan(attempt, self.mode, best.label, source, chosen, config.model_dump(mode="json"))
+        return AttemptPlan(attempt, self.mode, best.label, source, chosen,
+                           config.model_dump(mode="json"))
 
-    def run(self, context: Context, plan: Plan, reference: Arm) -> AttemptResult:
+    def run(self, context: Context, plan: AttemptPlan, reference: Arm) -> AttemptResult:
         arm = context.train(plan)
         compared = context.compare(reference, arm)
         return AttemptResult(plan, arm, compared.comparison, compared.note)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from phases.optimization.context import Context
 from phases.optimization.strategies import AttemptResult, Strategy
-from phases.optimization.targeted import Plan, apply, select
+from phases.optimization.targeted import AttemptPlan, apply, select
 from workflow.arms import Arm
 
 SPEC = "tests.optimization.strategies.user_strategy:OneShot"
@@ -18,16 +18,16 @@ SPEC = "tests.optimization.strategies.user_strategy:OneShot"
 class OneShot(Strategy):
     """Phase 3's first recommendation, once."""
 
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         if context.attempts():
             return None
         base, _ = context.best()
         chosen = select(context.phase3_recommendations(), mode="iterative")[:1]
         config = apply(base.config, chosen)
-        return Plan(attempt, "one-shot", base.label, "phase3", chosen,
+        return AttemptPlan(attempt, "one-shot", base.label, "phase3", chosen,
                     config.model_dump(mode="json"))
 
-    def run(self, context: Context, plan: Plan, reference: Arm) -> AttemptResult:
+    def run(self, context: Context, plan: AttemptPlan, reference: Arm) -> AttemptResult:
         arm = context.train(plan)
         compared = context.compare(reference, arm)
         return AttemptResult(plan, arm, compared.comparison, compared.note)
@@ -36,10 +36,10 @@ class OneShot(Strategy):
 class NoRun(Strategy):
     """Plans, but cannot run what it plans."""
 
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         return None
 
 
 class NotAStrategy:
-    def plan(self, context: Context, attempt: int) -> Plan | None:
+    def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         return None

@@ -1,4 +1,4 @@
-"""Phase 4 with the store: decisions, transitions, files, facts, resumption.
+"""Phase 4's loop with the store: decisions, transitions, files, facts, resumption.
 
 Most tests drive a project built by helpers.diagnosed_project: the real trainer on a
 tiny config where training must be real, the scripted trainer of fake_trainer where
@@ -14,7 +14,6 @@ import signal
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 import pytest
@@ -31,7 +30,7 @@ from tests.optimization.helpers import (
     rec,
 )
 from workflow.cli import main
-from workflow.errors import ConfigError, GateFailed
+from workflow.errors import GateFailed
 from workflow.store import Store
 from workflow.trainer.config import TrainConfig
 
@@ -202,81 +201,6 @@ def test_entry_is_refused_when_the_diagnostics_gate_fails(tmp_path: Path) -> Non
     assert store.current == "diagnosed"
     assert not (store.run_dir / "phase4/attempt-1/seed-0").exists()
     assert main(["optimize", store.name, "--runs", str(tmp_path / "runs")]) == 1
-
-
-def test_sweep_refuses_in_one_line_without_run_sweep(tmp_path: Path,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    # the hook: --strategy sweep needs phases.optimization.sweep.run_sweep; without it the
-    # command refuses before anything changes
-    store = diagnosed_project(tmp_path, FAKE_CONFIG, [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], trainer=FAKE_TRAINER)
-    monkeypatch.setitem(sys.modules, "phases.optimization.sweep",
-                        types.ModuleType("phases.optimization.sweep"))
-    with pytest.raises(ConfigError, match="exposes no run_sweep") as refusal:
-        optimize(store, "sweep", workers=1)
-    assert "\n" not in str(refusal.value)
-    assert store.current == "diagnosed"
-
-
-def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
-    # the hook: --strategy sweep hands Phase 3's search space to the sweep package; its
-    # chosen candidate, re-run on fresh seeds and compared with the baseline (Holm), is the
-    # attempt's arm: decided, recorded and reported like any other, the sweep section included
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
-    store.record("phase3", {"search_space": {
-        "model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}})
-    outcome = optimize(store, "auto", workers=1,
-                       sweep_settings={"trials": 2, "top_k": 1, "method": "random"})
-    assert outcome.decision == "A" and outcome.state == "optimized"
-    attempt = store.get("phase4.attempts")[0]
-    assert attempt["strategy"] == "sweep" and attempt["recommendations"][0]["id"] == "T0"
-    assert attempt["arm"]["seeds"] == [100, 101, 102]  # the fresh seeds of the re-run
-    assert store.get("phase4.comparison")["correction"] == "holm"
-    report = (store.run_dir / "phase4/optimization_results.md").read_text()
-    assert "## Sweep: random search" in report
-
-
-def test_optimize_sweep_takes_space_method_and_trials_from_the_command_line(
-    tmp_path: Path, capsys: pytest.CaptureFixture[str]
-) -> None:
-    # the CLI of issue 6: `optimize --strategy sweep --space FILE --method M --trials N`
-    # searches the file's space (Phase 3 recorded none here) with that method and budget;
-    # a bad space file, or sweep options with another strategy, is one line and exit 2
-    # before anything changes
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], goal=0.64, trainer=FAKE_TRAINER)
-    runs = str(tmp_path / "runs")
-    bad = tmp_path / "bad_space.yaml"
-    bad.write_text("optimizer.lr: {type: float, low: 0, high: 0.1, log: true}\n")
-    assert main(["optimize", store.name, "--strategy", "sweep", "--space", str(bad),
-                 "--runs", runs]) == 2
-    assert capsys.readouterr().err.strip() == (
-        f"phasegate: {bad}: optimizer.lr.low: a log range must stay above zero, but got low=0.0"
-    )
-    assert main(["optimize", store.name, "--strategy", "targeted", "--trials", "2",
-                 "--runs", runs]) == 2
-    assert "apply to --strategy sweep" in capsys.readouterr().err
-    assert store.current == "diagnosed"
-
-    space = tmp_path / "space.yaml"
-    space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
-    assert main(["optimize", store.name, "--strategy", "sweep", "--space", str(space),
-                 "--method", "random", "--trials", "2", "--runs", runs]) == 0
-    attempt = store.get("phase4.attempts")[0]
-    assert attempt["strategy"] == "sweep" and attempt["source"] == "--space"
-    assert attempt["sweep"]["method"] == "random"
-    trials = (store.run_dir / "phase4/attempt-1/sweep/trials.csv").read_text().splitlines()
-    assert len(trials) == 1 + 2
 
 
 def test_killed_optimize_resumes_without_retraining_finished_seeds(tmp_path: Path) -> None:
