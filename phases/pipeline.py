@@ -28,7 +28,7 @@ NAME`), and the sign-off records that it was given that way.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -217,19 +217,18 @@ class _Walk:
         running = facts.phase4.strategy if self.store.current == "optimizing" else None
         self.progress.step("Phase 4", f"optimize ({running or facts.phase3.strategy or 'auto'})")
         # Phase 4 notes its decisions and moves itself, through the progress it is given
-        optimize(self.store, "auto", who=self.who, workers=self.workers,
-                 progress=_Phase4Progress(self.progress))
+        optimize(self.store, "auto", who=self.who, workers=self.workers, progress=self.progress)
 
     def finalize(self) -> None:
         from phases.finalization.phase import run_finalize
 
         result = run_finalize(self.store, progress=self.progress, who=self.who,
                               workers=self.workers)
-        mcnemar = read_facts(self.store).phase5.mcnemar
-        if result.test and mcnemar is not None:
+        test, mcnemar = result.test, read_facts(self.store).phase5.mcnemar
+        if test is not None and mcnemar is not None:
             self.progress.note(
-                f"test accuracy {100 * result.test['final_accuracy']:.2f}% (final) vs "
-                f"{100 * result.test['baseline_accuracy']:.2f}% (baseline), McNemar p = "
+                f"test accuracy {100 * test.final_accuracy:.2f}% (final) vs "
+                f"{100 * test.baseline_accuracy:.2f}% (baseline), McNemar p = "
                 f"{mcnemar.p_value:.4g}")
 
     def promote(self) -> None:
@@ -320,43 +319,3 @@ def _reverted_since_diagnosis(facts: Facts) -> bool:
     diagnosed = facts.phase3.completed_at
     return diagnosed is None or datetime.fromisoformat(diagnosed) <= datetime.fromisoformat(
         entry.at)
-
-
-class _Phase4Progress:
-    """Phase 4's own progress hooks (attempt, end_attempt), shown through the walk's Progress.
-
-    It also passes every `workflow.progress.Progress` hook through, so it fits Phase 4
-    before and after its optimize takes that protocol; it goes once it does.
-    """
-
-    def __init__(self, progress: Progress) -> None:
-        self.progress = progress
-
-    def attempt(self, plan: Any, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        self.progress.step("Phase 4", f"attempt {plan.attempt} ({plan.strategy}): train "
-                                      f"{len(seeds)} seeds")
-        self.progress.training(f"attempt {plan.attempt}", seeds, done, epochs)
-
-    def end_attempt(self) -> None:
-        self.progress.end_training()
-
-    def step(self, phase: str, text: str) -> None:
-        self.progress.step(phase, text)
-
-    def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
-        self.progress.training(label, seeds, done, epochs)
-
-    def epoch(self, seed: int, epoch: int, row: Mapping[str, float]) -> None:
-        self.progress.epoch(seed, epoch, row)
-
-    def seed_done(self, seed: int, status: str, epochs: int) -> None:
-        self.progress.seed_done(seed, status, epochs)
-
-    def end_training(self) -> None:
-        self.progress.end_training()
-
-    def trial(self, number: int, state: str, value: float | None) -> None:
-        self.progress.trial(number, state, value)
-
-    def note(self, text: str) -> None:
-        self.progress.note(text)

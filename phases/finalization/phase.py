@@ -43,7 +43,7 @@ from phases.finalization.training import (
     train_final,
 )
 from workflow.errors import GateFailed, WorkFailed
-from workflow.facts import read_facts
+from workflow.facts import TestFact, read_facts
 from workflow.gates import evaluate, stale_records, write_results
 from workflow.io import atomic_write_json, read_json
 from workflow.machine import MACHINE, require, take
@@ -74,7 +74,7 @@ class Finalization:
     already: bool  # the project was finalized before this call
     report: Path
     model_dir: Path
-    test: dict[str, Any]  # phase5.test facts
+    test: TestFact | None  # phase5.test: the test set's headline numbers
 
 
 def run_finalize(
@@ -96,9 +96,8 @@ def run_finalize(
         if MACHINE.is_past(store.current, ACTION):
             if store.current == "finalized" and _report_pending(store):
                 _write_report(store)  # killed between the transition and the last render
-            test = read_facts(store).phase5.test
             return Finalization(store.name, True, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
-                                test.model_dump(mode="json") if test else {})
+                                read_facts(store).phase5.test)
         require(store, ACTION)
         _precheck(store)
 
@@ -180,7 +179,8 @@ def run_finalize(
         take(store, TRANSITION, who,
              f"Phase 5: test accuracy {final_acc:.4f} vs baseline {base_acc:.4f}")
         _write_report(store, **context_args)  # now with the finalize time and gate record
-    return Finalization(store.name, False, run_dir / REPORT_FILE, model_dir, test_facts)
+    return Finalization(store.name, False, run_dir / REPORT_FILE, model_dir,
+                        TestFact.model_validate(test_facts))
 
 
 def _precheck(store: Store) -> None:
