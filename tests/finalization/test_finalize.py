@@ -9,10 +9,17 @@ from pathlib import Path
 
 import pytest
 
-from phases.finalization import arm_metrics, load_final_model, run_finalize, select_median
+from phases.finalization import (
+    arm_metrics,
+    chosen_config,
+    load_final_model,
+    run_finalize,
+    select_median,
+)
 from phases.finalization.testlock import PREDICTIONS_FILE, recorded_evaluation
 from tests.finalization.helpers import create, empty_values
-from workflow.errors import GateFailed, Refused, RunFailed
+from workflow.errors import GateFailed, Refused, RunFailed, StateError
+from workflow.facts import MovesFacts
 from workflow.gates import evaluate
 from workflow.metric import Direction, Metric
 from workflow.store import Store
@@ -214,3 +221,19 @@ def test_finalize_is_refused_when_the_optimization_gate_fails(tmp_path: Path) ->
     assert store.get("phase5", None) is None
     assert not (store.run_dir / "phase5").exists()
     assert store.current == "optimized"
+
+
+# rule: Phase 5 trains the baseline's config when `optimized` was entered by skip (the moves
+# facts say how), else Phase 4's chosen config; a project created at optimized (no move into
+# it) falls back on Phase 3's strategy
+def test_the_chosen_config_follows_the_moves(tmp_path: Path) -> None:
+    store = create(tmp_path / "proj", tmp_path / "runs", start="optimized")
+    store.record("phase3", {"strategy": "skip", "potential": 1.0})
+    chosen = chosen_config(store)
+    assert chosen.source == "baseline" and "Phase 4 was skipped" in chosen.why
+    store.record("phase3", {"strategy": "targeted"})
+    with pytest.raises(StateError, match="Phase 4's chosen config is missing"):
+        chosen_config(store)
+    skipped = MovesFacts().after("skip", "diagnosed", "optimized", "2026-01-01T10:00:00+00:00")
+    store.record("moves", skipped.model_dump(mode="json"))
+    assert chosen_config(store).source == "baseline"  # how it came in, not what Phase 3 says

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 import pytest
 
 from phases.finalization import promote
+from tests.finalization.helpers import create
 from workflow.cli import main
-from workflow.errors import GateFailed
+from workflow.errors import GateFailed, WrongState
 from workflow.store import Store
 
 
@@ -69,3 +71,11 @@ def test_promote_cli_exit_code_when_refused(
     code = main(["promote", finalized_copy.name, "--runs", str(finalized_copy.run_dir.parent)])
     assert code == 1
     assert "model_card_reviewed" in capsys.readouterr().err
+
+
+# rule: promote before Phase 5 is refused (exit 1) saying what to run first; nothing changes
+def test_promote_before_finalized_says_what_to_run(tmp_path: Path) -> None:
+    store = create(tmp_path / "proj", tmp_path / "runs", start="optimized")
+    with pytest.raises(WrongState, match="Next: phasegate finalize tiny"):
+        promote(store)
+    assert store.current == "optimized" and not (store.run_dir / "promoted").exists()
