@@ -26,7 +26,7 @@ from phases.optimization.iterative import RoundDiagnosis
 from phases.optimization.strategies import AttemptResult
 from phases.optimization.targeted import config_diff
 from workflow.arms import Arm, mean_std
-from workflow.facts import AttemptRecord, Phase4Facts
+from workflow.facts import AttemptRecord, check_section
 from workflow.facts._phase4 import DiagnosisSummary, KeptComparison
 
 __all__ = ["Recorded", "decide_attempt", "decide_nothing_left", "record"]
@@ -44,9 +44,9 @@ class Recorded:
 
 
 def record(context: Context, **fields: Any) -> None:
-    """Record `fields` under phase4., validated by Phase4Facts first (a misfit raises here)."""
-    model = Phase4Facts.model_validate(fields)
-    dumped = model.model_dump(mode="json")
+    """Record `fields` under phase4., through Phase4Facts: a misfit is a FactsError naming
+    the field, and nothing is written."""
+    dumped = check_section("phase4", fields, source="Phase 4").model_dump(mode="json")
     context.store.record("phase4", {k: dumped[k] for k in fields}, who=context.who)
 
 
