@@ -12,15 +12,18 @@ compares two with workflow.stats. A run's value is its metric at the best epoch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import DataError, RunFailed, StateError, WrongState
+from workflow.errors import RunFailed, StateError, WrongState
 from workflow.metric import Metric
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
+
+# a history whose loss is no longer finite has diverged at that row
+LOSS_COLUMNS = ("train_loss", "val_loss")
 
 __all__ = [
     "Arm",
@@ -29,6 +32,7 @@ __all__ = [
     "load_arm",
     "load_baseline",
     "mean_std",
+    "run_from_history",
     "train_arm",
 ]
 
@@ -112,23 +116,58 @@ def load_baseline(root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
 
 
 def _imported(folder: Path, seed: int, config: TrainConfig) -> RunResult:
-    """A run known only by its history: the best epoch is the monitor's best row."""
-    history = read_history(folder / HISTORY_FILE)
-    finite = [r for r in history if math.isfinite(r.get("val_loss", 0.0))]
-    if not finite:
-        raise DataError(f"{folder / HISTORY_FILE}: no finite epoch to compare")
-    monitor = config.training.monitor
-    best = Metric.named(monitor).best_row(finite) or finite[-1]
+    return run_from_history(
+        seed,
+        read_history(folder / HISTORY_FILE),
+        monitor=config.training.monitor,
+        configured_epochs=config.training.epochs,
+        early_stopping=config.training.early_stopping is not None,
+    )
+
+
+def run_from_history(
+    seed: int,
+    history: Sequence[Mapping[str, float]],
+    *,
+    monitor: str,
+    configured_epochs: int | None = None,
+    early_stopping: bool = False,
+) -> RunResult:
+    """A run known only by its history (a user's own training, imported): the one rule.
+
+    The rows up to the first non-finite train or val loss are kept, as the trainer
+    keeps them, and the run is then `diverged`; a history shorter than the configured
+    epochs under early stopping is `early_stopped`; otherwise `completed`. The best
+    epoch is the monitor's best row (`Metric.best_row`).
+    """
+    rows: list[dict[str, float]] = []
+    diverged_epoch = None
+    for row in history:
+        if any(not math.isfinite(row.get(column, 0.0)) for column in LOSS_COLUMNS):
+            diverged_epoch = int(row.get("epoch", len(rows) + 1))
+            break
+        rows.append(dict(row))
+    stop_reason = None
+    if diverged_epoch is not None:
+        status = RunStatus.DIVERGED
+        stop_reason = f"the loss became non-finite at epoch {diverged_epoch}"
+    elif early_stopping and configured_epochs is not None and len(rows) < configured_epochs:
+        status, stop_reason = RunStatus.EARLY_STOPPED, f"stopped after {len(rows)} epochs"
+    else:
+        status = RunStatus.COMPLETED
+    best = Metric.named(monitor).best_row(rows) or (rows[-1] if rows else {})
     return RunResult(
-        status=RunStatus.COMPLETED if len(finite) == len(history) else RunStatus.DIVERGED,
+        status=status,
         seed=seed,
-        history=finite,
-        best_epoch=int(best.get("epoch", 0)),
+        history=rows,
+        best_epoch=int(best["epoch"]) if "epoch" in best else None,
         best=dict(best),
-        final=dict(finite[-1]),
+        final=dict(rows[-1]) if rows else {},
         monitor=monitor,
         wall_time_s=0.0,
         samples_per_sec=0.0,
+        stop_reason=stop_reason,
+        diverged_at={"epoch": diverged_epoch} if diverged_epoch is not None else None,
     )
 
 

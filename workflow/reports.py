@@ -13,7 +13,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from workflow.errors import ConfigError, WorkflowError
+from workflow.errors import ConfigError
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.resources import search_path
 
@@ -41,7 +41,7 @@ def _environment(project_dir: str | None) -> jinja2.Environment:
 def render(
     template_name: str, context: dict[str, Any], project_dir: str | os.PathLike[str] | None = None
 ) -> str:
-    """Render `template_name` with `context`; any missing value is a `WorkflowError`."""
+    """Render `template_name` with `context`; any missing value is a `ConfigError`."""
     import jinja2
 
     env = _environment(str(Path(project_dir).resolve()) if project_dir is not None else None)
@@ -49,13 +49,13 @@ def render(
         template = env.get_template(template_name)
     except jinja2.TemplateNotFound:
         folders = ", ".join(str(f) for f in search_path("templates", _as_path(project_dir)))
-        raise WorkflowError(f"template {template_name!r} not found in {folders}") from None
+        raise ConfigError(f"template {template_name!r} not found in {folders}") from None
     except jinja2.TemplateSyntaxError as exc:
         raise ConfigError(f"{exc.filename}: line {exc.lineno}: {exc.message}") from None
     try:
         return template.render(context)
     except jinja2.UndefinedError as exc:
-        raise WorkflowError(
+        raise ConfigError(
             f"template {template_name!r}: {exc.message} (the report's context lacks it)"
         ) from None
 

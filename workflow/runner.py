@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from workflow.errors import WorkflowError
+from workflow.errors import PluginError
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
 
@@ -123,7 +123,7 @@ def _train_one(
     report = (lambda epoch, row: on_epoch(seed, epoch, row)) if on_epoch else None
     result = fit(config, seed, seed_dir(root, seed), report=report, should_stop=None)
     if not isinstance(result, RunResult):
-        raise WorkflowError(
+        raise PluginError(
             f"trainer {trainer!r} returned {type(result).__name__}, not a RunResult"
         )
     return result

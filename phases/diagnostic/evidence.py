@@ -44,7 +44,6 @@ SUMMARY_METRICS = (
     "val_accuracy", "val_balanced_accuracy", "val_macro_f1", "val_loss", "train_accuracy"
 )
 USABLE = ("completed", "early_stopped")
-LOSS_COLUMNS = ("train_loss", "val_loss")
 
 
 def mean(values: Iterable[float]) -> float:
@@ -98,26 +97,17 @@ class SeedRun:
         early_stopping: bool = False,
         source: str = "imported",
     ) -> SeedRun:
-        """A run known only by its history: a non-finite loss means it diverged.
+        """A run known only by its history, read by the one rule of `workflow.arms`.
 
         The rows up to the first non-finite loss are kept (as the trainer keeps them).
         A history shorter than the configured epochs under early stopping is early-stopped.
         """
-        rows: list[dict[str, float]] = []
-        diverged_epoch = None
-        for row in history:
-            if any(not math.isfinite(row.get(c, 0.0)) for c in LOSS_COLUMNS):
-                diverged_epoch = int(row.get("epoch", len(rows) + 1))
-                break
-            rows.append(dict(row))
-        if diverged_epoch is not None:
-            status = "diverged"
-            reason = f"the loss became non-finite at epoch {diverged_epoch}"
-        elif early_stopping and configured_epochs is not None and len(rows) < configured_epochs:
-            status, reason = "early_stopped", f"stopped after {len(rows)} epochs"
-        else:
-            status, reason = "completed", None
-        return cls(seed, status, rows, reason, diverged_epoch, None, source)
+        from workflow.arms import run_from_history
+
+        result = run_from_history(seed, history, monitor="val_loss",
+                                  configured_epochs=configured_epochs,
+                                  early_stopping=early_stopping)
+        return replace(cls.from_result(result), source=source)
 
     @classmethod
     def from_result(cls, result: RunResult) -> SeedRun:
