@@ -69,15 +69,9 @@ def _setup(config: TrainConfig, seed: int) -> tuple[Any, Any, Any, Any]:
 
 
 def _optimizer(torch: Any, config: TrainConfig, parameters: Any, lr: float) -> Any:
-    c = config.optimizer
-    common = {"lr": lr, "weight_decay": c.weight_decay}
-    if c.name == "sgd":
-        return torch.optim.SGD(parameters, momentum=c.momentum, nesterov=c.nesterov, **common)
-    if c.name == "adam":
-        return torch.optim.Adam(parameters, betas=c.betas, **common)
-    if c.name == "adamw":
-        return torch.optim.AdamW(parameters, betas=c.betas, **common)
-    return torch.optim.RMSprop(parameters, momentum=c.momentum, **common)
+    from workflow.trainer.loop import make_optimizer
+
+    return make_optimizer(config, parameters, lr=lr)
 
 
 def lr_range_test(

@@ -324,16 +324,22 @@ def _optimizer(config: TrainConfig, model: nn.Module, head: list[str]) -> torch.
         for name, params in groups.items()
         if params
     ]
-    lr, wd = c.lr, c.weight_decay
+    return make_optimizer(config, param_groups, lr=c.lr)
+
+
+def make_optimizer(config: TrainConfig, parameters: Any, *, lr: float) -> torch.optim.Optimizer:
+    """The configured optimizer over `parameters` (tensors or groups): the one place it is built."""
+    c = config.optimizer
+    wd = c.weight_decay
     if c.name == "sgd":
         return torch.optim.SGD(
-            param_groups, lr=lr, weight_decay=wd, momentum=c.momentum, nesterov=c.nesterov
+            parameters, lr=lr, weight_decay=wd, momentum=c.momentum, nesterov=c.nesterov
         )
     if c.name == "adam":
-        return torch.optim.Adam(param_groups, lr=lr, weight_decay=wd, betas=c.betas)
+        return torch.optim.Adam(parameters, lr=lr, weight_decay=wd, betas=c.betas)
     if c.name == "adamw":
-        return torch.optim.AdamW(param_groups, lr=lr, weight_decay=wd, betas=c.betas)
-    return torch.optim.RMSprop(param_groups, lr=lr, weight_decay=wd, momentum=c.momentum)
+        return torch.optim.AdamW(parameters, lr=lr, weight_decay=wd, betas=c.betas)
+    return torch.optim.RMSprop(parameters, lr=lr, weight_decay=wd, momentum=c.momentum)
 
 
 def _enter_stage(
