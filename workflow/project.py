@@ -111,8 +111,8 @@ class ProjectConfig(BaseModel):
     def _strategy_spec(cls, spec: str) -> str:
         if spec not in ("auto", *BUILTIN_STRATEGIES) and not _TRAINER_PATTERN.match(spec):
             raise ValueError(
-                f"expected auto, {', '.join(BUILTIN_STRATEGIES)} or 'module:Class', "
-                f"but got {spec!r}"
+                "expected 'auto', 'targeted', 'sweep' or 'iterative', or 'module:Class' "
+                f"for a strategy of your own, but got {spec!r}"
             )
         return spec
 
