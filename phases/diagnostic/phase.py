@@ -37,9 +37,10 @@ from phases.diagnostic.evidence import (
     std,
 )
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
-from workflow.errors import ConfigError, Refused
+from workflow.errors import ConfigError, WrongState
 from workflow.facts import read_facts
 from workflow.io import atomic_write_json, atomic_write_text
+from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress
 from workflow.project import ProjectConfig
 from workflow.store import Store, now
@@ -182,8 +183,8 @@ def run_baseline(
     """
     with store.lock():
         state = store.current
-        if state not in (BASELINE_STATE, DIAGNOSED_STATE):
-            raise Refused(
+        if state not in MACHINE.runs_in("diagnose"):  # the baseline is Phase 3's first step
+            raise WrongState(
                 f"cannot run the baseline of {store.name}: it is {state}, and the baseline is "
                 "fixed once Phase 4 has started"
             )
@@ -270,19 +271,11 @@ def run_diagnose(
     store: Store, *, probes: Sequence[str] = (), who: str = "phasegate"
 ) -> tuple[Diagnosis, Path]:
     """Diagnose the recorded baseline, write phase3/, record the facts, take `diagnose`."""
-    from workflow.machine import take
-
     with store.lock():
-        state = store.current
-        if state not in (BASELINE_STATE, DIAGNOSED_STATE):
-            raise Refused(
-                f"cannot diagnose {store.name}: it is {state}; Phase 3 runs from "
-                f"{BASELINE_STATE} (or again from {DIAGNOSED_STATE}), and the diagnosis "
-                "Phase 4 acted on is kept as it was"
-            )
+        state = require(store, "diagnose")  # the diagnosis Phase 4 acted on is kept as it was
         baseline = read_facts(store).baseline
         if baseline.completed is not True:
-            raise Refused(
+            raise WrongState(
                 f"cannot diagnose {store.name}: no baseline yet (run: phasegate baseline "
                 f"{store.name}, or import one with --import DIR)"
             )
