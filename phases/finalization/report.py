@@ -13,8 +13,6 @@ import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-import yaml
-
 from phases.finalization.training import Chosen, Selection
 from workflow import __version__
 from workflow.facts import Facts, Phase3Facts, read_facts
@@ -22,7 +20,7 @@ from workflow.machine import MACHINE
 from workflow.metric import Metric
 from workflow.stats import summarize
 from workflow.store import Store, now
-from workflow.trainer.commented import flatten
+from workflow.trainer.commented import config_diff
 from workflow.trainer.config import TrainConfig, load_train_config
 from workflow.trainer.result import RunResult
 
@@ -61,21 +59,8 @@ def fmt_p(p: float) -> str:
 
 def config_changes(before: TrainConfig, after: TrainConfig) -> list[str]:
     """Each setting that differs, as 'optimizer.lr: 0.01 -> 0.1' (name and seed left out)."""
-    old = flatten(before.model_dump(mode="json"))
-    new = flatten(after.model_dump(mode="json"))
-    changes = []
-    for key in sorted(set(old) | set(new)):
-        if key in ("name", "seed") or old.get(key, "unset") == new.get(key, "unset"):
-            continue
-        changes.append(f"{key}: {_show(old.get(key, 'unset'))} -> {_show(new.get(key, 'unset'))}")
-    return changes
-
-
-def _show(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    return yaml.safe_dump(value, default_flow_style=True, width=1000).strip().removesuffix("...") \
-        .strip()
+    rows = config_diff(before, after, ignore=("name", "seed"))
+    return [f"{r['path']}: {r['from']} -> {r['to']}" for r in sorted(rows, key=lambda r: r["path"])]
 
 
 def _cell(text: str) -> str:
@@ -91,7 +76,7 @@ def _phase4_rows(facts: Facts, metric: Metric) -> list[dict[str, str]]:
     """One row per Phase 4 attempt, from the attempts Phase 4 recorded (phase4.attempts)."""
     rows = []
     for record in facts.phase4.attempts:
-        changes = [f"{c.path}: {_show(c.from_)} -> {_show(c.to)}" for c in record.changes]
+        changes = [f"{c.path}: {c.from_} -> {c.to}" for c in record.changes]
         values = list(record.candidate.values or []) if record.candidate else []
         rows.append({
             "step": f"Phase 4, attempt {record.attempt} ({record.strategy})",

@@ -16,9 +16,10 @@ from phases.optimization.context import Context
 from phases.optimization.decision import DecisionCode
 from phases.optimization.recording import Recorded
 from phases.optimization.results import copy_checkpoints, write_optimization_results
-from phases.optimization.targeted import config_diff, config_yaml
+from phases.optimization.targeted import config_yaml
 from workflow.facts import AttemptRecord
 from workflow.io import atomic_write_text
+from workflow.trainer.commented import config_diff
 
 __all__ = ["CONFIG_NAME", "lineage", "write_artifacts"]
 

@@ -24,10 +24,10 @@ from phases.optimization.decision import (
 )
 from phases.optimization.iterative import RoundDiagnosis
 from phases.optimization.strategies import AttemptResult
-from phases.optimization.targeted import config_diff
 from workflow.arms import Arm, mean_std
 from workflow.facts import AttemptRecord, check_section
 from workflow.facts._phase4 import DiagnosisSummary, KeptComparison
+from workflow.trainer.commented import config_diff
 
 __all__ = ["Recorded", "decide_attempt", "decide_nothing_left", "record"]
 

@@ -24,14 +24,13 @@ from typing import Any, Literal
 
 from workflow.errors import ConfigError, WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, read_json
-from workflow.trainer.commented import commented_yaml, flatten, is_unset, lookup, scalar
+from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
 from workflow.trainer.config import TrainConfig
 
 __all__ = [
     "AttemptPlan",
     "apply",
     "change_key",
-    "config_diff",
     "config_yaml",
     "normalize_recommendation",
     "select",
@@ -219,20 +218,3 @@ def config_yaml(
     if not notes:
         header = f"{header}\nno setting differs from the base config".lstrip("\n")
     return commented_yaml(config.model_dump(mode="json"), notes, header=header)
-
-
-def config_diff(base: TrainConfig, config: TrainConfig) -> list[dict[str, Any]]:
-    """Every setting that differs: path, the base's value and the candidate's (only what changed).
-
-    The run's `name` is left out: it labels, it does not train.
-    """
-    before = flatten(base.model_dump(mode="json"))
-    after = flatten(config.model_dump(mode="json"))
-    rows = []
-    for path in list(before) + [p for p in after if p not in before]:
-        if path == "name":
-            continue
-        old, new = before.get(path), after.get(path)
-        if old != new:
-            rows.append({"path": path, "from": scalar(old), "to": scalar(new)})
-    return rows

@@ -8,12 +8,12 @@ from phases.optimization.targeted import (
     AttemptPlan,
     apply,
     change_key,
-    config_diff,
     config_yaml,
     select,
 )
 from tests.conftest import tiny_config
 from tests.optimization.helpers import rec
+from workflow.trainer.commented import config_diff
 from workflow.trainer.config import TrainConfig
 
 BASE = TrainConfig.model_validate(tiny_config())

@@ -88,7 +88,7 @@ class AttemptRecommendation(FactsModel):
 
 
 class ConfigChange(FactsModel):
-    """One setting the attempt's config changes from its base (targeted.config_diff)."""
+    """One setting the attempt changes from its base (workflow.trainer.commented.config_diff)."""
 
     model_config = ConfigDict(
         extra="forbid", frozen=True, validate_by_name=True, validate_by_alias=True,

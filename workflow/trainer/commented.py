@@ -7,7 +7,7 @@ back to exactly the config it shows.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from typing import Any
 
 import yaml
@@ -38,6 +38,26 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 def is_unset(value: Any) -> bool:
     """A setting the base config leaves empty: a change to it is NEW, not CHANGED."""
     return value is ABSENT or value is None or value == [] or value == {}
+
+
+def config_diff(
+    base: Any, config: Any, *, ignore: Collection[str] = ("name",)
+) -> list[dict[str, str]]:
+    """Every setting that differs between two configs: its path, and both values as YAML.
+
+    In the base's order, settings only the candidate has last; `ignore` leaves out
+    paths that label a run without training it (its `name`, by default).
+    """
+    before = flatten(base.model_dump(mode="json"))
+    after = flatten(config.model_dump(mode="json"))
+    rows = []
+    for path in list(before) + [p for p in after if p not in before]:
+        if path in ignore:
+            continue
+        old, new = before.get(path), after.get(path)
+        if old != new:
+            rows.append({"path": path, "from": scalar(old), "to": scalar(new)})
+    return rows
 
 
 def scalar(value: Any) -> str:
