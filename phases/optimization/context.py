@@ -15,7 +15,7 @@ from typing import Any
 from phases.optimization.iterative import RoundDiagnosis, rediagnose
 from phases.optimization.targeted import AttemptPlan, change_key
 from workflow.arms import Arm, ArmComparison, compare_arms, load_arm, load_baseline, train_arm
-from workflow.errors import StateError, WorkflowError
+from workflow.errors import WorkflowError
 from workflow.facts import AttemptRecord, Phase4Facts, read_facts
 from workflow.io import read_json
 from workflow.metric import Metric
@@ -156,9 +156,9 @@ class Context:
         The facts are the authority (ids, changes, priorities); the findings file only fills
         in the words a commented config and the report show.
         """
-        raw = self.store.get("phase3.recommendations", [])
-        if not isinstance(raw, list):
-            raise StateError("phase3.recommendations is not a list: re-run phasegate diagnose")
+        raw: list[dict[str, Any]] = [
+            r.model_dump(mode="json") for r in read_facts(self.store).phase3.recommendations or []
+        ]
         words: dict[str, dict[str, Any]] = {}
         path = self.store.run_dir / "phase3" / "findings.json"
         try:
@@ -166,10 +166,12 @@ class Context:
             words = {str(r.get("id")): r for r in plan.get("recommendations", [])}
         except (WorkflowError, AttributeError):
             pass  # no words beyond the facts; the ids and changes are enough
-        recommendations = []
+        recommendations: list[dict[str, Any]] = []
         for rec in raw:
             extra = words.get(str(rec.get("id")), {})
             same = extra.get("changes", rec.get("changes")) == rec.get("changes")
-            filled = {k: extra[k] for k in ("title", "rationale", "risk") if k in extra and same}
-            recommendations.append({**filled, **dict(rec)})
+            filled: dict[str, Any] = {
+                k: extra[k] for k in ("title", "rationale", "risk") if k in extra and same
+            }
+            recommendations.append({**filled, **rec})
         return recommendations

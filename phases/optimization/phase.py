@@ -54,15 +54,14 @@ from phases.optimization.strategies import (
     strategy_class,
 )
 from phases.optimization.targeted import AttemptPlan
-from workflow.errors import ConfigError, Refused, WrongState
+from workflow.errors import ConfigError, Refused
 from workflow.facts import AttemptRecord, read_facts
-from workflow.machine import take
+from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress, QuietProgress
 from workflow.store import Store
 
 __all__ = ["PHASE4_DIR", "STRATEGIES", "Outcome", "optimize", "resolve_strategy"]
 
-DONE = ("optimized", "finalized", "promoted")
 
 
 @dataclass(frozen=True)
@@ -80,7 +79,7 @@ class Outcome:
     @property
     def refused(self) -> bool:
         """Phase 4 did not end (back in Phase 3 after decision C): the CLI exits 1."""
-        return self.state not in DONE
+        return not MACHINE.is_past(self.state, "optimize")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -169,17 +168,11 @@ class _Loop:
 
     def go(self, requested: str) -> Outcome:
         name, state = self.store.name, self.store.current
-        if state in DONE:
+        if MACHINE.is_past(state, "optimize"):
             self.progress.note(f"{name} is {state}: Phase 4 is done")
             return self.outcome()
-        if state == "baseline":
-            raise WrongState(
-                f"{name} is at baseline: Phase 4 comes after Phase 3 "
-                f"(phasegate baseline {name}, then phasegate diagnose {name})"
-            )
-        if state not in ("diagnosed", "optimizing"):
-            raise WrongState(f"{name} is {state}: Phase 4 cannot run from there")
-        if state == "diagnosed" and self.store.get("phase3.strategy", None) == "skip":
+        require(self.store, "optimize")
+        if state == "diagnosed" and read_facts(self.store).phase3.strategy == "skip":
             raise Refused(
                 f"Phase 3 chose to skip Phase 4 for {name} (the potential gain is "
                 f"small): take the skip with phasegate advance {name}"

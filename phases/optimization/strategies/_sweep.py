@@ -19,6 +19,7 @@ from phases.optimization.strategies._targeted import TargetedStrategy
 from phases.optimization.targeted import AttemptPlan, change_key, normalize_recommendation
 from workflow.arms import load_arm
 from workflow.errors import ConfigError, WorkFailed
+from workflow.facts import read_facts
 
 if TYPE_CHECKING:
     from phases.optimization.context import Context
@@ -56,7 +57,7 @@ class SweepStrategy(TargetedStrategy):
         best, record = context.best()
         if record is None:
             given = context.space is not None
-            space = context.space or context.store.get("phase3.search_space", None) or {}
+            space = context.space or read_facts(context.store).phase3.search_space or {}
             key = "sweep:" + change_key(space)
             if space and key not in context.tried():
                 origin = USER_SPACE if given else "phase3.search_space"
