@@ -49,10 +49,12 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     sweep = parser.add_argument_group("sweep", "for --strategy sweep (or auto choosing it)")
     sweep.add_argument("--space", metavar="FILE", default=None,
                        help="search space YAML (default: the one Phase 3 wrote)")
-    sweep.add_argument("--method", choices=("grid", "random", "bayesian"), default=None,
-                       help="search method (default: bayesian)")
-    sweep.add_argument("--pruner", choices=("none", "median", "asha", "hyperband"),
-                       default=None, help="pruning of poor trials (default: median)")
+    sweep.add_argument("--method", default=None, metavar="NAME",
+                       help="grid, random, bayesian, or your sampler as module:Class "
+                            "(default: bayesian)")
+    sweep.add_argument("--pruner", default=None, metavar="NAME",
+                       help="none, median, asha, hyperband, or your pruner as module:Class "
+                            "(default: median)")
     sweep.add_argument("--trials", type=int, default=None, metavar="N",
                        help="trial budget (default: the grid's size, or 20)")
     parser.add_argument("--json", action="store_true", help="print the outcome as JSON")

@@ -43,6 +43,14 @@ def _sweep() -> Any:
     return sweep
 
 
+def _settings(sweep: Any, context: Context) -> Any:
+    """The sweep's settings: the command's, monitoring the project's metric in its direction."""
+    return sweep.SweepSettings(**{"monitor": context.metric.name,
+                                  # the project's direction, not the name's default
+                                  "direction": context.metric.direction,
+                                  **context.sweep_settings})
+
+
 class SweepStrategy(TargetedStrategy):
     """A search over the recommended knobs first; targeted attempts after it."""
 
@@ -52,6 +60,9 @@ class SweepStrategy(TargetedStrategy):
             sweep.space_from_phase3(context.space, source=USER_SPACE).check_config(
                 context.baseline_config
             )
+        # a bad method, pruner or trial budget, or a user's class that does not fit its
+        # Optuna base, is refused here too: before Phase 4 is entered, not after
+        sweep.check_extensions(_settings(sweep, context))
 
     def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
         best, record = context.best()
@@ -82,7 +93,8 @@ class SweepStrategy(TargetedStrategy):
             reference.config,
             space,
             folder / "sweep",
-            settings=sweep.SweepSettings(**{"monitor": metric, **context.sweep_settings}),
+            # the project's direction, not the name's default: a project may minimize any metric
+            settings=_settings(sweep, context),
             fresh_seeds=list(project.fresh_seeds),
             baseline_values=list(reference.values(metric).values()),
             trainer=project.trainer,

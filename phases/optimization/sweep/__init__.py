@@ -32,7 +32,7 @@ from phases.optimization.sweep.space import (
     parse_space,
     space_from_phase3,
 )
-from phases.optimization.sweep.study import SweepSettings, SweepSpec
+from phases.optimization.sweep.study import SweepSettings, SweepSpec, check_extensions
 from phases.optimization.sweep.worker import work
 
 __all__ = [
@@ -46,6 +46,7 @@ __all__ = [
     "SweepSettings",
     "SweepSpec",
     "TrialRecord",
+    "check_extensions",
     "load_space",
     "parse_space",
     "render_section",

@@ -146,3 +146,30 @@ def test_the_sweep_is_given_the_commands_workers_and_progress(
     assert settings["trials"] == 2 and settings["monitor"] == "val_accuracy"
     assert sorted(n for n, _ in heard.trials) == [0, 1]
     assert any("sweep over model.dropout" in text for text in heard.steps)
+
+
+def test_optimize_takes_a_users_sampler_and_refuses_a_bad_one_from_the_command_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # --method and --pruner take a built-in name or a module:Class; an unknown name or a
+    # class that does not fit Optuna's base is one line, exit 2, before anything changes
+    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
+        rec("R1", "HIGH", {"model.dropout": 0.3}),
+        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
+        rec("R3", "LOW", {"schedule.name": "cosine"}),
+    ], trainer=FAKE_TRAINER)
+    runs = str(tmp_path / "runs")
+    space = tmp_path / "space.yaml"
+    space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
+    base = ["optimize", store.name, "--strategy", "sweep", "--space", str(space),
+            "--trials", "2", "--runs", runs]
+    for method, says in (("nosuch", "nosuch"),
+                         ("tests.optimization.sweep.extensions:HalfASampler", "HalfASampler")):
+        assert main([*base, "--method", method]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and says in err
+        assert store.current == "diagnosed"
+    assert main([*base, "--method", "tests.optimization.sweep.extensions:SeededRandomSampler",
+                 "--pruner", "tests.optimization.sweep.extensions:EveryOtherPruner"]) == 0
+    attempt = store.get("phase4.attempts")[0]
+    assert attempt["sweep"]["method"] == "tests.optimization.sweep.extensions:SeededRandomSampler"
