@@ -12,12 +12,12 @@ import pytest
 from workflow.errors import ConfigError, PluginError, UsageError
 from workflow.gates import (
     GateResult,
+    check_gate,
     checklist_ids,
-    evaluate,
     find_item,
     load_checklist,
     shipped_checklist_ids,
-    write_results,
+    write_gate_results,
 )
 from workflow.project import load_project
 from workflow.store import GateRecord, Store
@@ -131,12 +131,12 @@ def test_project_checklists_extend_or_replace(project_dir: Path) -> None:
 def test_artifact_check(store: Store) -> None:
     _checklist(store.project_dir or Path(), "art", "title: A\nitems:\n"
                "  - {id: report, text: R, check: {kind: artifact, path: out/r.md}}\n")
-    assert _items(evaluate(store, "art"))["report"] == ("pending", "out/r.md does not exist yet")
+    assert _items(check_gate(store, "art"))["report"] == ("pending", "out/r.md does not exist yet")
     (store.run_dir / "out").mkdir()
     (store.run_dir / "out" / "r.md").write_text("")
-    assert _items(evaluate(store, "art"))["report"] == ("fail", "out/r.md is empty")
+    assert _items(check_gate(store, "art"))["report"] == ("fail", "out/r.md is empty")
     (store.run_dir / "out" / "r.md").write_text("hello\n")
-    result = evaluate(store, "art")
+    result = check_gate(store, "art")
     assert result.passed and result.items[0].reason.startswith("out/r.md exists (6 bytes, sha256 ")
     assert len(result.artifacts["out/r.md"]) == 64
 
@@ -146,43 +146,43 @@ def test_changed_artifact_makes_the_gate_stale(store: Store) -> None:
     _checklist(store.project_dir or Path(), "art", "title: A\nitems:\n"
                "  - {id: report, text: R, check: {kind: artifact, path: r.md}}\n")
     (store.run_dir / "r.md").write_text("v1\n")
-    passed = evaluate(store, "art")
+    passed = check_gate(store, "art")
     state = store.load_state()
     record = GateRecord(passed_at="then", transition="x", by="t", artifacts=passed.artifacts)
     store.save_state(state.model_copy(update={"gates": {"art": record}}))
-    assert evaluate(store, "art").passed
+    assert check_gate(store, "art").passed
     (store.run_dir / "r.md").write_text("v2\n")
-    stale = evaluate(store, "art")
+    stale = check_gate(store, "art")
     assert stale.status == "stale" and not stale.passed
     assert "r.md changed after the gate passed at then" in stale.items[0].reason
     (store.run_dir / "r.md").unlink()
-    assert "r.md was removed after the gate passed" in evaluate(store, "art").items[0].reason
+    assert "r.md was removed after the gate passed" in check_gate(store, "art").items[0].reason
 
 
 # rule: `significant` reads a recorded comparison's verdict and shows its p and interval
 def test_significant_check(store: Store) -> None:
     _checklist(store.project_dir or Path(), "sig", "title: S\nitems:\n"
                "  - {id: better, text: B, check: {kind: significant, fact: phase4.comparison}}\n")
-    assert _items(evaluate(store, "sig"))["better"][0] == "pending"
+    assert _items(check_gate(store, "sig"))["better"][0] == "pending"
     comparison = {"verdict": "not_significant", "p_value": 0.21, "ci_low": -0.01, "ci_high": 0.02}
     store.record("phase4", {"comparison": comparison})
-    status, reason = _items(evaluate(store, "sig"))["better"]
+    status, reason = _items(check_gate(store, "sig"))["better"]
     assert status == "fail"
     assert reason == ("phase4.comparison.verdict = 'not_significant' (p = 0.21, 95% CI "
                       "[-0.01, 0.02]) == 'significant'")
     store.record("phase4", {"comparison": {**comparison, "verdict": "significant"}})
-    assert _items(evaluate(store, "sig"))["better"][0] == "pass"
+    assert _items(check_gate(store, "sig"))["better"][0] == "pass"
 
 
 # rule: a manual item is pending until a person signs it, then names who and when
 def test_manual_check(store: Store) -> None:
-    items = _items(evaluate(store, "finalization_complete"))
+    items = _items(check_gate(store, "finalization_complete"))
     assert items["model_card_reviewed"] == (
         "pending", "waiting for a sign-off: phasegate gate sign finalization_complete "
         "model_card_reviewed --project demo --by NAME"
     )
     store.sign("finalization_complete", "model_card_reviewed", who="Ada", note="read it")
-    status, reason = _items(evaluate(store, "finalization_complete"))["model_card_reviewed"]
+    status, reason = _items(check_gate(store, "finalization_complete"))["model_card_reviewed"]
     assert status == "pass" and reason.startswith("signed by Ada at ") and "read it" in reason
 
 
@@ -209,7 +209,7 @@ def test_python_check(store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPa
     )
     _checklist(store.project_dir or Path(), "py", f"title: P\nitems:\n{lines}")
     store.record("phase3", {"findings_count": 2})
-    items = _items(evaluate(store, "py"))
+    items = _items(check_gate(store, "py"))
     assert items == {
         "ok": ("pass", "my_checks:ok: n is 2"),
         "boom": ("fail", "my_checks:boom raised RuntimeError: disk on fire"),
@@ -272,11 +272,11 @@ def test_diagnostics_complete(store: Store) -> None:
         store.record(prefix, facts)
     _files(store, "phase3/diagnostic_report.md", "phase3/findings.json",
            "phase3/optimization_config.preview.yaml")
-    result = evaluate(store, "diagnostics_complete")
+    result = check_gate(store, "diagnostics_complete")
     assert result.passed, result.failing
     assert _items(result)["skip_justified"][0] == "skipped"
     store.record("phase3", {"recommendations_count": 6})
-    assert _items(evaluate(store, "diagnostics_complete"))["recommendations"] == (
+    assert _items(check_gate(store, "diagnostics_complete"))["recommendations"] == (
         "fail", "phase3.recommendations_count = 6 <= 5"
     )
 
@@ -287,17 +287,17 @@ def test_skip_is_justified_by_low_potential(store: Store) -> None:
         store.record(prefix, facts)
     store.record("phase3", {"strategy": "skip", "potential": 4.0})
     _files(store, "phase3/diagnostic_report.md", "phase3/findings.json")
-    items = _items(evaluate(store, "diagnostics_complete"))
+    items = _items(check_gate(store, "diagnostics_complete"))
     assert items["skip_justified"] == ("fail", "phase3.potential = 4 < 3")
     assert items["config_preview"][0] == "skipped" and items["recommendations"][0] == "skipped"
     store.record("phase3", {"potential": 1.5})
-    assert evaluate(store, "diagnostics_complete").passed
+    assert check_gate(store, "diagnostics_complete").passed
 
 
 # rule: after a skip, no Phase 4 item applies; after D the improvement items do not apply
 def test_optimization_complete_after_skip_and_ceiling(store: Store) -> None:
     store.record("phase3", {"strategy": "skip"})
-    skipped = evaluate(store, "optimization_complete")
+    skipped = check_gate(store, "optimization_complete")
     assert skipped.passed and {i.status for i in skipped.items} == {"skipped"}
     store.record("phase3", {"strategy": "targeted"})
     store.record("phase4", {**PHASE4, "decision": "D", "comparison": {
@@ -305,7 +305,7 @@ def test_optimization_complete_after_skip_and_ceiling(store: Store) -> None:
     _files(store, "phase4/optimization_config.yaml", "phase4/optimization_results.md",
            "phase4/checkpoints/optimized/best_model_optimized.pt",
            "phase4/checkpoints/optimized/last_model_optimized.pt")
-    ceiling = evaluate(store, "optimization_complete")
+    ceiling = check_gate(store, "optimization_complete")
     assert ceiling.passed, ceiling.failing
     assert _items(ceiling)["improvement_significant"][0] == "skipped"
 
@@ -317,20 +317,20 @@ def test_optimization_complete_improvement(store: Store) -> None:
     _files(store, "phase4/optimization_config.yaml", "phase4/optimization_results.md",
            "phase4/checkpoints/optimized/best_model_optimized.pt",
            "phase4/checkpoints/optimized/last_model_optimized.pt")
-    items = _items(evaluate(store, "optimization_complete"))
+    items = _items(check_gate(store, "optimization_complete"))
     assert items["improvement_large_enough"] == (
         "fail", "phase4.target_met = false == true or phase4.comparison.mean_diff = 0.004 >= "
         "project.min_effect = 0.01"
     )
     store.record("phase4", {"target_met": True})
-    assert evaluate(store, "optimization_complete").passed
+    assert check_gate(store, "optimization_complete").passed
 
 
 # rule: results render to checklists/<gate>.md (a checklist to read) and its .json twin
-def test_write_results(store: Store) -> None:
+def test_write_gate_results(store: Store) -> None:
     store.sign("finalization_complete", "model_card_reviewed", who="Ada")
-    result = evaluate(store, "finalization_complete")
-    path = write_results(store, result)
+    result = check_gate(store, "finalization_complete")
+    path = write_gate_results(store, result)
     assert path == store.run_dir / "checklists" / "finalization_complete.md"
     text = path.read_text()
     assert text.startswith("# Finalization complete\n")

@@ -55,12 +55,12 @@ __all__ = [
     "Item",
     "ItemResult",
     "checklist_ids",
-    "evaluate",
+    "check_gate",
     "find_item",
     "load_checklist",
     "shipped_checklist_ids",
     "stale_records",
-    "write_results",
+    "write_gate_results",
 ]
 
 ID_PATTERN = r"^[a-z][a-z0-9_]*$"
@@ -259,7 +259,7 @@ class GateResult:
         return data
 
 
-def evaluate(store: Store, gate: str) -> GateResult:
+def check_gate(store: Store, gate: str) -> GateResult:
     """Check every item of `gate` against the store's facts, files, sign-offs and hashes."""
     state = store.load_state()
     project_dir = Path(state.project_dir) if state.project_dir else None
@@ -361,7 +361,7 @@ def stale_records(store: Store, state: RunState, *, exclude: set[str]) -> list[s
     return lines
 
 
-def write_results(store: Store, result: GateResult) -> Path:
+def write_gate_results(store: Store, result: GateResult) -> Path:
     """Render the result to checklists/<gate>.md (a checklist a person reads) and its .json."""
     from workflow.reports import write_report
 

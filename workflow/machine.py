@@ -39,7 +39,13 @@ from typing import Any, NoReturn
 from workflow.conditions import Condition, evaluate_condition
 from workflow.errors import GateFailed, Refused, StateError, WorkflowError, WrongState
 from workflow.facts import MovesFacts
-from workflow.gates import GateResult, evaluate, shipped_checklist_ids, stale_records, write_results
+from workflow.gates import (
+    GateResult,
+    check_gate,
+    shipped_checklist_ids,
+    stale_records,
+    write_gate_results,
+)
 from workflow.store import GateRecord, Store, now
 
 __all__ = [
@@ -395,8 +401,8 @@ def take(store: Store, name: str, who: str, why: str = "", *, machine: Machine =
                                + (f". Next: {hint}" if hint else "")))
         result = None
         if transition.gate is not None:
-            result = evaluate(store, transition.gate)
-            report = write_results(store, result)
+            result = check_gate(store, transition.gate)
+            report = write_gate_results(store, result)
             stale = stale_records(store, state, exclude={transition.gate})
             if not result.passed or stale:
                 lines = [f"  - {i.id} [{i.status}]: {i.reason}" for i in result.failing]

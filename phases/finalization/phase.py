@@ -44,7 +44,7 @@ from phases.finalization.training import (
 )
 from workflow.errors import GateFailed, WorkFailed
 from workflow.facts import TestFact, read_facts
-from workflow.gates import evaluate, stale_records, write_results
+from workflow.gates import check_gate, stale_records, write_gate_results
 from workflow.io import atomic_write_json, read_json
 from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress, QuietProgress
@@ -186,11 +186,11 @@ def run_finalize(
 def _precheck(store: Store) -> None:
     """Refuse, before any training or test look, when `finalize` would be refused at the end."""
     state = store.load_state()
-    result = evaluate(store, GATE)
+    result = check_gate(store, GATE)
     stale = stale_records(store, state, exclude={GATE})
     if result.passed and not stale:
         return
-    report = write_results(store, result)
+    report = write_gate_results(store, result)
     lines = [f"  - {i.id} [{i.status}]: {i.reason}" for i in result.failing]
     lines += [f"  - {line}" for line in stale]
     passing = sum(i.ok for i in result.items)

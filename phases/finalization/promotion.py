@@ -24,7 +24,7 @@ import yaml
 from phases.finalization.export import versions
 from workflow.errors import StateError
 from workflow.facts import read_facts
-from workflow.gates import evaluate
+from workflow.gates import check_gate
 from workflow.io import atomic_write_json, read_json, sha256_file
 from workflow.machine import MACHINE, require, take
 from workflow.store import Store, now
@@ -104,7 +104,7 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
     gates = {}
     for gate in MACHINE.gates:
         record = state.gates.get(gate)
-        result = evaluate(store, gate)
+        result = check_gate(store, gate)
         gates[gate] = {
             "passed": record.model_dump(mode="json") if record else None,
             "status_now": result.status,

@@ -18,7 +18,7 @@ import pytest
 
 from tests.diagnostic.histories import seeds
 from workflow.cli import main
-from workflow.gates import evaluate
+from workflow.gates import check_gate
 from workflow.store import RUNS_ENV, Store
 from workflow.trainer.result import HISTORY_COLUMNS
 
@@ -120,7 +120,7 @@ def test_imported_overfit_baseline_to_phase_4(
     findings = json.loads((store.run_dir / "phase3" / "findings.json").read_text())
     assert findings["plan"]["potential"] == facts["potential"]
 
-    assert evaluate(store, "diagnostics_complete").passed
+    assert check_gate(store, "diagnostics_complete").passed
     code, out, err = cli(capsys, "advance", "demo")
     assert code == 0, err
     assert store.current == "optimizing"

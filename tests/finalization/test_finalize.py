@@ -20,7 +20,7 @@ from phases.finalization.testlock import PREDICTIONS_FILE, recorded_evaluation
 from tests.finalization.helpers import create, empty_values
 from workflow.errors import GateFailed, Refused, RunFailed, StateError
 from workflow.facts import MovesFacts
-from workflow.gates import evaluate
+from workflow.gates import check_gate
 from workflow.metric import Direction, Metric
 from workflow.store import Store
 
@@ -62,7 +62,7 @@ def test_finalize_records_what_the_gate_checks(finalized: Store) -> None:
     assert facts["test_evaluations"] == 1
     assert 0 <= facts["mcnemar"]["p_value"] <= 1
     assert facts["selection"]["rule"] == "median"
-    gate = evaluate(store, "finalization_complete")
+    gate = check_gate(store, "finalization_complete")
     assert [i.id for i in gate.failing] == ["model_card_reviewed"]
     assert gate.failing[0].status == "pending"
     transitions = [e["transition"] for e in store.events() if e["event"] == "transition"]

@@ -17,11 +17,11 @@ from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError, Refused
 from workflow.gates import (
     GateResult,
     ManualCheck,
+    check_gate,
     checklist_ids,
-    evaluate,
     find_item,
     load_checklist,
-    write_results,
+    write_gate_results,
 )
 from workflow.machine import MACHINE, advance
 from workflow.project import check_name, load_project
@@ -127,7 +127,7 @@ def status_data(store: Store) -> dict[str, Any]:
     facts = store.facts
     project_dir = store.project_dir
     ids = MACHINE.gates + [g for g in checklist_ids(project_dir) if g not in MACHINE.gates]
-    gates = {gate: evaluate(store, gate) for gate in ids}
+    gates = {gate: check_gate(store, gate) for gate in ids}
     try:
         move = MACHINE.next_transition(state.state, facts, project=state.project)
         result = gates.get(move.gate) if move.gate else None
@@ -185,8 +185,8 @@ def _print_status(data: dict[str, Any]) -> None:
 
 def _gate_check(args: argparse.Namespace) -> int:
     store = Store.open(args.project, args.runs)
-    result = evaluate(store, args.gate)
-    report = write_results(store, result)
+    result = check_gate(store, args.gate)
+    report = write_gate_results(store, result)
     if args.json:
         print(json.dumps({**result.to_dict(), "report": str(report)}, indent=2))
     else:
