@@ -1,4 +1,4 @@
-"""Durable file writes and validated YAML loading, shared by every module.
+"""Durable file writes, validated YAML loading and dotted-path lookups, shared by every module.
 
 Writes go to a temporary file in the same folder, are fsynced, then renamed over
 the target: a reader (or a process killed mid-write) sees the old file or the
@@ -13,7 +13,7 @@ import os
 import tempfile
 import types
 import typing
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar
@@ -26,6 +26,29 @@ from workflow.errors import ConfigError
 M = TypeVar("M", bound=BaseModel)
 _UMASK = os.umask(0)
 os.umask(_UMASK)
+
+
+class _Missing:
+    """The value at a path that holds none (distinct from a recorded null)."""
+
+    def __repr__(self) -> str:
+        return "MISSING"
+
+    def __bool__(self) -> bool:
+        return False
+
+
+MISSING: Any = _Missing()
+
+
+def lookup(data: Mapping[str, Any], path: str) -> Any:
+    """The value at a dotted path ("phase4.best.val_accuracy.mean"), or MISSING."""
+    node: Any = data
+    for key in path.split("."):
+        if not isinstance(node, Mapping) or key not in node:
+            return MISSING
+        node = node[key]
+    return node
 
 
 @contextmanager

@@ -34,7 +34,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflow.errors import FactsError, LockHeld, StateError, UsageError
 from workflow.facts import ProjectFacts, check_section, path_problem
-from workflow.io import atomic_write_json, atomic_write_text, describe_validation_error, validate
+from workflow.io import (
+    MISSING,
+    atomic_write_json,
+    atomic_write_text,
+    describe_validation_error,
+    lookup,
+    validate,
+)
 from workflow.project import ProjectConfig, check_name
 
 __all__ = [
@@ -57,17 +64,6 @@ EVENTS_FILE = "events.jsonl"
 LOCK_FILE = ".lock"
 
 
-class _Missing:
-    """The value of a fact that was never recorded (distinct from a recorded null)."""
-
-    def __repr__(self) -> str:
-        return "MISSING"
-
-    def __bool__(self) -> bool:
-        return False
-
-
-MISSING: Any = _Missing()
 
 
 def now() -> str:
@@ -79,16 +75,6 @@ def runs_root(option: str | os.PathLike[str] | None = None) -> Path:
     if option is not None:
         return Path(option)
     return Path(os.environ.get(RUNS_ENV) or "runs")
-
-
-def lookup(data: Mapping[str, Any], path: str) -> Any:
-    """The value at dotted `path` ("phase4.best.val_accuracy.mean"), or MISSING."""
-    node: Any = data
-    for key in path.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return MISSING
-        node = node[key]
-    return node
 
 
 class GateRecord(BaseModel):

@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from phases.diagnostic.answers import Recommendation
-from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
+from workflow.io import lookup
+from workflow.trainer.commented import commented_yaml, is_unset, scalar
 from workflow.trainer.config import TrainConfig
 
 __all__ = ["change_notes", "preview_yaml"]

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any, Literal
 
 from workflow.errors import ConfigError, WorkflowError
-from workflow.io import atomic_write_json, atomic_write_text, read_json
-from workflow.trainer.commented import commented_yaml, is_unset, lookup, scalar
+from workflow.io import atomic_write_json, atomic_write_text, lookup, read_json
+from workflow.trainer.commented import commented_yaml, is_unset, scalar
 from workflow.trainer.config import TrainConfig
 
 __all__ = [

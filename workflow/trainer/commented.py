@@ -12,17 +12,7 @@ from typing import Any
 
 import yaml
 
-ABSENT = object()
-
-
-def lookup(data: Mapping[str, Any], dotted: str) -> Any:
-    """The value at a dotted path of nested mappings, or ABSENT."""
-    node: Any = data
-    for key in dotted.split("."):
-        if not isinstance(node, Mapping) or key not in node:
-            return ABSENT
-        node = node[key]
-    return node
+from workflow.io import MISSING
 
 
 def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
@@ -37,7 +27,7 @@ def flatten(data: Any, prefix: str = "") -> dict[str, Any]:
 
 def is_unset(value: Any) -> bool:
     """A setting the base config leaves empty: a change to it is NEW, not CHANGED."""
-    return value is ABSENT or value is None or value == [] or value == {}
+    return value is MISSING or value is None or value == [] or value == {}
 
 
 def config_diff(
