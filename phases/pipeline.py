@@ -255,21 +255,13 @@ class _Walk:
 
     def train_baseline(self) -> None:
         from phases.diagnostic.phase import run_baseline
-        from workflow.runner import finished_run, seed_dir
         from workflow.trainer.config import load_train_config
 
         project = self.store.project
-        config = load_train_config(project.baseline)
-        root = self.store.run_dir / "baseline"
-        done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
-        self.progress.step("Phase 3", f"baseline: train {config.name} on seeds "
+        name = load_train_config(project.baseline).name
+        self.progress.step("Phase 3", f"baseline: train {name} on seeds "
                                       f"{', '.join(map(str, project.seeds))}")
-        self.progress.training("baseline", project.seeds, done, config.training.epochs)
-        try:
-            run_baseline(self.store, workers=self.workers, on_epoch=self.progress.epoch,
-                         on_done=self._seed_done, who=self.who)
-        finally:
-            self.progress.end_training()
+        run_baseline(self.store, workers=self.workers, progress=self.progress, who=self.who)
 
     def run_diagnosis(self) -> None:
         from phases.diagnostic.phase import run_diagnose
@@ -291,10 +283,6 @@ class _Walk:
                            f"{move.name}: {move.source} -> {move.target}")
         take(self.store, move.name, self.who, f"phasegate run: the facts select {move.name}")
         return True
-
-    def _seed_done(self, result: Any) -> None:
-        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
-        self.progress.seed_done(result.seed, result.status.value, int(epochs))
 
 
 # what the walk runs for each action of the phase graph: checked against the graph at import

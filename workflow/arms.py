@@ -12,13 +12,14 @@ compares two with workflow.stats. A run's value is its metric at the best epoch
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from workflow.errors import RunFailed, StateError, WrongState
 from workflow.metric import Metric
+from workflow.progress import Progress, QuietProgress
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
 
@@ -190,16 +191,30 @@ def train_arm(
     *,
     trainer: str = "builtin",
     workers: int | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-    on_done: Callable[[RunResult], None] | None = None,
+    progress: Progress | None = None,
+    shown_as: str | None = None,
 ) -> Arm:
-    """Train `config` on every seed not already finished in `root` (workflow.runner resumes)."""
-    from workflow.runner import train_seeds
+    """Train `config` on every seed not already finished in `root` (workflow.runner resumes).
 
-    results = train_seeds(
-        config, list(seeds), root, trainer=trainer, workers=workers, on_epoch=on_epoch,
-        on_done=on_done,
-    )
+    `progress` is told the training (`shown_as`, else `label`; the seeds, those finished
+    earlier), each epoch and each seed's end, and that the training is over, even when
+    it fails.
+    """
+    from workflow.runner import finished_run, seed_dir, train_seeds
+
+    shown = progress or QuietProgress()
+    seeds = list(seeds)
+    done = [s for s in seeds if finished_run(seed_dir(root, s), config) is not None]
+    shown.training(shown_as or label, seeds, done, config.training.epochs)
+
+    def seed_done(result: RunResult) -> None:
+        shown.seed_done(result.seed, result.status.value, len(result.history))
+
+    try:
+        results = train_seeds(config, seeds, root, trainer=trainer, workers=workers,
+                              on_epoch=shown.epoch, on_done=seed_done)
+    finally:
+        shown.end_training()
     return Arm(label, root, config, dict(results))
 
 

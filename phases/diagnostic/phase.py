@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from phases.diagnostic.evidence import (
     std,
 )
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
+from workflow.arms import train_arm
 from workflow.errors import ConfigError, WrongState
 from workflow.facts import read_facts
 from workflow.io import atomic_write_json, atomic_write_text
@@ -45,7 +46,7 @@ from workflow.progress import Progress
 from workflow.project import ProjectConfig
 from workflow.store import Store, now
 from workflow.trainer.config import TrainConfig, load_train_config
-from workflow.trainer.result import HISTORY_FILE, RunResult
+from workflow.trainer.result import HISTORY_FILE
 
 # Diagnosis and diagnose are re-exported: Phase 4's iterative strategy imports them from here
 __all__ = [
@@ -166,8 +167,6 @@ def run_baseline(
     import_dir: Path | None = None,
     workers: int | None = None,
     progress: Progress | None = None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None = None,
-    on_done: Callable[[RunResult], None] | None = None,
     who: str = "phasegate",
 ) -> Evidence:
     """Train (or import) the baseline on every seed and record the baseline facts.
@@ -178,8 +177,7 @@ def run_baseline(
     runs again). Once Phase 4 has started, the baseline it compares against is fixed.
 
     The training reports on `progress` (its bars: `training`, `epoch`, `seed_done`,
-    `end_training`). `on_epoch` and `on_done` are the older per-epoch callbacks, kept
-    for callers that drive a `Progress` themselves.
+    `end_training`).
     """
     with store.lock():
         state = store.current
@@ -196,7 +194,8 @@ def run_baseline(
                                      expected=project.seeds)
             source = "imported"
         else:
-            _train(config, project, root, workers, progress, on_epoch, on_done)
+            train_arm("baseline", config, project.seeds, root, trainer=project.trainer,
+                      workers=workers, progress=progress)
             seeds, source = list(project.seeds), "trained"
         evidence = evidence_for(load_seed_runs(root, seeds, config), config, project, None)
         facts = baseline_facts(evidence, source=source)
@@ -210,38 +209,6 @@ def run_baseline(
                 f"diagnose {store.name} again",
             }, who=who)
     return evidence
-
-
-def _train(
-    config: TrainConfig,
-    project: ProjectConfig,
-    root: Path,
-    workers: int | None,
-    progress: Progress | None,
-    on_epoch: Callable[[int, int, dict[str, float]], None] | None,
-    on_done: Callable[[RunResult], None] | None,
-) -> None:
-    """Train the baseline arm (finished seeds are kept), shown on `progress` when given."""
-    from workflow.arms import train_arm
-    from workflow.runner import finished_run, seed_dir
-
-    if progress is None:
-        train_arm("baseline", config, project.seeds, root, trainer=project.trainer,
-                  workers=workers, on_epoch=on_epoch, on_done=on_done)
-        return
-    shown = progress
-    done = [s for s in project.seeds if finished_run(seed_dir(root, s), config) is not None]
-    shown.training("baseline", project.seeds, done, config.training.epochs)
-
-    def seed_done(result: RunResult) -> None:
-        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
-        shown.seed_done(result.seed, result.status.value, int(epochs))
-
-    try:
-        train_arm("baseline", config, project.seeds, root, trainer=project.trainer,
-                  workers=workers, on_epoch=shown.epoch, on_done=seed_done)
-    finally:
-        shown.end_training()
 
 
 # ---- the diagnosis ----------------------------------------------------------------------

@@ -16,7 +16,7 @@ on the test set by its own median seed, chosen by the same rule.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -25,7 +25,7 @@ from workflow.arms import train_arm
 from workflow.errors import RunFailed, StateError
 from workflow.facts import read_facts
 from workflow.metric import Metric
-from workflow.progress import Progress, QuietProgress
+from workflow.progress import Progress
 from workflow.stats import MIN_SEEDS
 from workflow.store import Store
 from workflow.trainer.config import TrainConfig, load_train_config
@@ -39,7 +39,6 @@ __all__ = [
     "Selection",
     "baseline_selection",
     "chosen_config",
-    "seed_reporter",
     "select_median",
     "train_final",
 ]
@@ -90,18 +89,9 @@ def train_final(
     store: Store, chosen: Chosen, *, workers: int | None = None, progress: Progress | None = None,
 ) -> dict[int, RunResult]:
     """Train the chosen config on every project seed (finished seeds are not trained again)."""
-    from workflow.runner import finished_run, seed_dir
-
     project = store.project
-    shown = progress or QuietProgress()
-    root = store.run_dir / FINAL_DIR
-    done = [s for s in project.seeds if finished_run(seed_dir(root, s), chosen.config) is not None]
-    shown.training("final", project.seeds, done, chosen.config.training.epochs)
-    try:
-        arm = train_arm("final", chosen.config, project.seeds, root, trainer=project.trainer,
-                        workers=workers, on_epoch=shown.epoch, on_done=seed_reporter(shown))
-    finally:
-        shown.end_training()
+    arm = train_arm("final", chosen.config, project.seeds, store.run_dir / FINAL_DIR,
+                    trainer=project.trainer, workers=workers, progress=progress)
     return arm.results
 
 
@@ -173,14 +163,9 @@ def baseline_selection(store: Store, *, workers: int | None = None,
     if Path(selection.checkpoint).is_file():
         return selection
     # an imported baseline has histories but no weights: train its median seed once
-    shown = progress or QuietProgress()
     retrain = store.run_dir / BASELINE_RETRAIN_DIR
-    shown.training("baseline", [selection.seed], [], config.training.epochs)
-    try:
-        train_arm("baseline", config, [selection.seed], retrain, trainer=project.trainer,
-                  workers=1, on_epoch=shown.epoch, on_done=seed_reporter(shown))
-    finally:
-        shown.end_training()
+    train_arm("baseline", config, [selection.seed], retrain, trainer=project.trainer,
+              workers=1, progress=progress)
     run_dir = retrain / f"seed-{selection.seed}"
     return Selection(
         seed=selection.seed, rule=selection.rule, metric=metric.name, value=selection.value,
@@ -188,13 +173,3 @@ def baseline_selection(store: Store, *, workers: int | None = None,
         why=selection.why + "; the baseline was imported without weights, so this seed was "
         f"trained again with the baseline config into {BASELINE_RETRAIN_DIR}/",
     )
-
-
-def seed_reporter(progress: Progress) -> Callable[[RunResult], None]:
-    """The runner's `on_done` hook, telling `progress` how each seed's run ended."""
-
-    def done(result: RunResult) -> None:
-        epochs = result.extra.get("epochs_run", 0) if isinstance(result.extra, dict) else 0
-        progress.seed_done(result.seed, result.status.value, int(epochs))
-
-    return done

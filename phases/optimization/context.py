@@ -97,26 +97,13 @@ class Context:
 
     def train(self, plan: AttemptPlan) -> Arm:
         """Train the plan's config on every project seed into its attempt folder (resumes)."""
-        from workflow.runner import finished_run, seed_dir
-
-        folder = self.attempt_dir(plan.attempt)
-        config = plan.train_config
         seeds = list(self.project.seeds)
-        done = [s for s in seeds if finished_run(seed_dir(folder, s), config) is not None]
-        label = f"attempt-{plan.attempt}"
         ids = ", ".join(str(r["id"]) for r in plan.recommendations) or "no recommendation"
         self.progress.step("Phase 4", f"attempt {plan.attempt} ({plan.strategy}) on "
                                       f"{plan.base}: {ids}: train {len(seeds)} seeds")
-        self.progress.training(label, seeds, done, config.training.epochs)
-        try:
-            return train_arm(
-                label, config, seeds, folder, trainer=self.project.trainer,
-                workers=self.workers, on_epoch=self.progress.epoch,
-                on_done=lambda r: self.progress.seed_done(r.seed, r.status.value,
-                                                          len(r.history)),
-            )
-        finally:
-            self.progress.end_training()
+        return train_arm(f"attempt-{plan.attempt}", plan.train_config, seeds,
+                         self.attempt_dir(plan.attempt), trainer=self.project.trainer,
+                         workers=self.workers, progress=self.progress)
 
     def compare(self, reference: Arm, candidate: Arm) -> ArmComparison:
         """The project's comparison of the target metric (its alpha and minimum effect)."""

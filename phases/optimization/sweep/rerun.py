@@ -20,7 +20,6 @@ from workflow.progress import Progress, QuietProgress
 
 if TYPE_CHECKING:
     from workflow.trainer.config import TrainConfig
-    from workflow.trainer.result import RunResult
 
 __all__ = ["choose", "rerun_top", "top_trials"]
 
@@ -129,21 +128,8 @@ def _train(
     workers: int | None,
     progress: Progress,
 ) -> Arm:
-    from workflow.runner import finished_run, seed_dir
-
-    folder = root / label
-    done = [s for s in seeds if finished_run(seed_dir(folder, s), config) is not None]
-    progress.training(f"sweep re-run of {label}", seeds, done, config.training.epochs)
-
-    def seed_done(result: RunResult) -> None:
-        epochs = result.extra.get("epochs_run", len(result.history))
-        progress.seed_done(result.seed, result.status.value, int(epochs))
-
-    try:
-        return train_arm(label, config, seeds, folder, trainer=trainer, workers=workers,
-                         on_epoch=progress.epoch, on_done=seed_done)
-    finally:
-        progress.end_training()
+    return train_arm(label, config, seeds, root / label, trainer=trainer, workers=workers,
+                     progress=progress, shown_as=f"sweep re-run of {label}")
 
 
 def _unusable(arm: Arm, metric: Metric) -> str:
