@@ -60,6 +60,14 @@ class SweepStrategy(TargetedStrategy):
             sweep.space_from_phase3(context.space, source=USER_SPACE).check_config(
                 context.baseline_config
             )
+        elif not read_facts(context.store).phase3.search_space and not any(
+            record.sweep_key for record in context.attempts()
+        ):  # never a silent targeted attempt in place of the search that was asked for
+            raise ConfigError(
+                f"--strategy sweep needs a search space, and Phase 3 of {context.store.name} "
+                "recorded none: give one with --space FILE (see configs/space.yaml), or choose "
+                "--strategy targeted or iterative"
+            )
         # a bad method, pruner or trial budget, or a user's class that does not fit its
         # Optuna base, is refused here too: before Phase 4 is entered, not after
         sweep.check_extensions(_settings(sweep, context))

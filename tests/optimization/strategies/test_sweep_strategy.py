@@ -173,3 +173,22 @@ def test_optimize_takes_a_users_sampler_and_refuses_a_bad_one_from_the_command_l
                  "--pruner", "tests.optimization.sweep.extensions:EveryOtherPruner"]) == 0
     attempt = store.get("phase4.attempts")[0]
     assert attempt["sweep"]["method"] == "tests.optimization.sweep.extensions:SeededRandomSampler"
+
+
+def test_a_sweep_without_a_search_space_is_refused_not_replaced(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Phase 3 chose iterative and recorded no search space: `optimize --strategy sweep`
+    # used to run a targeted attempt and exit 0 without a word. It is one line, exit 2,
+    # saying how to give a space, and the project stays where it was
+    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
+        rec("R1", "HIGH", {"model.dropout": 0.3}),
+        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
+        rec("R3", "LOW", {"schedule.name": "cosine"}),
+    ], strategy="iterative", trainer=FAKE_TRAINER)
+    assert not store.get("phase3.search_space", None)  # Phase 3 wrote no space
+    assert main(["optimize", store.name, "--strategy", "sweep", "--method", "bayesian",
+                 "--trials", "8", "--runs", str(tmp_path / "runs")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "needs a search space" in err and "--space FILE" in err
+    assert store.current == "diagnosed" and store.get("phase4.attempts", []) == []
