@@ -149,10 +149,12 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
                 f"{config.target.metric!r} (allowed: {', '.join(MONITORS)})"
             )
     if ":" in config.strategy:
-        from phases.optimization.strategies import strategy_class
+        from workflow.plugins import load_class
+        from workflow.strategy import Strategy
+
         # a user's strategy that does not fit fails here, at init, not in Phase 4
         try:
-            strategy_class(config.strategy)
+            load_class(config.strategy, role="strategy", base=Strategy)
         except PluginError as exc:
             raise type(exc)(f"{path}: {exc}") from None
     baseline = (path.parent / config.baseline.expanduser()).resolve()

@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import inspect
 
-from phases.optimization.strategies._base import AttemptResult, Strategy
 from phases.optimization.strategies._iterative import IterativeStrategy
 from phases.optimization.strategies._sweep import SweepStrategy
 from phases.optimization.strategies._targeted import TargetedStrategy
+from phases.optimization.targeted import AttemptPlan
 from workflow.errors import ConfigError
 from workflow.plugins import load_class
 from workflow.project import BUILTIN_STRATEGIES
+from workflow.strategy import AttemptResult, Strategy
 
 __all__ = [
     "STRATEGIES",
+    "AttemptPlan",
     "AttemptResult",
     "IterativeStrategy",
     "Strategy",

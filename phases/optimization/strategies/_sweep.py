@@ -14,12 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phases.optimization.context import USER_SPACE
-from phases.optimization.strategies._base import AttemptResult
 from phases.optimization.strategies._targeted import TargetedStrategy
 from phases.optimization.targeted import AttemptPlan, change_key, normalize_recommendation
 from workflow.arms import load_arm
 from workflow.errors import ConfigError, WorkFailed
 from workflow.facts import read_facts
+from workflow.strategy import AttemptResult
 
 if TYPE_CHECKING:
     from phases.optimization.context import Context

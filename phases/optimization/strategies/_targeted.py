@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 from phases.optimization.iterative import next_recommendations
-from phases.optimization.strategies._base import AttemptResult, Strategy
 from phases.optimization.targeted import AttemptPlan, Mode, apply, select
+from workflow.strategy import AttemptResult, Strategy
 
 if TYPE_CHECKING:
     from phases.optimization.context import Context

@@ -1,5 +1,9 @@
 """The extension point of Phase 4: a `Strategy` plans each attempt and runs it.
 
+The contract lives in the engine, beside the trainer's, so a project's
+`strategy: module:Class` is checked when the project is loaded; the built-in
+strategies and their registry are in phases/optimization/strategies/.
+
 Phase 4's loop (phases/optimization/phase.py) owns everything around an attempt:
 entering and resuming, saving the plan before anything trains, diagnosing the new
 runs, deciding (A/B/C/D/budget), recording, writing the artifacts and taking the
