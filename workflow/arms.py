@@ -90,7 +90,7 @@ class Arm:
 
 
 def load_arm(label: str, root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
-    """An arm whose seeds have all finished (a `WorkflowError` names a missing one)."""
+    """An arm whose seeds have all finished (a `StateError` names a missing one)."""
     results = {}
     for seed in seeds:
         folder = root / f"seed-{seed}"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import ConfigError
+from workflow.errors import ConfigError, WrongState
 from workflow.io import read_json
 from workflow.metric import Metric
 from workflow.trainer.config import TrainConfig
@@ -220,8 +220,8 @@ def load_seed_runs(root: Path, seeds: Sequence[int], config: TrainConfig) -> lis
             trained.append(seed)
         elif (folder / IMPORT_MARKER).is_file():
             imported[seed] = _imported(folder, seed, config)
-        else:
-            raise ConfigError(
+        else:  # as workflow.arms.load_baseline says it: the project's state, not bad input
+            raise WrongState(
                 f"{folder}: no baseline run of seed {seed} (neither {METRICS_FILE} nor "
                 f"{IMPORT_MARKER}); run phasegate baseline first"
             )

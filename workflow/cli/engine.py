@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from workflow.cli import add_command, whoami
-from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError, Refused
+from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError, Refused, UsageError
 from workflow.gates import (
     GateResult,
     ManualCheck,
@@ -204,7 +204,7 @@ def _print_gate(result: GateResult, report: Path) -> None:
 
 def _gate_sign(args: argparse.Namespace) -> int:
     if not (args.by or "").strip():
-        raise ConfigError(
+        raise UsageError(
             "a sign-off needs the person signing: add --by NAME "
             '(for example --by "$(git config user.name)")'
         )

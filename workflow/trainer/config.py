@@ -14,6 +14,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflow.io import read_yaml, validate
+from workflow.metric import Metric
 
 
 class _Strict(BaseModel):
@@ -248,8 +249,10 @@ class TrainingConfig(_Strict):
             self.epochs = sum(stage.epochs for stage in self.stages)
         return self
 
-    def monitor_mode(self) -> Literal["min", "max"]:
-        return "min" if self.monitor.endswith("_loss") else "max"
+    @property
+    def monitored(self) -> Metric:
+        """The monitor as a Metric: which way is better, and which epoch is best."""
+        return Metric.named(self.monitor)
 
 
 class TrainConfig(_Strict):

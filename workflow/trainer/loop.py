@@ -88,7 +88,8 @@ def fit(
     atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
 
     training = config.training
-    mode = training.monitor_mode()
+    monitored_metric = training.monitored
+    mode = monitored_metric.mode
     history: list[dict[str, float]] = []
     stage_log: list[dict[str, Any]] = []
     status, stop_reason, diverged_at = RunStatus.COMPLETED, None, None
@@ -196,9 +197,7 @@ def fit(
                 break
 
             monitored = row[training.monitor]
-            if best_value is None or (
-                monitored < best_value if mode == "min" else monitored > best_value
-            ):
+            if best_value is None or monitored_metric.better(monitored, best_value):
                 best_value, best_epoch = monitored, epoch
                 best_state = _snapshot(model, optimizer, schedule, epoch)
                 best_predictions = val_pred.cpu()
