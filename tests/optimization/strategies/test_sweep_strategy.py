@@ -19,6 +19,13 @@ from workflow.errors import ConfigError
 from workflow.progress import QuietProgress
 
 FAKE_CONFIG = tiny_config(training={"epochs": 8})
+SHORT_CONFIG = tiny_config(training={"epochs": 3})
+# Phase 3's plan in every test here: one HIGH change and two LOW ones
+THREE_RECS = [
+    rec("R1", "HIGH", {"model.dropout": 0.3}),
+    rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
+    rec("R3", "LOW", {"schedule.name": "cosine"}),
+]
 
 
 @pytest.fixture(autouse=True)
@@ -45,11 +52,7 @@ def test_sweep_refuses_in_one_line_without_run_sweep(tmp_path: Path,
                                                      monkeypatch: pytest.MonkeyPatch) -> None:
     # the hook: --strategy sweep needs phases.optimization.sweep.run_sweep; without it the
     # command refuses before anything changes
-    store = diagnosed_project(tmp_path, FAKE_CONFIG, [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, FAKE_CONFIG, THREE_RECS, trainer=FAKE_TRAINER)
     monkeypatch.setitem(sys.modules, "phases.optimization.sweep",
                         types.ModuleType("phases.optimization.sweep"))
     with pytest.raises(ConfigError, match="exposes no run_sweep") as refusal:
@@ -62,11 +65,8 @@ def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
     # the hook: --strategy sweep hands Phase 3's search space to the sweep package; its
     # chosen candidate, re-run on fresh seeds and compared with the baseline (Holm), is the
     # attempt's arm: decided, recorded and reported like any other, the sweep section included
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
+                              goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
     store.record("phase3", {"search_space": {
         "model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}})
     outcome = optimize(store, "auto", workers=1,
@@ -87,11 +87,8 @@ def test_optimize_sweep_takes_space_method_and_trials_from_the_command_line(
     # searches the file's space (Phase 3 recorded none here) with that method and budget;
     # a bad space file, or sweep options with another strategy, is one line and exit 2
     # before anything changes
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], goal=0.64, trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
+                              goal=0.64, trainer=FAKE_TRAINER)
     runs = str(tmp_path / "runs")
     bad = tmp_path / "bad_space.yaml"
     bad.write_text("optimizer.lr: {type: float, low: 0, high: 0.1, log: true}\n")
@@ -122,11 +119,8 @@ def test_the_sweep_is_given_the_commands_workers_and_progress(
     # the bug this strategy fixed: a keyword filter dropped `workers` and the progress
     # hook on their way to run_sweep, so --workers and the sweep's progress did nothing;
     # now run_sweep gets both, and the display hears of every trial
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
+                              goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
     store.record("phase3", {"search_space": {
         "model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}})
     given: dict[str, Any] = {}
@@ -153,11 +147,8 @@ def test_optimize_takes_a_users_sampler_and_refuses_a_bad_one_from_the_command_l
 ) -> None:
     # --method and --pruner take a built-in name or a module:Class; an unknown name or a
     # class that does not fit Optuna's base is one line, exit 2, before anything changes
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
+                              trainer=FAKE_TRAINER)
     runs = str(tmp_path / "runs")
     space = tmp_path / "space.yaml"
     space.write_text("model.dropout: {type: float, low: 0.0, high: 0.5}\n")
@@ -181,11 +172,8 @@ def test_a_sweep_without_a_search_space_is_refused_not_replaced(
     # Phase 3 chose iterative and recorded no search space: `optimize --strategy sweep`
     # used to run a targeted attempt and exit 0 without a word. It is one line, exit 2,
     # saying how to give a space, and the project stays where it was
-    store = diagnosed_project(tmp_path, tiny_config(training={"epochs": 3}), [
-        rec("R1", "HIGH", {"model.dropout": 0.3}),
-        rec("R2", "LOW", {"optimizer.weight_decay": 0.01}),
-        rec("R3", "LOW", {"schedule.name": "cosine"}),
-    ], strategy="iterative", trainer=FAKE_TRAINER)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
+                              strategy="iterative", trainer=FAKE_TRAINER)
     assert not store.get("phase3.search_space", None)  # Phase 3 wrote no space
     assert main(["optimize", store.name, "--strategy", "sweep", "--method", "bayesian",
                  "--trials", "8", "--runs", str(tmp_path / "runs")]) == 2
