@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from phases.finalization.training import Chosen, Selection
+from phases.finalization.training import final_values as usable_values
 from workflow import __version__
 from workflow.facts import Facts, Phase3Facts, read_facts
 from workflow.machine import MACHINE
@@ -145,8 +146,7 @@ def report_context(
     changes = config_changes(baseline_config, final_config)
     base_summary = facts.baseline.summary(metric)
     base_values = list(base_summary.values or []) if base_summary else []
-    final_values = [float(r.best[metric]) for r in final_results.values()
-                    if r.status.is_usable() and metric in r.best]
+    final_values = list(usable_values(final_results, metric).values())
     phase3 = facts.phase3
     final, base, test = metrics["final"], metrics["baseline"], metrics["mcnemar"]
     p_value = float(test["p_value"])
