@@ -83,3 +83,13 @@ def test_compare_arms() -> None:
     failed = compare_arms(base, Arm("attempt-2", Path("x"), CONFIG, broken), metric=metric,
                           alpha=0.05, min_effect=0.0)
     assert failed.comparison is None and "seed 2 diverged" in failed.note
+
+
+# rule: an arm names each seed with no finite value, and why, in seed order
+def test_unusable_names_each_failed_seed() -> None:
+    arm = _arm("attempt-1", [0.9, 0.91, 0.92])
+    assert arm.unusable("val_accuracy") == []
+    results = dict(arm.results)
+    results[1] = run_from_history(1, rows([0.5], [math.nan]), monitor="val_accuracy")
+    broken = Arm("attempt-2", Path("x"), CONFIG, results)
+    assert broken.unusable("val_accuracy") == ["seed 1 diverged"]

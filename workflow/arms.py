@@ -72,6 +72,13 @@ class Arm:
                 out[seed] = value
         return out
 
+    def unusable(self, metric: str) -> list[str]:
+        """Each seed with no finite value of `metric` and why ("seed 2 diverged"): such a
+        seed fails the arm in a comparison."""
+        values = self.values(metric)
+        return [f"seed {s} {r.status.value}" for s, r in sorted(self.results.items())
+                if s not in values]
+
     def best_seed(self, metric: Metric) -> int:
         """The usable seed with the best value of `metric` (its checkpoints are the model).
 
@@ -244,10 +251,7 @@ def compare_arms(
     from workflow.stats import MIN_SEEDS, compare
 
     cand = candidate.values(metric.name)
-    failed = [
-        f"seed {s} {r.status.value}" for s, r in sorted(candidate.results.items())
-        if s not in cand
-    ]
+    failed = candidate.unusable(metric.name)
     if failed:
         return ArmComparison(None, [], f"{candidate.label}: {', '.join(failed)}: not compared")
     ref = reference.values(metric.name)

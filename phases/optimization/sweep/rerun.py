@@ -80,7 +80,10 @@ def rerun_top(
         config = base.with_changes(record.params, source=f"trial {record.number}")
         arms.append(_train(f"trial-{record.number}", config, seeds, root, trainer, workers,
                            progress))
-    notes = {arm.label: _unusable(arm, metric) for arm in arms}
+    notes = {}
+    for arm in arms:  # a seed with no finite value fails its arm, as in compare_arms
+        bad = arm.unusable(metric.name)
+        notes[arm.label] = f"{', '.join(bad)}: not compared" if bad else ""
     comparisons = {}
     comparable = {
         arm.label: list(arm.values(metric.name, seeds).values())
@@ -130,14 +133,6 @@ def _train(
 ) -> Arm:
     return train_arm(label, config, seeds, root / label, trainer=trainer, workers=workers,
                      progress=progress, shown_as=f"sweep re-run of {label}")
-
-
-def _unusable(arm: Arm, metric: Metric) -> str:
-    """Why the arm cannot be compared: a seed with no finite value of the metric (diverged,
-    pruned), as workflow.arms.compare_arms refuses it; "" when every seed is usable."""
-    values = arm.values(metric.name)
-    bad = [f"seed {s} {r.status.value}" for s, r in sorted(arm.results.items()) if s not in values]
-    return f"{', '.join(bad)}: not compared" if bad else ""
 
 
 def _min_seeds() -> int:
