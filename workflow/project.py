@@ -86,6 +86,8 @@ class ProjectConfig(BaseModel):
     fresh_seeds: list[int] = Field(default_factory=lambda: [100, 101, 102, 103, 104], min_length=3)
     min_effect: float = Field(default=0.01, ge=0)
     alpha: float = Field(default=0.05, gt=0, lt=1)
+    # the chance of detecting a true gain of min_effect: Phase 3's seed advice is sized for it
+    power: float = Field(default=0.8, gt=0, lt=1)
     iteration_limit: int = Field(default=3, ge=1)
     time_budget_minutes: float | None = Field(default=None, gt=0)
     strategy: str = "auto"  # auto, a built-in strategy, or a user's module:Class
