@@ -71,6 +71,16 @@ class Metric:
         """Whether `a` is strictly better than `b`."""
         return a > b if self.higher_is_better else a < b
 
+    def meets(self, value: float, goal: float) -> bool:
+        """Whether `value` reaches `goal` (or is better), forgiving floating-point rounding.
+
+        A mean of 0.8999999999999999 meets a goal of 0.9: sums of per-seed values carry
+        rounding in the last bits, which no user means as a miss.
+        """
+        if math.isclose(value, goal, rel_tol=1e-9, abs_tol=1e-12):
+            return True
+        return not self.better(goal, value)
+
     def oriented(self, diff: float) -> float:
         """A raw difference (candidate - reference) turned so that positive means better."""
         return diff if self.higher_is_better else -diff

@@ -191,7 +191,7 @@ def target_check(
         return False, "the project sets no goal, and the improvement is not significant"
     if mean is None or not math.isfinite(mean):
         return False, f"the mean {metric.name} could not be measured (goal {goal:g})"
-    met = not metric.better(goal, mean)  # the goal itself counts as met
+    met = metric.meets(mean, goal)  # the goal itself counts as met
     higher = metric.higher_is_better
     op = (">=" if met else "<") if higher else ("<=" if met else ">")
     return met, f"mean {metric.name} {mean:.4g} {op} the goal {goal:g}"
