@@ -18,10 +18,14 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any, TypeVar
 
-import yaml
 from pydantic import BaseModel, ValidationError
 
 from workflow.errors import ConfigError
+
+# YAML a user gave is read under limits (regular files only, a size cap, depth and alias
+# limits, plain types): see workflow.safe_yaml
+from workflow.safe_yaml import parse_yaml as parse_yaml
+from workflow.safe_yaml import read_yaml as read_yaml
 
 M = TypeVar("M", bound=BaseModel)
 _UMASK = os.umask(0)
@@ -111,22 +115,10 @@ def read_json(path: str | os.PathLike[str]) -> Any:
         raise ConfigError(f"{path}: file not found") from None
     except json.JSONDecodeError as exc:
         raise ConfigError(f"{path}: not valid JSON ({exc.msg} at line {exc.lineno})") from None
-
-
-def read_yaml(path: str | os.PathLike[str]) -> Any:
-    path = Path(path)
-    try:
-        text = path.read_text()
-    except FileNotFoundError:
-        raise ConfigError(f"{path}: file not found") from None
-    except (IsADirectoryError, PermissionError, UnicodeDecodeError) as exc:
+    except (UnicodeDecodeError, IsADirectoryError, PermissionError) as exc:
         raise ConfigError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
-    try:
-        return yaml.safe_load(text)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f" at line {mark.line + 1}" if mark is not None else ""
-        raise ConfigError(f"{path}: not valid YAML{where}") from None
+    except RecursionError:
+        raise ConfigError(f"{path}: not valid JSON (nested too deeply)") from None
 
 
 def load_model(path: str | os.PathLike[str], model: type[M]) -> M:
