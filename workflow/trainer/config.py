@@ -7,6 +7,7 @@ Every model forbids unknown keys: a typo is an error naming the field.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -16,9 +17,45 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from workflow.io import read_yaml, validate
 from workflow.metric import Metric
 
+# Bounds a config is held to. Each is far above any real run but far below where torch,
+# numpy or Python overflow, so a value past one is a typo or a hostile file: refused at
+# validation (exit 2), never a crash or a hang halfway through a run.
+MAX_SEED = 2**32 - 1  # numpy's and Python's seeding take 0 .. 2**32 - 1 alike
+MAX_EPOCHS = 10_000
+MAX_BATCH_SIZE = 65_536
+MAX_SAMPLES = 10**9
+MAX_WORKERS = 64
+MAX_IMAGE_SIZE = 1_024
+MAX_WIDTH = 65_536  # units of one mlp layer
+MAX_CHANNELS = 8_192  # channels of one cnn block
+MAX_LAYERS = 128
+MAX_LR = 1e6  # far past divergence (reported as `diverged`), far below float32 overflow
+MAX_NAME = 100
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"0 .. {MAX_SEED}")]
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_PLUGIN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+
+
+def check_seed(seed: int, field: str = "seed") -> int:
+    """`seed` if it is one of the seeds every generator takes (0 .. MAX_SEED), else ValueError."""
+    if isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED:
+        raise ValueError(f"{field} must be a whole number from 0 to {MAX_SEED}, but got {seed!r}")
+    return seed
+
+
+def _plain_text(value: str, what: str) -> str:
+    # a control character in a name or path is a corrupted or hostile file: it would break
+    # the terminal's output, file names and the paths the OS is given
+    if _CONTROL.search(value):
+        raise ValueError(f"{what} holds a control character: {value!r}")
+    return value
+
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # infinity or NaN means nothing in a training config (no rate, size or strength is
+    # infinite), so every float must be finite
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
 
 # ---- data -----------------------------------------------------------------
@@ -33,7 +70,7 @@ class RandomCrop(_Strict):
     """Pad by `padding` pixels (zeros), then crop back to the original size at random."""
 
     name: Literal["random_crop"]
-    padding: int = Field(2, ge=1)
+    padding: int = Field(2, ge=1, le=MAX_IMAGE_SIZE, description=f"1 .. {MAX_IMAGE_SIZE} px")
 
 
 class Rotation(_Strict):
@@ -45,34 +82,42 @@ class Affine(_Strict):
     name: Literal["affine"]
     degrees: float = Field(0.0, ge=0, le=180)
     translate: float = Field(0.1, ge=0, lt=1)
-    scale: tuple[float, float] = (0.9, 1.1)
+    scale: tuple[
+        Annotated[float, Field(gt=0, le=10)], Annotated[float, Field(gt=0, le=10)]
+    ] = Field((0.9, 1.1), description="(low, high) zoom factors, 0 < low <= high <= 10")
+
+    @model_validator(mode="after")
+    def _ordered_scale(self) -> Affine:
+        if self.scale[0] > self.scale[1]:
+            raise ValueError(f"scale must be (low, high) with low <= high, but got {self.scale}")
+        return self
 
 
 class ColorJitter(_Strict):
     name: Literal["color_jitter"]
-    brightness: float = Field(0.2, ge=0)
-    contrast: float = Field(0.2, ge=0)
+    brightness: float = Field(0.2, ge=0, le=1, description="factor drawn in 1 +- brightness")
+    contrast: float = Field(0.2, ge=0, le=1, description="factor drawn in 1 +- contrast")
 
 
 class Blur(_Strict):
     name: Literal["blur"]
-    sigma: float = Field(1.0, gt=0)
+    sigma: float = Field(1.0, gt=0, le=32, description="px, at most 32 (a 129-px kernel)")
     p: float = Field(0.5, ge=0, le=1)
 
 
 class Noise(_Strict):
     name: Literal["noise"]
-    std: float = Field(0.1, gt=0)
+    std: float = Field(0.1, gt=0, le=10, description="in units of the normalized input")
 
 
 class Mixup(_Strict):
     name: Literal["mixup"]
-    alpha: float = Field(0.2, gt=0)
+    alpha: float = Field(0.2, gt=0, le=100, description="Beta(alpha, alpha), at most 100")
 
 
 class Cutmix(_Strict):
     name: Literal["cutmix"]
-    alpha: float = Field(1.0, gt=0)
+    alpha: float = Field(1.0, gt=0, le=100, description="Beta(alpha, alpha), at most 100")
 
 
 Augmentation = Annotated[
@@ -90,23 +135,33 @@ class DataConfig(_Strict):
     )
     root: str | None = Field(None, description="local folder of a torchvision or image dataset")
     download: bool = Field(False, description="let torchvision download into `root`")
-    image_size: int | None = Field(None, ge=4, description="resize images to this square size")
+    image_size: int | None = Field(
+        None, ge=4, le=MAX_IMAGE_SIZE,
+        description=f"resize images to this square size (4 .. {MAX_IMAGE_SIZE} px)",
+    )
     val_fraction: float = Field(0.15, gt=0, lt=0.5)
     test_fraction: float = Field(0.15, gt=0, lt=0.5)
-    split_seed: int = 0
-    max_samples: int | None = Field(None, ge=10, description="keep a subset (quick tests)")
-    batch_size: int = Field(64, ge=1)
-    workers: int = Field(0, ge=0)
-    augment: list[Augmentation] = Field(default_factory=list)
+    split_seed: Seed = 0
+    max_samples: int | None = Field(
+        None, ge=10, le=MAX_SAMPLES, description="keep a subset (quick tests)"
+    )
+    batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description=f"1 .. {MAX_BATCH_SIZE}")
+    workers: int = Field(0, ge=0, le=MAX_WORKERS, description=f"0 .. {MAX_WORKERS}")
+    augment: list[Augmentation] = Field(default_factory=list, max_length=32)
 
     @field_validator("dataset")
     @classmethod
     def _known_dataset(cls, value: str) -> str:
-        if value not in ("digits", "imagefolder") and ":" not in value:
-            raise ValueError(
-                "unknown dataset (allowed: digits, torchvision:NAME, imagefolder, module:function)"
-            )
-        return value
+        if value in ("digits", "imagefolder") or _PLUGIN.match(value):  # torchvision:NAME too
+            return value
+        raise ValueError(
+            "unknown dataset (allowed: digits, torchvision:NAME, imagefolder, module:function)"
+        )
+
+    @field_validator("root")
+    @classmethod
+    def _root_is_a_path(cls, value: str | None) -> str | None:
+        return None if value is None else _plain_text(value, "data.root")
 
     @model_validator(mode="after")
     def _check(self) -> DataConfig:
@@ -128,13 +183,16 @@ class ModelConfig(_Strict):
     name: str = Field(
         "mlp", description="mlp | cnn | resnet18 | resnet34 | vgg16 | module:function"
     )
-    widths: list[Annotated[int, Field(ge=1)]] | None = Field(
-        None, description="mlp hidden widths; or give `width` and `depth`"
+    widths: list[Annotated[int, Field(ge=1, le=MAX_WIDTH)]] | None = Field(
+        None, max_length=MAX_LAYERS,
+        description=f"mlp hidden widths (each 1 .. {MAX_WIDTH}, at most {MAX_LAYERS} layers); "
+        "or give `width` and `depth`",
     )
-    width: int = Field(128, ge=1)
-    depth: int = Field(2, ge=0)
-    channels: list[Annotated[int, Field(ge=1)]] = Field(
-        default_factory=lambda: [32, 64], description="cnn: channels of each conv block"
+    width: int = Field(128, ge=1, le=MAX_WIDTH, description=f"1 .. {MAX_WIDTH}")
+    depth: int = Field(2, ge=0, le=MAX_LAYERS, description=f"0 .. {MAX_LAYERS}")
+    channels: list[Annotated[int, Field(ge=1, le=MAX_CHANNELS)]] = Field(
+        default_factory=lambda: [32, 64], min_length=1, max_length=MAX_LAYERS,
+        description=f"cnn: channels of each conv block (each 1 .. {MAX_CHANNELS})",
     )
     dropout: float = Field(0.0, ge=0, lt=1)
     pretrained: str | None = Field(None, description="local weights file for torchvision models")
@@ -149,7 +207,7 @@ class ModelConfig(_Strict):
     @field_validator("name")
     @classmethod
     def _known_model(cls, value: str) -> str:
-        if value not in BUILTIN_MODELS and ":" not in value:
+        if value not in BUILTIN_MODELS and not _PLUGIN.match(value):
             raise ValueError(
                 f"unknown model (allowed: {', '.join(BUILTIN_MODELS)}, module:function)"
             )
@@ -171,13 +229,16 @@ class ModelConfig(_Strict):
 
 class OptimizerConfig(_Strict):
     name: Literal["sgd", "adam", "adamw", "rmsprop"] = "adam"
-    lr: float = Field(1e-3, gt=0)
-    weight_decay: float = Field(0.0, ge=0)
+    lr: float = Field(1e-3, gt=0, le=MAX_LR, description=f"above 0, at most {MAX_LR}")
+    weight_decay: float = Field(0.0, ge=0, le=1, description="0 .. 1")
     momentum: float = Field(0.9, ge=0, lt=1, description="sgd and rmsprop")
     nesterov: bool = False
-    betas: tuple[float, float] = (0.9, 0.999)
+    betas: tuple[Annotated[float, Field(ge=0, lt=1)], Annotated[float, Field(ge=0, lt=1)]] = (
+        Field((0.9, 0.999), description="adam and adamw: each in [0, 1)")
+    )
     backbone_lr: float | None = Field(
-        None, gt=0, description="lr of everything but the head (differential learning rates)"
+        None, gt=0, le=MAX_LR,
+        description="lr of everything but the head (differential learning rates)",
     )
 
     @model_validator(mode="after")
@@ -189,13 +250,15 @@ class OptimizerConfig(_Strict):
 
 class ScheduleConfig(_Strict):
     name: Literal["none", "step", "cosine", "linear", "plateau", "onecycle"] = "none"
-    warmup_epochs: float = Field(0.0, ge=0, description="linear warmup from ~0 to the lr")
-    step_epochs: int = Field(10, ge=1, description="step: epochs between decays")
+    warmup_epochs: float = Field(
+        0.0, ge=0, le=MAX_EPOCHS, description="linear warmup from ~0 to the lr"
+    )
+    step_epochs: int = Field(10, ge=1, le=MAX_EPOCHS, description="step: epochs between decays")
     gamma: float = Field(0.1, gt=0, le=1, description="step: decay factor")
     min_lr_ratio: float = Field(0.0, ge=0, le=1, description="cosine/linear: final lr / lr")
     plateau_factor: float = Field(0.5, gt=0, lt=1)
-    plateau_patience: int = Field(3, ge=0)
-    max_lr_ratio: float = Field(10.0, ge=1, description="onecycle: peak lr / lr")
+    plateau_patience: int = Field(3, ge=0, le=MAX_EPOCHS)
+    max_lr_ratio: float = Field(10.0, ge=1, le=1000, description="onecycle: peak lr / lr")
 
 
 # ---- training -------------------------------------------------------------
@@ -213,7 +276,7 @@ def _check_monitor(value: str) -> str:
 class EarlyStopping(_Strict):
     monitor: str = "val_loss"
     mode: Literal["min", "max"] = "min"
-    patience: int = Field(5, ge=1)
+    patience: int = Field(5, ge=1, le=MAX_EPOCHS)
     min_delta: float = Field(0.0, ge=0)
 
     _known_monitor = field_validator("monitor")(lambda cls, v: _check_monitor(v))
@@ -222,16 +285,18 @@ class EarlyStopping(_Strict):
 class Stage(_Strict):
     """One stage of progressive unfreezing."""
 
-    epochs: int = Field(ge=1)
+    epochs: int = Field(ge=1, le=MAX_EPOCHS)
     train: list[str] | Literal["all"] = Field(
         description="parameter-name prefixes that train in this stage, or 'all'"
     )
-    lr: float | None = Field(None, gt=0, description="this stage's lr (default: optimizer.lr)")
-    backbone_lr: float | None = Field(None, gt=0)
+    lr: float | None = Field(
+        None, gt=0, le=MAX_LR, description="this stage's lr (default: optimizer.lr)"
+    )
+    backbone_lr: float | None = Field(None, gt=0, le=MAX_LR)
 
 
 class TrainingConfig(_Strict):
-    epochs: int = Field(20, ge=1)
+    epochs: int = Field(20, ge=1, le=MAX_EPOCHS, description=f"1 .. {MAX_EPOCHS}")
     grad_clip: float | None = Field(None, gt=0, description="max global gradient norm")
     label_smoothing: float = Field(0.0, ge=0, lt=1)
     early_stopping: EarlyStopping | None = None
@@ -239,14 +304,19 @@ class TrainingConfig(_Strict):
     mixed_precision: Literal["auto", "on", "off"] = Field(
         "auto", description="auto: on for CUDA, off elsewhere"
     )
-    stages: list[Stage] | None = Field(None, description="progressive unfreezing, in order")
+    stages: list[Stage] | None = Field(
+        None, max_length=MAX_LAYERS, description="progressive unfreezing, in order"
+    )
 
     _known_monitor = field_validator("monitor")(lambda cls, v: _check_monitor(v))
 
     @model_validator(mode="after")
     def _check(self) -> TrainingConfig:
         if self.stages:
-            self.epochs = sum(stage.epochs for stage in self.stages)
+            total = sum(stage.epochs for stage in self.stages)
+            if total > MAX_EPOCHS:
+                raise ValueError(f"the stages add up to {total} epochs, over {MAX_EPOCHS}")
+            self.epochs = total
         return self
 
     @property
@@ -258,14 +328,19 @@ class TrainingConfig(_Strict):
 class TrainConfig(_Strict):
     """A training run: data, model, optimizer, schedule, training, seed, device."""
 
-    name: str = "run"
+    name: str = Field("run", min_length=1, max_length=MAX_NAME)
     data: DataConfig = Field(default_factory=DataConfig)
     model: ModelConfig = Field(default_factory=ModelConfig)
     optimizer: OptimizerConfig = Field(default_factory=OptimizerConfig)
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
-    seed: int = 0
+    seed: Seed = 0
     device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return _plain_text(value, "name")
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)
