@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from phases.finalization.testlock import TestEvaluation
+from phases.finalization.predictions import TestEvaluation
 from workflow.plots import new_figure, save_figure
 from workflow.stats import mcnemar
 

@@ -12,7 +12,9 @@
    baseline, and the TorchScript file in a fresh process;
 6. compare on the test set, write test_metrics.json and the confusion matrices;
 7. write the report, record `phase5.completed`, take `finalize`, and render the
-   report once more with the finalize time.
+   report once more with the finalize time;
+8. record the sha256 of every file the model card reports on (`phase5.files`):
+   promotion refuses a file that changed since.
 
 Killed anywhere and rerun, it resumes: finished seeds are not retrained, and a
 recorded look at the test set is read back from its CSV, never taken again.
@@ -26,13 +28,9 @@ from typing import Any
 
 from phases.finalization.evaluation import compare_on_test, plot_confusion
 from phases.finalization.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
+from phases.finalization.predictions import PREDICTIONS_FILE, TestEvaluation, recorded_evaluation
 from phases.finalization.report import report_context
-from phases.finalization.testlock import (
-    TestEvaluation,
-    open_test_split,
-    recorded_evaluation,
-    recover_unrecorded,
-)
+from phases.finalization.testlock import open_test_split, recover_unrecorded
 from phases.finalization.training import (
     FINAL_DIR,
     Selection,
@@ -42,9 +40,10 @@ from phases.finalization.training import (
     select_median,
     train_final,
 )
-from workflow.errors import GateFailed, WorkFailed
+from workflow.errors import GateFailed, StateError, WorkFailed
 from workflow.facts import TestFact, read_facts
 from workflow.gates import check_gate, stale_records, write_gate_results
+from workflow.inputs import changed_files, hash_files
 from workflow.io import atomic_write_json, read_json
 from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress, QuietProgress
@@ -52,7 +51,8 @@ from workflow.stats import summarize
 from workflow.store import Store, now
 from workflow.trainer.result import RunResult
 
-__all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "run_finalize"]
+__all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "card_files", "record_card_files",
+           "run_finalize"]
 
 PHASE_DIR = "phase5"
 MODEL_DIR = f"{PHASE_DIR}/model"
@@ -96,6 +96,8 @@ def run_finalize(
         if MACHINE.is_past(store.current, ACTION):
             if store.current == "finalized" and _report_pending(store):
                 _write_report(store)  # killed between the transition and the last render
+            if store.current == "finalized" and read_facts(store).phase5.files is None:
+                record_card_files(store, who=who)  # killed before the files were recorded
             return Finalization(store.name, True, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
                                 read_facts(store).phase5.test)
         require(store, ACTION)
@@ -125,7 +127,10 @@ def run_finalize(
         evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
         model_dir = run_dir / MODEL_DIR
         export_file = run_dir / PHASE_DIR / "export.json"
-        if evaluation is None or not export_file.is_file():
+        # once a look opened on the exported files they are never exported again: the look
+        # is completed on those very bytes (a fresh trace is not byte-identical)
+        opened = read_facts(store).phase5.test_look is not None
+        if not export_file.is_file() or (evaluation is None and not opened):
             step("export")
             export = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
                                   selection=selection.to_dict())
@@ -134,11 +139,12 @@ def run_finalize(
 
         if evaluation is None:
             step("test set (the one look)")
-            with open_test_split(store, who=who) as look:
-                look.predict("final", model_dir / MODEL_FILE)
-                look.predict("baseline", Path(base.checkpoint))
-                look.predict_torchscript("torchscript", model_dir / TORCHSCRIPT_FILE,
-                                         like="final")
+            models = {"final": model_dir / MODEL_FILE, "baseline": Path(base.checkpoint),
+                      "torchscript": model_dir / TORCHSCRIPT_FILE}
+            with open_test_split(store, who=who, models=models) as look:
+                look.predict("final", models["final"])
+                look.predict("baseline", models["baseline"])
+                look.predict_torchscript("torchscript", models["torchscript"], like="final")
             evaluation = recorded_evaluation(store)
             assert evaluation is not None
         _check_torchscript(evaluation)
@@ -179,8 +185,42 @@ def run_finalize(
         take(store, TRANSITION, who,
              f"Phase 5: test accuracy {final_acc:.4f} vs baseline {base_acc:.4f}")
         _write_report(store, **context_args)  # now with the finalize time and gate record
+        record_card_files(store, who=who)
     return Finalization(store.name, False, run_dir / REPORT_FILE, model_dir,
                         TestFact.model_validate(test_facts))
+
+
+def card_files(store: Store) -> list[Path]:
+    """The files the model card reports on: the model, its export, the test look and its
+    numbers, the report, the chosen config and the baseline model it was compared with."""
+    run_dir = store.run_dir
+    phase5 = read_facts(store).phase5
+    files = [run_dir / MODEL_DIR / MODEL_FILE, run_dir / MODEL_DIR / TORCHSCRIPT_FILE,
+             run_dir / PREDICTIONS_FILE, run_dir / METRICS_FILE,
+             run_dir / PHASE_DIR / "export.json", run_dir / REPORT_FILE,
+             run_dir / REPORT_FILE.replace(".md", ".json")]
+    files += sorted((run_dir / PLOTS_DIR).glob("confusion_*.png"))
+    if phase5.config_file:
+        files.append(Path(phase5.config_file))
+    if phase5.baseline_selection is not None:
+        files.append(Path(phase5.baseline_selection.checkpoint))
+    return files
+
+
+def record_card_files(store: Store, *, who: str = "phasegate") -> dict[str, str]:
+    """Record `phase5.files`: the sha256 of each of `card_files`, after checking that the
+    models are the ones the test look evaluated."""
+    look = read_facts(store).phase5.test_look
+    opened = {named["file"]: named["sha256"] for named in look.models.values()} if look else {}
+    changed = changed_files(store.run_dir, opened)
+    if changed:
+        raise StateError(
+            f"{store.name}: a model changed after the test look evaluated it: "
+            + "; ".join(c.describe() for c in changed)
+            + "; restore it: the report describes the model that was evaluated")
+    files = hash_files(store.run_dir, card_files(store))
+    store.record(PHASE_DIR, {"files": files}, who=who)
+    return files
 
 
 def _precheck(store: Store) -> None:

@@ -7,6 +7,13 @@ staging folder renamed into place, with `manifest.json`: each file's sha256
 and size, every gate's record and current result, the chosen training config
 and the project config, and the versions of phasegate, torch and Python.
 
+Before anything moves, every file the model card reports on (the model, its
+TorchScript export, the test predictions and metrics, the report, the chosen
+config, the baseline model) is checked against the sha256 Phase 5 recorded
+when it evaluated and reported (`phase5.files`, and the models the test look
+opened on): a file that changed or went missing refuses the promotion, naming
+it, because the card would describe another model.
+
 Promoting a promoted project changes nothing and says so. A promotion killed
 after the transition but before the copy completes it on the next call.
 """
@@ -22,9 +29,10 @@ from typing import Any
 import yaml
 
 from phases.finalization.export import versions
-from workflow.errors import StateError
+from workflow.errors import GateFailed, StateError
 from workflow.facts import read_facts
 from workflow.gates import check_gate
+from workflow.inputs import changed_files
 from workflow.io import atomic_write_json, read_json, sha256_file
 from workflow.machine import MACHINE, require, take
 from workflow.store import Store, now
@@ -66,11 +74,38 @@ def promote(store: Store, *, who: str = "phasegate", why: str = "") -> Promotion
             return Promotion(store.name, True, folder, read_json(folder / MANIFEST))
         if state != "promoted":
             require(store, ACTION)
+        _verify(store, who)
+        if state != "promoted":
             take(store, TRANSITION, who, why or "all three gates pass")
         manifest = _copy(store, folder, who)
         store.append_event("promoted", {"who": who, "folder": str(folder),
                                         "files": len(manifest["files"])})
     return Promotion(store.name, False, folder, manifest)
+
+
+def _verify(store: Store, who: str) -> None:
+    """Refuse unless every file the card reports on is the one Phase 5 evaluated and reported."""
+    phase5 = read_facts(store).phase5
+    if phase5.files is None:
+        problem = (f"Phase 5 recorded no hashes of the files its model card reports on "
+                   f"(phase5.files); run phasegate finalize {store.name} to record them")
+        changes = []
+    else:
+        recorded = dict(phase5.files)
+        if phase5.test_look is not None:  # the models as the test look opened on them
+            recorded.update({m["file"]: m["sha256"] for m in phase5.test_look.models.values()})
+        changes = [c.describe() for c in changed_files(store.run_dir, recorded)]
+        problem = ""
+    if not changes and not problem:
+        return
+    error = GateFailed(
+        f"cannot promote {store.name}: "
+        + (problem or "files changed after Phase 5 evaluated and reported on them: "
+           + "; ".join(changes) + "; restore them (the promoted model must be the one the "
+           "model card reports on), or finalize a new project"))
+    store.append_event("refused", {"transition": TRANSITION, "from": store.current,
+                                   "reason": str(error), "who": who})
+    raise error
 
 
 def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:

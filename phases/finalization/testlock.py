@@ -6,27 +6,34 @@ is meant to judge, and a second look would do the same to the choices after it.
 Nothing else in phasegate asks `load_data` for the test split (a test checks
 that this module is the only caller).
 
-A look is a *session*:
+A look is a *session* that names, as it opens, the model files it evaluates:
 
 ```
-with open_test_split(store, who="ana") as test:
-    final = test.predict("final", final_checkpoint)
+models = {"final": model_pt, "baseline": baseline_checkpoint, "torchscript": scripted}
+with open_test_split(store, who="ana", models=models) as test:
+    final = test.predict("final", model_pt)
     baseline = test.predict("baseline", baseline_checkpoint)
-    scripted = test.predict_torchscript("torchscript", export_path, like="final")
+    scripted = test.predict_torchscript("torchscript", scripted, like="final")
 ```
 
 It opens only while the project is `optimized` and its final training is
 recorded (`phase5.final_training_completed`), and only if no look was recorded
-before. When the block ends, every arm's predictions are written to
+before. Before the split is read, the opening is recorded (`phase5.test_look`:
+when, by whom, each model file's sha256) and logged (`test_lock_opened`). When
+the block ends, every arm's predictions are written to
 `phase5/test_predictions.csv` and the look is recorded: `phase5.test_evaluations`
 (1) and `phase5.test_lock` (when, by whom, the arms, the sha256 of the CSV).
 Any other attempt raises `TestSetLocked` naming the lock, and is logged as a
 `test_lock_refused` event. Afterwards the saved predictions are read back with
 `recorded_evaluation`, which checks their hash: they are never recomputed.
 
-A session killed before it recorded anything recorded nothing: the next one
-may open (the event log keeps both openings). A session killed after writing
-the CSV but before recording it is completed from the CSV, without a new look.
+The opening and the evaluation are one step as far as a rerun can tell. A
+session killed after it opened and before it recorded its evaluation is that
+one look, interrupted: the next session completes it (`test_lock_resumed`, never
+a second `test_lock_opened`) on the very model files it opened with, checked by
+hash; a model file that changed meanwhile refuses it, naming the file. A
+session killed after writing the CSV but before recording it is completed from
+the CSV, without reading the split again.
 
 Inputs: each arm's model is evaluated on the CPU (deterministic, and the same
 device as the fresh process that checks the TorchScript export), wrapped with
@@ -36,18 +43,23 @@ them, before normalization. Every arm must see the same test examples.
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 import subprocess
 import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from phases.finalization.predictions import (
+    META_FILE,
+    PREDICTIONS_FILE,
+    TestEvaluation,
+    read_meta,
+    recorded_evaluation,
+    write_predictions,
+)
 from workflow.errors import (
     ConfigError,
     DataError,
@@ -57,7 +69,9 @@ from workflow.errors import (
     WrongState,
 )
 from workflow.facts import read_facts
-from workflow.io import atomic_write_json, atomic_write_text, read_json, sha256_file
+from workflow.facts._phase5 import TestLookFact
+from workflow.inputs import relative
+from workflow.io import atomic_write_json, sha256_file
 from workflow.store import Store, now
 
 if TYPE_CHECKING:
@@ -77,10 +91,10 @@ __all__ = [
 ]
 
 LOCK = "phase5.test_lock"
-PREDICTIONS_FILE = "phase5/test_predictions.csv"
-META_FILE = "phase5/test_predictions.meta.json"
 OPEN_STATE = "optimized"
 EVENT_REFUSED = "test_lock_refused"
+EVENT_OPENED = "test_lock_opened"
+EVENT_RESUMED = "test_lock_resumed"
 
 # run in a fresh interpreter: load the TorchScript file, predict, print the classes as JSON
 _FRESH_PREDICT = """
@@ -94,25 +108,6 @@ with torch.inference_mode():
     out = [module(x[i:i + 1024]).argmax(1) for i in range(0, x.shape[0], 1024)]
 json.dump(torch.cat(out).tolist(), sys.stdout)
 """
-
-
-@dataclass(frozen=True)
-class TestEvaluation:
-    """The one recorded look at the test split: targets and each arm's predicted classes."""
-
-    __test__ = False  # not a pytest class, despite the name
-
-    targets: list[int]
-    predictions: dict[str, list[int]]
-    class_names: list[str]
-    evaluated_at: str
-    by: str
-    sha256: str
-    split: dict[str, Any] = field(default_factory=dict)
-
-    @property
-    def size(self) -> int:
-        return len(self.targets)
 
 
 def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate") -> None:
@@ -154,42 +149,14 @@ def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate
         raise TestSetLocked(reason)
 
 
-def recorded_evaluation(store: Store) -> TestEvaluation | None:
-    """The recorded look, read back from the saved CSV (hash checked), or None if none was."""
-    phase5 = read_facts(store).phase5
-    lock = phase5.test_lock
-    path = store.run_dir / PREDICTIONS_FILE
-    if not phase5.test_evaluations or lock is None:
-        return None
-    if not path.is_file():
-        raise StateError(f"{path}: the test lock recorded it at {lock.evaluated_at}, "
-                         "but it is gone; the test split is not evaluated again")
-    digest = sha256_file(path)
-    if digest != lock.sha256:
-        raise StateError(
-            f"{path} changed after the test lock recorded it (sha256 "
-            f"{lock.sha256[:12]} -> {digest[:12]}); restore it: the test split is "
-            "not evaluated again"
-        )
-    targets, predictions = _read_predictions(path)
-    return TestEvaluation(
-        targets=targets,
-        predictions=predictions,
-        class_names=list(lock.class_names),
-        evaluated_at=lock.evaluated_at,
-        by=lock.by,
-        sha256=digest,
-        split=dict(lock.split),
-    )
-
-
 class TestSession:
     """An open look at the test split; only `open_test_split` makes one."""
 
     __test__ = False
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: Store, look: TestLookFact) -> None:
         self._store = store
+        self._look = look
         self._targets: list[int] | None = None
         self._class_names: list[str] = []
         self._split: dict[str, Any] = {}
@@ -209,7 +176,7 @@ class TestSession:
 
         from phases.finalization.export import load_checkpoint, normalized_model
 
-        self._new_arm(arm)
+        self._new_arm(arm, checkpoint)
         saved = load_checkpoint(checkpoint)
         key, inputs = self._test_inputs(saved["config"]["data"], arm)
         model = normalized_model(saved)
@@ -224,7 +191,7 @@ class TestSession:
         on the same inputs as arm `like`."""
         import torch
 
-        self._new_arm(arm)
+        self._new_arm(arm, path)
         if like not in self._arm_inputs:
             raise WrongState(f"arm {like!r} was not evaluated; evaluate it before {arm!r}")
         inputs = self._inputs[self._arm_inputs[like]]
@@ -243,11 +210,21 @@ class TestSession:
         self.predictions[arm] = predicted
         return predicted
 
-    def _new_arm(self, arm: str) -> None:
+    def _new_arm(self, arm: str, path: Path) -> None:
         if not arm.replace("_", "").isalnum() or arm in ("index", "target"):
             raise ConfigError(f"arm names are words (letters, digits, _), but got {arm!r}")
         if arm in self.predictions:
             raise TestSetLocked(f"arm {arm!r} was already evaluated in this look")
+        named = self._look.models.get(arm)
+        if named is None:
+            raise TestSetLocked(
+                f"arm {arm!r} was not named when the look opened (it evaluates "
+                f"{', '.join(self._look.models) or 'no arm'}); a look evaluates the models it "
+                "named, and only those")
+        file = relative(self._store.run_dir, path)
+        if file != named["file"]:
+            raise TestSetLocked(f"arm {arm!r}: the look opened on {named['file']}, not {file}")
+        _check_model(self._store, arm, named)
 
     def _test_inputs(self, config_data: dict[str, Any], arm: str) -> tuple[str, torch.Tensor]:
         from workflow.trainer.config import DataConfig
@@ -288,18 +265,94 @@ class TestSession:
 
 
 @contextmanager
-def open_test_split(store: Store, *, who: str = "phasegate") -> Iterator[TestSession]:
-    """Open the one look at the test split (see the module docstring); record it on exit."""
+def open_test_split(
+    store: Store, *, who: str = "phasegate", models: Mapping[str, Path] | None = None
+) -> Iterator[TestSession]:
+    """Open the one look at the test split on the model files `models` (arm -> file), or
+    complete the look that was opened on them and interrupted; record it on exit."""
     with store.lock():
         check_open(store, who=who)
-        store.append_event("test_lock_opened", {"who": who})
-        session = TestSession(store)
+        look = _opened(store)
+        if look is None:
+            look = TestLookFact(opened_at=now(), by=who, models=_hashed(store, models or {}))
+            # recorded before the split is read: from here on, this is the one look
+            store.record("phase5", {"test_look": look.model_dump()}, who=who)
+            store.append_event(EVENT_OPENED, {"who": who, "models": look.models})
+        else:
+            _same_models(store, look, models or {}, who=who)
+            store.append_event(EVENT_RESUMED, {"who": who, "opened_at": look.opened_at,
+                                               "models": look.models})
+        session = TestSession(store, look)
         try:
             yield session
         except BaseException as exc:
             store.append_event("test_lock_aborted", {"who": who, "error": repr(exc)[:300]})
             raise
         session._close(who)
+
+
+def _opened(store: Store) -> TestLookFact | None:
+    """The look that opened and was not recorded, if one did (see the module docstring)."""
+    look = read_facts(store).phase5.test_look
+    if look is not None:
+        return look
+    # a look opened by a version that logged the opening only: it is the one look too,
+    # completed on the models named now (their hashes are recorded from here on)
+    if any(e.get("event") == EVENT_OPENED for e in store.events()):
+        return TestLookFact(opened_at="before this version recorded openings", by="unknown",
+                            models={})
+    return None
+
+
+def _hashed(store: Store, models: Mapping[str, Path]) -> dict[str, dict[str, str]]:
+    named = {}
+    for arm, path in models.items():
+        if not Path(path).is_file():
+            raise StateError(f"{path}: the model file of arm {arm!r} is missing; the test "
+                             "split does not open on a model that does not exist")
+        named[arm] = {"file": relative(store.run_dir, path), "sha256": sha256_file(path)}
+    return named
+
+
+def _same_models(
+    store: Store, look: TestLookFact, models: Mapping[str, Path], *, who: str
+) -> None:
+    """An interrupted look is completed only on the files it opened with (refused otherwise)."""
+    if not look.models:  # opened before openings were recorded: bind it to these files now
+        look = look.model_copy(update={"models": _hashed(store, models)})
+        store.record("phase5", {"test_look": look.model_dump()}, who=who)
+        return
+    asked = {arm: relative(store.run_dir, path) for arm, path in models.items()}
+    opened = {arm: named["file"] for arm, named in look.models.items()}
+    if asked != opened:
+        _refuse(store, who, f"the test look of {store.name} opened at {look.opened_at} on "
+                f"{opened} and was interrupted; it is completed on those files only, not on "
+                f"{asked}")
+    for arm, named in look.models.items():
+        _check_model(store, arm, named, who=who, opened_at=look.opened_at)
+
+
+def _check_model(
+    store: Store, arm: str, named: Mapping[str, str], *, who: str = "phasegate",
+    opened_at: str = "",
+) -> None:
+    path = store.run_dir / named["file"]
+    digest = sha256_file(path) if path.is_file() else None
+    if digest == named["sha256"]:
+        return
+    what = "is missing" if digest is None else (
+        f"changed (sha256 {named['sha256'][:12]} -> {digest[:12]})")
+    when = f" at {opened_at}" if opened_at else ""
+    _refuse(store, who, f"the test look of {store.name} opened{when} on {path} (arm {arm!r}), "
+            f"which {what} since; the look is completed on the model it opened with and "
+            "never taken again on another: restore that file")
+
+
+def _refuse(store: Store, who: str, reason: str) -> None:
+    reason = f"the test lock ({LOCK}) is closed: {reason}"
+    store.append_event(EVENT_REFUSED, {"who": who, "purpose": "evaluate",
+                                       "state": store.current, "reason": reason})
+    raise TestSetLocked(reason)
 
 
 def recover_unrecorded(store: Store, *, who: str = "phasegate") -> TestEvaluation | None:
@@ -312,24 +365,9 @@ def recover_unrecorded(store: Store, *, who: str = "phasegate") -> TestEvaluatio
         return None
     with store.lock():
         check_open(store, who=who, purpose="recover")
-        meta = _read_meta(path)
+        meta = read_meta(path)
         _record(store, who, meta["arms"], meta["class_names"], meta["split"], recovered=True)
     return recorded_evaluation(store)
-
-
-def write_predictions(path: Path, targets: list[int], predictions: Mapping[str, list[int]]) -> None:
-    """index,target,<arm>... one row per test example."""
-    arms = list(predictions)
-    for arm in arms:
-        if len(predictions[arm]) != len(targets):
-            raise DataError(f"arm {arm!r} has {len(predictions[arm])} predictions for "
-                            f"{len(targets)} test examples")
-    buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["index", "target", *arms])
-    for i, target in enumerate(targets):
-        writer.writerow([i, target, *(predictions[a][i] for a in arms)])
-    atomic_write_text(path, buffer.getvalue())
 
 
 def _record(
@@ -362,24 +400,6 @@ def _record(
     evaluation = recorded_evaluation(store)
     assert evaluation is not None
     return evaluation
-
-
-def _read_predictions(path: Path) -> tuple[list[int], dict[str, list[int]]]:
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows or rows[0][:2] != ["index", "target"]:
-        raise StateError(f"{path}: expected a header index,target,<arm>...")
-    arms = rows[0][2:]
-    targets = [int(r[1]) for r in rows[1:]]
-    predictions = {arm: [int(r[2 + k]) for r in rows[1:]] for k, arm in enumerate(arms)}
-    return targets, predictions
-
-
-def _read_meta(path: Path) -> dict[str, Any]:
-    _, predictions = _read_predictions(path)
-    meta = read_json(path.parent / Path(META_FILE).name)
-    return {"arms": list(predictions), "class_names": list(meta.get("class_names", [])),
-            "split": dict(meta.get("split", {}))}
 
 
 def _stats(

@@ -13,6 +13,7 @@ __all__ = [
     "SelectionFact",
     "TestFact",
     "TestLockFact",
+    "TestLookFact",
 ]
 
 
@@ -79,6 +80,21 @@ class TestLockFact(FactsModel):
     recovered_from_file: bool
 
 
+class TestLookFact(FactsModel):
+    """The look at the test split as it opened, recorded before the split is read.
+
+    `models` names each arm's file (relative to the run directory) and its sha256:
+    a look killed before it was recorded is completed on these very files, never
+    opened again on others.
+    """
+
+    __test__ = False
+
+    opened_at: str
+    by: str
+    models: dict[str, dict[str, str]]  # arm -> {"file": ..., "sha256": ...}
+
+
 class Phase5Facts(FactsModel):
     """Phase 5's progress, in the order it records it; `completed` comes last."""
 
@@ -89,9 +105,13 @@ class Phase5Facts(FactsModel):
     final_training_completed: bool | None = None
     baseline_selection: SelectionFact | None = None
     export: dict[str, Any] | None = None  # export.json: the trainer's export manifest
+    test_look: TestLookFact | None = None
     test_lock: TestLockFact | None = None
     test_evaluations: int | None = None
     test: TestFact | None = None
     mcnemar: McNemarFact | None = None
     completed: bool | None = None
     completed_at: str | None = None
+    # every file the model card reports on, by path relative to the run directory, and its
+    # sha256 when Phase 5 wrote it: promotion refuses a file that changed since
+    files: dict[str, str] | None = None
