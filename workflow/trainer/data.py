@@ -11,6 +11,7 @@ asks for it: only Phase 5 does, through the test lock.
 from __future__ import annotations
 
 import hashlib
+import os
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -55,19 +56,10 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     x = x.float()
     y = y.long()
     if config.image_size is not None and x.dim() == 4 and x.shape[-1] != config.image_size:
-        x = torch.nn.functional.interpolate(
-            x, size=(config.image_size, config.image_size), mode="bilinear", align_corners=False
-        )
+        x = _resize(x, config.image_size)
         if official_test is not None:
-            official_test = Split(
-                torch.nn.functional.interpolate(
-                    official_test.x.float(),
-                    size=(config.image_size,) * 2,
-                    mode="bilinear",
-                    align_corners=False,
-                ),
-                official_test.y,
-            )
+            official_test = Split(_resize(official_test.x.float(), config.image_size),
+                                  official_test.y)
     _check_augmentations(config, x)
 
     generator = torch.Generator().manual_seed(config.split_seed)
@@ -117,6 +109,33 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
         normalization={"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
         split_info=split_info,
     )
+
+
+def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
+    """`x` resized to size x size; one that cannot fit in this machine's memory is a DataError
+    before the allocation is tried (a failed allocation is one too)."""
+    needed = int(x.shape[0]) * int(x.shape[1]) * size * size * 4
+    available = _memory_bytes()
+    if available is not None and needed > available:
+        raise DataError(
+            f"data.image_size: {size} px makes {x.shape[0]:,} images take "
+            f"{needed / 2**30:.1f} GiB, more than this machine's {available / 2**30:.1f} GiB"
+        )
+    try:
+        return torch.nn.functional.interpolate(
+            x, size=(size, size), mode="bilinear", align_corners=False
+        )
+    except (MemoryError, RuntimeError) as exc:  # torch reports a failed allocation as either
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise DataError(f"data.image_size: {size} px: the resized images do not fit ({first})"
+                        ) from None
+
+
+def _memory_bytes() -> int | None:
+    try:
+        return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
+    except (ValueError, OSError, AttributeError):
+        return None
 
 
 def _load_source(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[str], Split | None]:

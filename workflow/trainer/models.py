@@ -22,9 +22,15 @@ from workflow.trainer.config import ModelConfig
 SMALL_IMAGE = 64
 
 
+# 2**31 float32 parameters are 8 GiB before gradients and optimizer state: a config past this
+# is a typo (a width of 1e9), refused before torch tries the allocation
+MAX_PARAMETERS = 2**31
+
+
 def build_model(
     config: ModelConfig, input_shape: tuple[int, ...], num_classes: int
 ) -> tuple[nn.Module, list[str]]:
+    check_size(config, input_shape, num_classes)
     if config.name == "mlp":
         model: nn.Module = MLP(
             math.prod(input_shape), config.hidden_widths(), num_classes, config.dropout
@@ -38,7 +44,7 @@ def build_model(
     elif config.name == "vgg16":
         model, head = _vgg16(config, _image_shape(config.name, input_shape), num_classes)
     else:
-        func = load_callable(config.name, role="model", required=())
+        func = load_callable(config.name, role="model")  # the contract: plugins.CONTRACTS
         try:
             model = func(num_classes=num_classes, input_shape=input_shape, **config.kwargs)
         except Exception as exc:
@@ -53,6 +59,26 @@ def build_model(
     check_prefixes(model, head, "model.head")
     check_prefixes(model, config.freeze, "model.freeze")
     return model, head
+
+
+def check_size(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> None:
+    """Refuse an mlp or cnn with more than MAX_PARAMETERS parameters (counted, not built)."""
+    if config.name == "mlp":
+        sizes = [math.prod(input_shape), *config.hidden_widths(), num_classes]
+        count = sum((a + 1) * b for a, b in zip(sizes, sizes[1:], strict=False))
+        what = "model.widths"
+    elif config.name == "cnn":
+        sizes = [input_shape[0] if input_shape else 1, *config.channels]
+        count = sum(9 * a * b + 2 * b for a, b in zip(sizes, sizes[1:], strict=False))
+        count += (sizes[-1] + 1) * num_classes
+        what = "model.channels"
+    else:
+        return
+    if count > MAX_PARAMETERS:
+        raise ConfigError(
+            f"{what}: the {config.name} would have {count:,} parameters, over the limit of "
+            f"{MAX_PARAMETERS:,}"
+        )
 
 
 class MLP(nn.Module):

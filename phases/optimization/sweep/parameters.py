@@ -16,7 +16,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
@@ -37,6 +37,10 @@ __all__ = [
 
 PARAMETER_TYPES = ("float", "int", "categorical")
 _PRIMITIVE = (str, int, float, bool, type(None))
+# Optuna's storages keep numbers as doubles: an integer past 2**53 would come back another
+# one. Every int bound, step and grid value stays within +-MAX_INT.
+MAX_INT = 2**53
+_BoundedInt = Annotated[int, Field(ge=-MAX_INT, le=MAX_INT)]
 _N = TypeVar("_N", int, float)
 
 
@@ -52,7 +56,8 @@ def _round(value: float, digits: int = 3) -> float:
 
 
 class _Parameter(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a range reaching infinity has no grid, no log scale and no setting it could give
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     when: dict[str, Any] | None = Field(
         None, description="{parameter: value or [values]}: exists only for those values"
@@ -144,10 +149,10 @@ class IntParameter(_Parameter):
 
     type: Literal["int"]
     log: bool = False
-    step: int = Field(1, ge=1)
-    low: int
-    high: int
-    grid: list[int] | None = Field(None, description="the values a grid search tries")
+    step: int = Field(1, ge=1, le=MAX_INT)
+    low: _BoundedInt = Field(description=f"at least -{MAX_INT}")
+    high: _BoundedInt = Field(description=f"at most {MAX_INT}")
+    grid: list[_BoundedInt] | None = Field(None, description="the values a grid search tries")
     grid_points: int = Field(3, ge=1, le=100, description="evenly spaced grid values")
 
     @field_validator("step")
@@ -175,12 +180,14 @@ class IntParameter(_Parameter):
     def grid_values(self) -> list[Any]:
         if self.grid is not None:
             return list(dict.fromkeys(self.grid))
-        lattice = list(range(self.low, self.high + 1, self.step))
-        if len(lattice) <= self.grid_points:
-            return lattice
+        # the lattice's size and last point by arithmetic: a range of 2**53 is never listed
+        size = (self.high - self.low) // self.step + 1
+        last = self.low + (size - 1) * self.step
+        if size <= self.grid_points:
+            return list(range(self.low, last + 1, self.step))
         values = _spaced(self.low, self.high, self.grid_points, self.log)
         snapped = (self.low + round((v - self.low) / self.step) * self.step for v in values)
-        return list(dict.fromkeys(min(max(v, self.low), lattice[-1]) for v in snapped))
+        return list(dict.fromkeys(min(max(v, self.low), last) for v in snapped))
 
     def suggest(self, trial: optuna.trial.BaseTrial, name: str) -> int:
         return trial.suggest_int(name, self.low, self.high, step=self.step, log=self.log)
@@ -214,6 +221,14 @@ class CategoricalParameter(_Parameter):
     def _not_empty(cls, choices: list[Any]) -> list[Any]:
         if not choices:
             raise ValueError("empty choice list: give at least one choice")
+        for choice in choices:
+            try:  # a choice travels to Optuna and into reports as JSON
+                json.dumps(choice, allow_nan=False)
+            except (TypeError, ValueError):
+                raise ValueError(
+                    f"choice {choice!r} is not a plain value (text, a finite number, true/false, "
+                    "null, or a list or mapping of them)"
+                ) from None
         keys = [choice_key(c) for c in choices]
         repeated = sorted({k for k in keys if keys.count(k) > 1})
         if repeated:
