@@ -10,7 +10,14 @@ phases' own functions move the project on. An `auto` move (Phase 3 chose
 - `optimize` (diagnosed, optimizing): Phase 4, with the strategy Phase 3 chose
   (the project's own when it names one); after a revert (decision C), re-diagnose first
 - `finalize` (optimized): Phase 5
-- `promote` (finalized): sign `model_card_reviewed` when `sign_off` names a person, promote
+- `promote` (finalized): sign `model_card_reviewed` when `sign_off` names a person (once the
+  model card exists: the sign-off covers its sha256), waive the goal when `waive_goal` gives
+  the reason and the final model misses it, promote
+
+The phases run with the project file's settings (its probes, strategy, sweep and
+workers), each overridden by what the command was given (`settings`; see
+phases.settings). Everything the walk will need is checked before the run
+directory is created, so bad input leaves nothing behind.
 
 The walk is driven by the state on disk, and every step resumes its own work,
 so a run killed anywhere and started again goes on where it was. It holds the
@@ -22,7 +29,10 @@ iteration limit, when a step changed neither the state nor the facts (Phase 4
 has nothing left to try), or when the model card waits for a person's
 sign-off. The manual item is never signed silently: an unattended run reaches
 `promoted` only when it is told who signs (`sign_off`, the CLI's `--sign-off
-NAME`), and the sign-off records that it was given that way.
+NAME`), and the sign-off records that it was given that way. A final model
+that misses the project's goal is promoted only with a recorded waiver (the
+`goal_waiver` item: who, and `waive_goal`, why); the outcome then says
+"promoted below goal".
 """
 
 from __future__ import annotations
@@ -34,17 +44,24 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Literal
 
+from phases.settings import PhaseSettings, check_project, resolve
 from workflow.errors import ConfigError, Refused
 from workflow.facts import Facts, read_facts
+from workflow.gates import check_gate, load_checklist
 from workflow.machine import MACHINE, GraphError, require, take
 from workflow.progress import Progress, QuietProgress
 from workflow.project import ProjectConfig, load_project
+from workflow.signoff import sign_item
 from workflow.store import STATE_FILE, Store, runs_root
 
 __all__ = ["RunOutcome", "reports_of", "run_project", "stop_state"]
 
+# a strategy a command may ask for by name (a user's module:Class comes from the project)
+STRATEGY_FLAGS = ("targeted", "iterative", "sweep")
+
 SIGN_GATE = "finalization_complete"
 SIGN_ITEM = "model_card_reviewed"
+WAIVER_ITEM = "goal_waiver"
 REPORTS = {
     "phase3": "phase3/diagnostic_report.md",
     "phase4": "phase4/optimization_results.md",
@@ -63,16 +80,30 @@ class RunOutcome:
     run_dir: Path
     reports: dict[str, Path] = field(default_factory=dict)
     promoted: Path | None = None
+    signed: tuple[str, ...] = ()  # what the run signed, in words (who, what, which hashes)
+    below_goal: bool = False  # promoted with the goal missed, under a recorded waiver
+    next: str = ""  # the command that moves the project on
+
+    @property
+    def word(self) -> str:
+        """The outcome in a word or three: done, promoted below goal, stopped, refused."""
+        if self.status == "promoted":
+            return "promoted below goal" if self.below_goal else "done"
+        return self.status
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "project": self.project,
             "state": self.state,
             "status": self.status,
+            "outcome": self.word,
             "reason": self.reason,
             "run_dir": str(self.run_dir),
             "reports": {k: str(v) for k, v in self.reports.items()},
             "promoted": str(self.promoted) if self.promoted else None,
+            "below_goal": self.below_goal,
+            "signed": list(self.signed),
+            "next": self.next,
         }
 
 
@@ -103,15 +134,26 @@ def run_project(
     runs: str | os.PathLike[str] | None = None,
     until: str | None = None,
     sign_off: str | None = None,
+    waive_goal: str | None = None,
     who: str = "phasegate",
     workers: int | None = None,
     progress: Progress | None = None,
+    settings: dict[str, Any] | None = None,
 ) -> RunOutcome:
-    """Walk the project of `project_file` as far as its gates allow (see the module docstring)."""
+    """Walk the project of `project_file` as far as its gates allow (see the module docstring).
+
+    `settings`: phases.settings.resolve's overrides (probes, strategy, space, method,
+    pruner, trials, top_k), each replacing the project file's; `workers` too.
+    """
     stop = stop_state(until)
     config = load_project(project_file)
+    check_project(config, source=str(project_file))  # bad input: nothing is created
+    phase_settings = resolve(config, workers=workers, **(settings or {}))
+    if waive_goal is not None and not waive_goal.strip():
+        raise ConfigError("--waive-goal needs the reason the goal is waived, in words")
     store = _open_or_create(config, Path(project_file), runs, who)
-    walk = _Walk(store, progress or QuietProgress(), who=who, workers=workers, sign_off=sign_off)
+    walk = _Walk(store, progress or QuietProgress(), who=who, settings=phase_settings,
+                 sign_off=sign_off, waive_goal=waive_goal)
     with store.lock():
         try:
             return walk.go(stop)
@@ -142,25 +184,37 @@ def _open_or_create(
 
 class _Walk:
     def __init__(
-        self, store: Store, progress: Progress, *, who: str, workers: int | None,
-        sign_off: str | None,
+        self, store: Store, progress: Progress, *, who: str, settings: PhaseSettings,
+        sign_off: str | None, waive_goal: str | None,
     ) -> None:
         self.store = store
         self.progress = progress
         self.who = who
-        self.workers = workers
+        self.settings = settings
+        self.workers = settings.workers
         self.sign_off = sign_off
+        self.waive_goal = waive_goal
+        self.signed: list[str] = []
 
     def outcome(self, status: Literal["promoted", "stopped", "refused"], reason: str) -> RunOutcome:
         promoted = self.store.run_dir / "promoted"
+        state = self.store.load_state()
+        waived = state.signoffs.get(SIGN_GATE, {}).get(WAIVER_ITEM)
+        below = status == "promoted" and waived is not None
+        if below and waived is not None:
+            reason = (f"{reason}, below its goal: waived by {waived.by} at {waived.at} "
+                      f"({waived.note})")
         return RunOutcome(
             project=self.store.name,
-            state=self.store.current,
+            state=state.state,
             status=status,
             reason=reason,
             run_dir=self.store.run_dir,
             reports=reports_of(self.store),
             promoted=promoted if (promoted / "manifest.json").is_file() else None,
+            signed=tuple(self.signed),
+            below_goal=below,
+            next=MACHINE.next_command(state.state, self.store.facts, self.store.name),
         )
 
     def go(self, stop: str | None) -> RunOutcome:
@@ -215,9 +269,16 @@ class _Walk:
                 return
             facts = read_facts(self.store)
         running = facts.phase4.strategy if self.store.current == "optimizing" else None
-        self.progress.step("Phase 4", f"optimize ({running or facts.phase3.strategy or 'auto'})")
+        # a strategy asked for by a flag enters Phase 4 with it; a running one resumes as it is
+        asked = self.settings.strategy
+        requested = asked if asked in STRATEGY_FLAGS and running is None else "auto"
+        shown = running or (requested if requested != "auto" else None) or \
+            facts.phase3.strategy or "auto"
+        self.progress.step("Phase 4", f"optimize ({shown})")
         # Phase 4 notes its decisions and moves itself, through the progress it is given
-        optimize(self.store, "auto", who=self.who, workers=self.workers, progress=self.progress)
+        optimize(self.store, requested, who=self.who, workers=self.workers,
+                 progress=self.progress, sweep_settings=dict(self.settings.sweep),
+                 space=self.settings.space)
 
     def finalize(self) -> None:
         from phases.finalization.phase import run_finalize
@@ -234,22 +295,50 @@ class _Walk:
     def promote(self) -> None:
         from phases.finalization.promotion import promote
 
-        state = self.store.load_state()
-        if SIGN_ITEM not in state.signoffs.get(SIGN_GATE, {}):
-            report = self.store.run_dir / REPORTS["phase5"]
-            if not self.sign_off:
-                raise Refused(
-                    f"{self.store.name} is finalized; promotion waits for a person to read the "
-                    f"model card in {report} and sign it: phasegate gate sign {SIGN_GATE} "
-                    f"{SIGN_ITEM} --project {self.store.name} --by NAME, then phasegate "
-                    f"promote {self.store.name} (or run again with --sign-off NAME)"
-                )
-            self.store.sign(SIGN_GATE, SIGN_ITEM, who=self.sign_off,
-                            note=f"signed through phasegate run --sign-off; model card: {report}")
-            self.progress.note(f"{SIGN_GATE}/{SIGN_ITEM} signed by {self.sign_off}")
+        name = self.store.name
+        report = self.store.run_dir / REPORTS["phase5"]
+        items = {i.id: i for i in check_gate(self.store, SIGN_GATE).items}
+        card, waiver = items.get(SIGN_ITEM), items.get(WAIVER_ITEM)
+        sign = card is not None and not card.ok  # not signed, or void since (the card changed)
+        waive = waiver is not None and not waiver.ok  # the final model misses the goal
+        missing = []
+        if sign and not self.sign_off:
+            missing.append(
+                f"a person to read the model card in {report} and sign it (run again with "
+                f"--sign-off NAME, or phasegate gate sign {name} {SIGN_GATE} {SIGN_ITEM} "
+                f"--by NAME)")
+        if waive and self.waive_goal is None:
+            missing.append(
+                f"a recorded waiver, since the final model misses the project's goal "
+                f"({self._goal_text()}): run again with --waive-goal REASON, or phasegate gate "
+                f"sign {name} {SIGN_GATE} {WAIVER_ITEM} --by NAME --note REASON")
+        if missing:
+            raise Refused(f"{name} is finalized; promotion waits for " + "; and for ".join(missing)
+                          + f"; then phasegate promote {name}")
+        if sign and self.sign_off:
+            self._sign(SIGN_ITEM, self.sign_off,
+                       f"signed through phasegate run --sign-off; model card: {report}")
+        if waive and self.waive_goal is not None:
+            self._sign(WAIVER_ITEM, self.sign_off or self.who, self.waive_goal)
         self.progress.step("Promotion", "check the gates and promote")
         promotion = promote(self.store, who=self.who, why="phasegate run")
         self.progress.note(f"promoted into {promotion.folder}")
+
+    def _sign(self, item: str, who: str, note: str) -> None:
+        checklist = load_checklist(SIGN_GATE, self.store.project_dir)
+        signed = sign_item(self.store, checklist, SIGN_GATE, item, who=who, note=note)
+        self.signed.append(signed.describe())
+        self.progress.note(f"signed: {signed.describe()}")
+
+    def _goal_text(self) -> str:
+        facts = read_facts(self.store)
+        project = self.store.project
+        metric = project.target.measure
+        summary = facts.phase5.final.summary(metric.name) if facts.phase5.final else None
+        mean = summary.mean if summary is not None else None
+        goal = project.target.goal
+        return (f"mean {metric.name} of the final seeds {metric.format(mean)}, goal "
+                f"{metric.format(goal)}")
 
     # -- Phase 3's two steps -----------------------------------------------------------------
 
@@ -266,8 +355,10 @@ class _Walk:
     def run_diagnosis(self) -> None:
         from phases.diagnostic.phase import run_diagnose
 
-        self.progress.step("Phase 3", "diagnose the baseline")
-        diagnosis, _ = run_diagnose(self.store, who=self.who)
+        probes = list(self.settings.probes)
+        self.progress.step("Phase 3", "diagnose the baseline" +
+                           (f" (probes: {', '.join(probes)})" if probes else ""))
+        diagnosis, _ = run_diagnose(self.store, probes=probes, who=self.who)
         plan = diagnosis.plan
         self.progress.note(f"{len(diagnosis.findings)} findings; strategy {plan.strategy} "
                            f"({plan.strategy_reason}); potential {plan.potential:.1f} points")

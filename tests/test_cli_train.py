@@ -55,15 +55,29 @@ def test_train_on_the_shipped_baseline_writes_every_file(tmp_path: Path) -> None
 
 
 def test_diverging_run_exits_1_with_one_line(tmp_path: Path) -> None:
-    # lr 1e6: status diverged in metrics.json, exit 1, one line and no traceback
+    # lr 1e6: status diverged in metrics.json, exit 1, one line and no traceback; the
+    # progress bar is on stderr too (never on stdout), above that one line
     config = tiny_config(optimizer={"name": "sgd", "lr": 1e6})
     out = tmp_path / "run"
     done = phasegate("train", str(write_config(tmp_path, config)), "--out", str(out))
     assert done.returncode == 1
     assert "Traceback" not in done.stderr
-    assert done.stderr.strip().startswith("phasegate: run diverged: loss")
-    assert len(done.stderr.strip().splitlines()) == 1
+    lines = done.stderr.strip().splitlines()
+    assert lines[-1].startswith("phasegate: run diverged: loss")
+    assert [line for line in lines if line.startswith("phasegate:")] == lines[-1:]
+    assert done.stdout == ""
     assert json.loads((out / "metrics.json").read_text())["status"] == "diverged"
+
+
+def test_json_is_alone_on_stdout(tmp_path: Path) -> None:
+    # train --json: stdout is one JSON document (metrics.json's content); the progress bar
+    # is on stderr
+    out = tmp_path / "run"
+    done = phasegate("train", str(write_config(tmp_path, tiny_config())), "--out", str(out),
+                     "--json")
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["status"] == "completed"
+    assert "tiny seed" in done.stderr
 
 
 def test_typo_in_config_exits_2_and_writes_nothing(tmp_path: Path) -> None:

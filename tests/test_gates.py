@@ -22,7 +22,8 @@ from workflow.gates import (
 from workflow.project import load_project
 from workflow.store import GateRecord, Store
 
-SHIPPED = ["diagnostics_complete", "finalization_complete", "optimization_complete"]
+SHIPPED = ["diagnostics_complete", "finalization_complete", "optimization_complete",
+           "reopen_phase4"]
 
 
 @pytest.fixture
@@ -112,7 +113,7 @@ def test_project_checklists_extend_or_replace(project_dir: Path) -> None:
              "check: {kind: metric, fact: phase5.test.n, op: '>=', value: 1000}}\n")
     _checklist(project_dir, "finalization_complete", f"title: Mine\nextends: true\nitems:\n{extra}")
     merged = load_checklist("finalization_complete", project_dir)
-    assert [i.id for i in merged.items][-2:] == ["model_card_reviewed", "large_test"]
+    assert [i.id for i in merged.items][-3:] == ["model_card_reviewed", "goal_waiver", "large_test"]
     assert merged.title == "Finalization complete"
     _checklist(project_dir, "finalization_complete", f"title: Mine\nitems:\n{extra}")
     replaced = load_checklist("finalization_complete", project_dir)
@@ -178,8 +179,14 @@ def test_significant_check(store: Store) -> None:
 def test_manual_check(store: Store) -> None:
     items = _items(check_gate(store, "finalization_complete"))
     assert items["model_card_reviewed"] == (
-        "pending", "waiting for a sign-off: phasegate gate sign finalization_complete "
-        "model_card_reviewed --project demo --by NAME"
+        "pending", "waiting for phase5/finalization_report.md to exist, then for a person to "
+        "read it and sign: phasegate gate sign demo finalization_complete model_card_reviewed "
+        "--by NAME"
+    )
+    _card(store)
+    assert _items(check_gate(store, "finalization_complete"))["model_card_reviewed"] == (
+        "pending", "waiting for a sign-off: phasegate gate sign demo finalization_complete "
+        "model_card_reviewed --by NAME"
     )
     store.sign("finalization_complete", "model_card_reviewed", who="Ada", note="read it")
     status, reason = _items(check_gate(store, "finalization_complete"))["model_card_reviewed"]
@@ -326,17 +333,27 @@ def test_optimization_complete_improvement(store: Store) -> None:
     assert check_gate(store, "optimization_complete").passed
 
 
+def _card(store: Store) -> Path:
+    """The model card, as Phase 5 writes it (phase5/finalization_report.md)."""
+    card = store.run_dir / "phase5" / "finalization_report.md"
+    card.parent.mkdir(parents=True, exist_ok=True)
+    card.write_text("# Model card\n")
+    return card
+
+
 # rule: results render to checklists/<gate>.md (a checklist to read) and its .json twin
 def test_write_gate_results(store: Store) -> None:
+    _card(store)
     store.sign("finalization_complete", "model_card_reviewed", who="Ada")
     result = check_gate(store, "finalization_complete")
     path = write_gate_results(store, result)
     assert path == store.run_dir / "checklists" / "finalization_complete.md"
     text = path.read_text()
     assert text.startswith("# Finalization complete\n")
-    assert "**pending**, 1 of 8 items pass" in text
-    assert "- [x] A person read the model card (`model_card_reviewed`, pass): signed by Ada" in text
+    assert "**pending**, 2 of 9 items pass" in text
+    assert ("- [x] A person read the model card (the sign-off covers its sha256; an edit voids "
+            "it) (`model_card_reviewed`, pass): signed by Ada") in text
     assert "- [ ] The test set was evaluated exactly once (`test_evaluated_once`, pending): " \
            "phase5.test_evaluations is not recorded" in text
     twin = json.loads(path.with_suffix(".json").read_text())
-    assert twin["status"] == "pending" and twin["passed"] == 1 and len(twin["items"]) == 8
+    assert twin["status"] == "pending" and twin["passed"] == 2 and len(twin["items"]) == 9

@@ -1,8 +1,16 @@
 """Every error phasegate raises on purpose derives from `WorkflowError`.
 
 Each class carries the CLI exit code it maps to, so the CLI catches the root
-once, prints the message as one line and exits with `exit_code`:
-0 done, 1 refused (a gate or a decision said no), 2 bad input.
+once, prints the message as one line (a JSON object under `--json`) and exits
+with `exit_code`. One code per meaning:
+
+| code | meaning |
+|---|---|
+| 0 | done |
+| 1 | refused: a gate or a decision said no, the command does not apply now, a run failed |
+| 2 | bad input: a file, a flag, a name or a value that does not fit |
+| 3 | busy: another phasegate command holds the project's lock; try again later |
+| 130 | interrupted (Ctrl-C); rerun the command, it resumes |
 """
 
 from __future__ import annotations
@@ -10,6 +18,17 @@ from __future__ import annotations
 EXIT_OK = 0
 EXIT_REFUSED = 1
 EXIT_BAD_INPUT = 2
+EXIT_BUSY = 3
+EXIT_INTERRUPTED = 130
+
+# every code the CLI exits with, and what it means (the README's table)
+EXIT_CODES = {
+    EXIT_OK: "done",
+    EXIT_REFUSED: "refused: a gate or a decision said no, or the command does not apply now",
+    EXIT_BAD_INPUT: "bad input: a file, flag, name or value that does not fit",
+    EXIT_BUSY: "busy: another command holds the project's lock",
+    EXIT_INTERRUPTED: "interrupted (Ctrl-C): rerun to resume",
+}
 
 
 class WorkflowError(Exception):
@@ -48,7 +67,9 @@ class ExtensionError(PluginError):
 
 
 class LockHeld(WorkflowError):
-    """Another live process holds the project's lock."""
+    """Another live process holds the project's lock: busy, not bad input; try again later."""
+
+    exit_code = EXIT_BUSY
 
 
 class Refused(WorkflowError):

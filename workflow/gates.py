@@ -2,7 +2,8 @@
 
 A checklist is `checklists/<gate>.yaml`: a title and items, each with an id, the
 text a person reads, one `check`, and optionally a `when` condition that says
-when the item applies (otherwise it is `skipped`, which counts as a pass). The
+when the item applies (otherwise it is `skipped`: it counts as a pass and reads
+"n/a", never as a tick). The
 check kinds:
 
 - `artifact`: a file of the run directory exists and is not empty; its sha256 is
@@ -12,7 +13,9 @@ check kinds:
   `value`, or `fact` + `op` + `other` (another fact) + `offset`, or `any_of` /
   `all_of` lists of conditions
 - `significant`: a recorded comparison (a dict) whose `verdict` is "significant"
-- `manual`: a person's sign-off (`phasegate gate sign`)
+- `manual`: a person's sign-off (`phasegate gate sign`), bound to the sha256 of
+  the `artifacts` it names (workflow.signoff): refused before they exist, void
+  when they change; `reason_required` makes it a waiver that must say why
 - `python`: `module:function` taking (facts, run_dir), returning (bool, reason)
 
 A checklist is checked when it is loaded, not when an item is evaluated: every
@@ -36,7 +39,7 @@ import copy
 import re
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -47,6 +50,7 @@ from workflow.facts import checklist_problems
 from workflow.io import load_model, sha256_file
 from workflow.plugins import load_callable
 from workflow.resources import search_path, shipped_dir
+from workflow.signoff import ManualCheck, evaluate_manual, inside_run_dir
 from workflow.store import MISSING, RunState, Store, lookup, now
 
 __all__ = [
@@ -54,6 +58,7 @@ __all__ = [
     "GateResult",
     "Item",
     "ItemResult",
+    "ManualCheck",
     "checklist_ids",
     "check_gate",
     "find_item",
@@ -74,10 +79,7 @@ class ArtifactCheck(BaseModel):
     @field_validator("path")
     @classmethod
     def _inside_run_dir(cls, path: str) -> str:
-        pure = PurePosixPath(path)
-        if pure.is_absolute() or ".." in pure.parts or not pure.parts:
-            raise ValueError(f"must be a path inside the run directory, but got {path!r}")
-        return path
+        return inside_run_dir(path)
 
 
 class MetricCheck(Condition):
@@ -88,11 +90,6 @@ class SignificantCheck(BaseModel):
     model_config = ConfigDict(extra="forbid")
     kind: Literal["significant"]
     fact: str
-
-
-class ManualCheck(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    kind: Literal["manual"]
 
 
 class PythonCheck(BaseModel):
@@ -280,7 +277,9 @@ def _item(
         if applies.holds is None:
             return result("pending", f"cannot tell whether it applies yet: {applies.text}")
         if not applies.holds:
-            return result("skipped", f"not applicable: {applies.text}")
+            # n/a, in words that cannot be read as a passed check
+            return result("skipped", f"n/a: applies only when {item.when}, and here "
+                                     f"{applies.text} is false")
     check = item.check
     if isinstance(check, ArtifactCheck):
         record = state.gates.get(gate)
@@ -308,12 +307,8 @@ def _item(
     if isinstance(check, SignificantCheck):
         return result(*_significant(check.fact, facts))
     if isinstance(check, ManualCheck):
-        signoff = state.signoffs.get(gate, {}).get(item.id)
-        if signoff is None:
-            return result("pending", f"waiting for a sign-off: phasegate gate sign {gate} "
-                          f"{item.id} --project {state.project} --by NAME")
-        note = f": {signoff.note}" if signoff.note else ""
-        return result("pass", f"signed by {signoff.by} at {signoff.at}{note}")
+        manual = evaluate_manual(check, gate, item.id, run_dir, facts, state)
+        return result(manual.status, manual.reason, stale=manual.stale)
     return result(*_python(check.function, item.id, facts, run_dir))
 
 

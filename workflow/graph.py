@@ -50,6 +50,12 @@ class Transition:
     when: Condition | None = None
     hint: str = ""  # what to do while `when` does not hold; {name} is the project
     auto: bool = False  # no phase's work comes first: the walk takes it once `when` holds
+    # taken only when a person asks for it by name (`phasegate reopen`): the facts never
+    # select it, the walk never takes it, and it is not the way an action's work ends
+    on_request: bool = False
+    # what a person runs to take it (the phase command that does the work and moves on);
+    # {name} is the project; empty: `phasegate advance {name}` takes it
+    command: str = ""
 
 
 def check_graph(
@@ -80,6 +86,8 @@ def check_graph(
                           f"shipped checklist ({', '.join(sorted(gate_ids)) or 'none'})")
         if t.auto and t.when is None:
             errors.append(f"transition {t.name!r} is auto but has no `when` to say when")
+        if t.auto and t.on_request:
+            errors.append(f"transition {t.name!r} cannot be both auto and on request")
     edges = [(t.source, t.target) for t in transitions]
     if len(starts) == 1:
         reached = _closure({starts[0]}, edges)
@@ -130,8 +138,10 @@ def _action_errors(states: list[State], moves: list[Transition], acts: list[Acti
 
 
 def leads_to(own: list[str], transitions: Iterable[Transition]) -> set[str]:
-    """The states outside `own` that the transitions leaving `own` enter."""
-    return {t.target for t in transitions if t.source in own and t.target not in own}
+    """The states outside `own` that the transitions leaving `own` enter (a move taken on
+    request, like reopening Phase 4, is not where the work leads)."""
+    return {t.target for t in transitions
+            if t.source in own and t.target not in own and not t.on_request}
 
 
 def _repeated(names: list[str]) -> list[str]:

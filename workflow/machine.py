@@ -65,6 +65,8 @@ def _decision(code: str) -> Condition:
 
 _PHASE4 = "run a Phase 4 attempt (phasegate optimize {name}); its decision picks the branch"
 _PHASE3 = "run Phase 3 (phasegate diagnose {name}): it records the strategy"
+_OPTIMIZE = "phasegate optimize {name}"
+_DIAGNOSE = "phasegate diagnose {name}"
 
 ACTIONS: tuple[Action, ...] = (
     Action("diagnose", "Phase 3", "phasegate baseline {name}, then phasegate diagnose {name}",
@@ -76,7 +78,8 @@ ACTIONS: tuple[Action, ...] = (
 
 # in the order a project progresses through them
 STATES: tuple[State, ...] = (
-    State("baseline", "the baseline is trained on every seed", initial=True, action="diagnose"),
+    State("baseline", "created: the baseline is trained on every seed here, then diagnosed",
+          initial=True, action="diagnose"),
     State("diagnosed", "Phase 3 has diagnosed the baseline and chosen a strategy",
           action="optimize"),
     State("optimizing", "Phase 4 attempts are running", action="optimize"),
@@ -90,20 +93,31 @@ STATES: tuple[State, ...] = (
 TRANSITIONS: tuple[Transition, ...] = (
     Transition("diagnose", "baseline", "diagnosed",
                when=_when(fact="baseline.completed", value=True),
-               hint="train the baseline on every seed first (phasegate baseline {name})"),
+               hint="train the baseline on every seed first (phasegate baseline {name})",
+               command=_DIAGNOSE),
     Transition("optimize", "diagnosed", "optimizing", gate="diagnostics_complete",
-               when=_when(fact="phase3.strategy", op="!=", value="skip"), hint=_PHASE3),
+               when=_when(fact="phase3.strategy", op="!=", value="skip"), hint=_PHASE3,
+               command=_OPTIMIZE),
     Transition("skip", "diagnosed", "optimized", gate="diagnostics_complete",
                when=_when(fact="phase3.strategy", value="skip"), hint=_PHASE3, auto=True),
-    Transition("accept", "optimizing", "optimized", when=_decision("A"), hint=_PHASE4),
-    Transition("iterate", "optimizing", "optimizing", when=_decision("B"), hint=_PHASE4),
-    Transition("revert", "optimizing", "diagnosed", when=_decision("C"), hint=_PHASE4),
-    Transition("ceiling", "optimizing", "optimized", when=_decision("D"), hint=_PHASE4),
-    Transition("budget", "optimizing", "optimized", when=_decision("budget"), hint=_PHASE4),
+    Transition("accept", "optimizing", "optimized", when=_decision("A"), hint=_PHASE4,
+               command=_OPTIMIZE),
+    Transition("iterate", "optimizing", "optimizing", when=_decision("B"), hint=_PHASE4,
+               command=_OPTIMIZE),
+    Transition("revert", "optimizing", "diagnosed", when=_decision("C"), hint=_PHASE4,
+               command=_OPTIMIZE),
+    Transition("ceiling", "optimizing", "optimized", when=_decision("D"), hint=_PHASE4,
+               command=_OPTIMIZE),
+    Transition("budget", "optimizing", "optimized", when=_decision("budget"), hint=_PHASE4,
+               command=_OPTIMIZE),
     Transition("finalize", "optimized", "finalized", gate="optimization_complete",
                when=_when(fact="phase5.completed", value=True),
-               hint="run Phase 5 (phasegate finalize {name})"),
-    Transition("promote", "finalized", "promoted", gate="finalization_complete"),
+               hint="run Phase 5 (phasegate finalize {name})", command="phasegate finalize {name}"),
+    Transition("promote", "finalized", "promoted", gate="finalization_complete",
+               command="phasegate promote {name}"),
+    # a person asks to try another Phase 4 strategy after it ended (phasegate reopen --phase 4)
+    Transition("reopen", "optimized", "diagnosed", gate="reopen_phase4", on_request=True,
+               command="phasegate reopen {name} --phase 4"),
 )
 # fmt: on
 
@@ -131,8 +145,10 @@ class Machine:
 
     @property
     def gates(self) -> list[str]:
-        """The gate ids on the graph's transitions, in declaration order."""
-        return list(dict.fromkeys(t.gate for t in self.transitions.values() if t.gate))
+        """The gate ids on the way forward, in declaration order (a move taken on request,
+        like reopen, has its own gate, which promotion does not ask for)."""
+        return list(dict.fromkeys(t.gate for t in self.transitions.values()
+                                  if t.gate and not t.on_request))
 
     def transition(self, name: str) -> Transition:
         if name not in self.transitions:
@@ -175,7 +191,22 @@ class Machine:
     def command(self, state: str, project: str) -> str:
         """What a person runs next in `state`, in words."""
         action = self.state(state).action
-        return self.actions[action].command.format(name=project) if action else "nothing (the end)"
+        if action is None:
+            return f"nothing: {project} is {state}, the end of the workflow"
+        return self.actions[action].command.format(name=project)
+
+    def next_command(self, state: str, facts: Mapping[str, Any], project: str) -> str:
+        """The command that moves a project in `state` on, in words: the command of the move
+        the facts select (`phasegate advance` for one no phase takes), else what the move
+        waits for."""
+        if self.state(state).final:
+            return self.command(state, project)
+        try:
+            move = self.next_transition(state, facts, project=project)
+        except Refused:
+            waiting = [t.hint for t in self.forward(state) if t.hint]
+            return waiting[0].format(name=project) if waiting else self.command(state, project)
+        return (move.command or "phasegate advance {name}").format(name=project)
 
     # -- moves --------------------------------------------------------------------------------
 
@@ -185,6 +216,10 @@ class Machine:
             if t.auto and t.when is not None and evaluate_condition(t.when, dict(facts)).holds:
                 return t
         return None
+
+    def forward(self, state: str) -> list[Transition]:
+        """The moves out of `state` the facts may select (not those taken on request)."""
+        return [t for t in self.outgoing(state) if not t.on_request]
 
     def stops(self) -> dict[str, str]:
         """The words `--until` accepts, each with the state it stops at: a state's name, an
@@ -206,7 +241,7 @@ class Machine:
         if stop != self.start:
             return True
         return any(t.when is None or evaluate_condition(t.when, dict(facts)).holds
-                   for t in self.outgoing(stop))
+                   for t in self.forward(stop))
 
     def next_transition(
         self, state: str, facts: Mapping[str, Any], *, project: str = "NAME"
@@ -215,7 +250,7 @@ class Machine:
         if self.state(state).final:
             raise Refused(f"{project} is {state}: that is the end of the workflow")
         chosen, waiting = [], []
-        for t in self.outgoing(state):
+        for t in self.forward(state):
             verdict = evaluate_condition(t.when, dict(facts)) if t.when else None
             if verdict is None or verdict.holds:
                 chosen.append(t)

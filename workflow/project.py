@@ -1,11 +1,23 @@
 """A project: what is optimized, against which baseline, under which statistical rules.
 
 A project file is YAML validated as `ProjectConfig`; `load_project` also makes
-the baseline path absolute (it is written relative to the project file),
-checks that the baseline config exists, so a run directory never depends on
-the folder a command was started from, and loads a user's strategy named as
-`module:Class`, so one that does not fit Phase 4's `Strategy` base is refused
-when the project is created.
+the baseline path (and a sweep's space file) absolute (they are written
+relative to the project file), checks that the baseline config exists, so a
+run directory never depends on the folder a command was started from, and
+loads a user's strategy named as `module:Class`, so one that does not fit
+Phase 4's `Strategy` base is refused when the project is created.
+
+Besides the target and the statistical rules, a project file carries every
+setting `phasegate run` needs to walk it without flags: Phase 3's probes,
+Phase 4's strategy and its sweep (space, method, pruner, trials, how many top
+trials are re-run on the fresh seeds), and the worker count. Flags of a command
+override them for that command. `phases.settings` checks the ones that need a
+phase (the space fits the baseline, the sampler exists) when the project is
+created.
+
+Every number is bounded (a seed is a 32-bit unsigned integer, a budget at most
+ten days, the goal finite and in the metric's range), so a typo is one line at
+`init`, never an overflow hours later.
 """
 
 from __future__ import annotations
@@ -13,7 +25,7 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -23,8 +35,12 @@ from workflow.metric import Metric
 
 __all__ = [
     "BUILTIN_STRATEGIES",
+    "MAX_BUDGET_MINUTES",
+    "MAX_ITERATIONS",
+    "MAX_SEED",
     "NAME_PATTERN",
     "ProjectConfig",
+    "SweepChoice",
     "Target",
     "check_name",
     "load_project",
@@ -36,12 +52,21 @@ _TRAINER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # Phase 4's built-in strategies (phases.optimization.strategies checks its registry against
 # these at import); a project may also name its own as module:Class
 BUILTIN_STRATEGIES = ("targeted", "iterative", "sweep")
+# bounds: a seed is what numpy and torch accept; a budget past ten days or a thousand
+# iterations is a typo, not a plan
+MAX_SEED = 2**32 - 1
+MAX_BUDGET_MINUTES = 10 * 24 * 60
+MAX_ITERATIONS = 1000
+MAX_WORKERS = 1024
+MAX_TRIALS = 100_000
+
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class Target(BaseModel):
-    """The metric the optimization is judged on."""
+    """The metric the optimization is judged on, and the goal it should reach."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     metric: str = Field(default="val_accuracy", pattern=r"^[A-Za-z_]\w*$")
     direction: Literal["maximize", "minimize"] = "maximize"
@@ -66,6 +91,20 @@ class Target(BaseModel):
                 f"{self.metric} is a loss, so lower is better: direction must be 'minimize', "
                 "but got 'maximize'"
             )
+        goal = self.goal
+        if goal is not None:
+            # a rate's goal of 97 was accepted once and reported as "goal 9700.0%"
+            metric = self.measure
+            if metric.is_rate and not 0 <= goal <= 1:
+                raise ValueError(
+                    f"goal: {self.metric} is a rate between 0 and 1 (0.97 is 97%), so the goal "
+                    f"must be in [0, 1], but got {goal!r}"
+                )
+            if metric.is_loss and goal < 0:
+                raise ValueError(
+                    f"goal: {self.metric} is a loss, never below 0, so the goal must be at "
+                    f"least 0, but got {goal!r}"
+                )
         return self
 
     @property
@@ -74,24 +113,51 @@ class Target(BaseModel):
         return Metric.named(self.metric, self.direction)
 
 
+class SweepChoice(BaseModel):
+    """`sweep:` of a project file: how Phase 4 searches when its strategy is a sweep.
+
+    Each field left out takes the sweep's default (phases.optimization.sweep's
+    SweepSettings), and `space` the one Phase 3 recorded. The names are those of
+    `phasegate optimize`'s flags, which override them.
+    """
+
+    model_config = ConfigDict(extra="forbid")
+
+    # a YAML file (relative to the project file) or the space itself, as in configs/space.yaml
+    space: Path | dict[str, dict[str, Any]] | None = None
+    method: str | None = Field(default=None, min_length=1)  # grid, random, bayesian, module:Class
+    pruner: str | None = Field(default=None, min_length=1)  # none, median, asha, hyperband, ...
+    trials: int | None = Field(default=None, ge=1, le=MAX_TRIALS)
+    top_k: int | None = Field(default=None, ge=1, le=100)  # top trials re-run on fresh_seeds
+
+    def settings(self) -> dict[str, Any]:
+        """The fields given, as the sweep's settings (the space apart)."""
+        return {k: v for k, v in self.model_dump(exclude={"space"}).items() if v is not None}
+
+
 class ProjectConfig(BaseModel):
     """One project file. Effects are in the metric's units (accuracy: 0.01 is one point)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     name: str = Field(pattern=NAME_PATTERN)
     baseline: Path
     target: Target = Field(default_factory=Target)
-    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=3)
-    fresh_seeds: list[int] = Field(default_factory=lambda: [100, 101, 102, 103, 104], min_length=3)
+    seeds: list[Seed] = Field(default_factory=lambda: [0, 1, 2, 3, 4], min_length=3)
+    fresh_seeds: list[Seed] = Field(default_factory=lambda: [100, 101, 102, 103, 104],
+                                    min_length=3)
     min_effect: float = Field(default=0.01, ge=0)
     alpha: float = Field(default=0.05, gt=0, lt=1)
     # the chance of detecting a true gain of min_effect: Phase 3's seed advice is sized for it
     power: float = Field(default=0.8, gt=0, lt=1)
-    iteration_limit: int = Field(default=3, ge=1)
-    time_budget_minutes: float | None = Field(default=None, gt=0)
+    iteration_limit: int = Field(default=3, ge=1, le=MAX_ITERATIONS)
+    time_budget_minutes: float | None = Field(default=None, gt=0, le=MAX_BUDGET_MINUTES)
     strategy: str = "auto"  # auto, a built-in strategy, or a user's module:Class
     trainer: str = "builtin"
+    # what `phasegate run` does without flags (each command's flags override them)
+    probes: list[str] = Field(default_factory=list)  # Phase 3's active probes: lr, batch
+    sweep: SweepChoice = Field(default_factory=SweepChoice)
+    workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
 
     @field_validator("seeds", "fresh_seeds")
     @classmethod
@@ -129,7 +195,8 @@ class ProjectConfig(BaseModel):
 
 def check_name(name: str) -> str:
     """`name` if it is a usable project name, else a `ConfigError` saying what is allowed."""
-    if not re.match(NAME_PATTERN, name):
+    # fullmatch: `re.match` with `$` accepts a trailing newline ("demo\n")
+    if not re.fullmatch(NAME_PATTERN, name):
         raise ConfigError(
             f"project name {name!r} is not allowed: use letters, digits, '.', '_' or '-', "
             "starting with a letter or digit (at most 64 characters)"
@@ -162,4 +229,10 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
     baseline = (path.parent / config.baseline.expanduser()).resolve()
     if require_baseline and not baseline.is_file():
         raise ConfigError(f"{path}: baseline: file not found: {baseline}")
-    return config.model_copy(update={"baseline": baseline})
+    sweep = config.sweep
+    if isinstance(sweep.space, Path):
+        space = (path.parent / sweep.space.expanduser()).resolve()
+        if not space.is_file():
+            raise ConfigError(f"{path}: sweep.space: file not found: {space}")
+        sweep = sweep.model_copy(update={"space": space})
+    return config.model_copy(update={"baseline": baseline, "sweep": sweep})

@@ -41,7 +41,8 @@ MODELS = sorted(_models(Facts, set()), key=lambda m: f"{m.__module__}.{m.__name_
 
 # rule: facts.json's sections are exactly the Facts model's fields
 def test_sections() -> None:
-    assert list(SECTIONS) == ["project", "baseline", "phase3", "phase4", "phase5", "moves"]
+    assert list(SECTIONS) == ["project", "baseline", "phase3", "phase4", "phase5", "moves",
+                             "signoffs"]
     assert list(SECTIONS) == list(Facts.model_fields)
 
 

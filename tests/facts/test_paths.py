@@ -31,6 +31,7 @@ SHIPPED_PATHS = {
     ],
     "finalization_complete": [
         "phase5.final_training_completed", "phase5.test_evaluations", "phase5.mcnemar.p_value",
+        "project.direction", "phase5.final.{metric}.mean", "project.goal",
     ],
     "optimization_complete": [
         "phase3.strategy", "phase4.training_completed", "phase4.comparison.verdict",
@@ -38,6 +39,7 @@ SHIPPED_PATHS = {
         "phase4.comparison.mean_diff", "phase4.decision", "phase4.comparison",
         "phase4.target_met", "project.min_effect", "phase4.seeds",
     ],
+    "reopen_phase4": ["phase4.decision"],
 }
 
 
@@ -137,7 +139,7 @@ def test_checker_reports_a_graph_when_no_model_has() -> None:
         ("phase3.{metric}", "phase3.{metric}: phase3 is not keyed by metric name (it has: "),
         ("baseline.seeds.n", "baseline.seeds.n: baseline.seeds has no 'n'"),
         ("phase9.done", "phase9.done: facts has no 'phase9' (it has: project, baseline, phase3, "
-                        "phase4, phase5, moves)"),
+                        "phase4, phase5, moves, signoffs)"),
         ("phase5.mcnemar.p", "phase5.mcnemar.p: phase5.mcnemar has no 'p' (it has: n, "),
     ],
 )

@@ -3,26 +3,72 @@
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["RichProgress"]
+from workflow.metric import Metric
+
+__all__ = ["RichProgress", "TrialTally"]
+
+
+@dataclass
+class TrialTally:
+    """A sweep's finished trials so far: how many, how many pruned or failed, the best."""
+
+    metric: Metric | None = None  # which way is better (None: the best is not named)
+    done: int = 0
+    pruned: int = 0
+    failed: int = 0
+    best: float | None = None
+    best_trial: int | None = None
+
+    def add(self, number: int, state: str, value: float | None) -> None:
+        self.done += 1
+        if state == "pruned":
+            self.pruned += 1
+        elif state not in ("complete", "completed"):
+            self.failed += 1
+        usable = state in ("complete", "completed") and value is not None and math.isfinite(value)
+        if usable and self.metric is not None and (
+            self.best is None or self.metric.better(float(value), self.best)  # type: ignore[arg-type]
+        ):
+            self.best, self.best_trial = value, number
+
+    def line(self) -> str:
+        parts = [f"{self.done} trial{'s' if self.done != 1 else ''} done",
+                 f"{self.pruned} pruned"]
+        if self.failed:
+            parts.append(f"{self.failed} failed")
+        if self.best is not None and self.metric is not None:
+            parts.append(f"best {self.metric.name} {self.best:.4f} (trial {self.best_trial})")
+        return ", ".join(parts)
 
 
 class RichProgress:
-    """A line per step and note, a bar per seed over its epochs.
+    """A line per step and note, a bar per seed over its epochs, a line per sweep trial with
+    the tally so far (trials done, pruned, the best value).
 
-    Everything goes to stderr when `json` is set, so stdout holds only the
-    command's JSON answer; `quiet` shows nothing at all.
+    Everything goes to stderr, so stdout holds only the command's answer (its JSON
+    under `--json`); `quiet` shows nothing at all. `metric` names the target, so a
+    sweep's best trial so far can be named.
     """
 
-    def __init__(self, *, json: bool = False, quiet: bool = False) -> None:
+    def __init__(self, *, json: bool = False, quiet: bool = False,
+                 metric: Metric | None = None) -> None:
         from rich.console import Console
 
-        self.console = Console(highlight=False, stderr=json, quiet=quiet)
+        self.console = Console(highlight=False, stderr=True, quiet=quiet)
         self.bars: Any = None
         self.tasks: dict[int, Any] = {}
         self.finished: set[int] = set()
+        self.tally = TrialTally(metric)
+        self._lock = threading.Lock()  # a sweep reports its trials from a watching thread
+
+    def target(self, metric: Metric) -> None:
+        """The metric a sweep optimizes, and its direction: the best trial can be named."""
+        self.tally.metric = metric
 
     def step(self, phase: str, text: str) -> None:
         self.console.print(f"[bold cyan]{phase}[/] · {text}")
@@ -67,8 +113,10 @@ class RichProgress:
             self.tasks, self.finished = {}, set()
 
     def trial(self, number: int, state: str, value: float | None) -> None:
-        shown = "" if value is None or not math.isfinite(value) else f": {value:.4f}"
-        self.note(f"trial {number} {state}{shown}")
+        with self._lock:
+            self.tally.add(number, state, value)
+            shown = "" if value is None or not math.isfinite(value) else f" {value:.4f}"
+            self.note(f"sweep trial {number} {state}{shown} · {self.tally.line()}")
 
     def note(self, text: str) -> None:
         self.console.print(f"  {text}", markup=False)

@@ -7,12 +7,12 @@ probes import torch only when they run, so `--help` stays fast.
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from workflow.cli import add_command, whoami
+from workflow.cli import add_command, add_workers, print_json, whoami
 from workflow.errors import EXIT_OK
 from workflow.facts import read_facts
+from workflow.machine import MACHINE, require
 from workflow.store import RUNS_ENV, Store
 
 __all__ = ["register"]
@@ -36,9 +36,7 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         help="take DIR/seed-<n>/history.csv (the trainer's columns: epoch, train_loss, "
         "train_accuracy, val_loss, val_accuracy at least) instead of training",
     )
-    baseline.add_argument("--workers", type=int, default=None,
-                          help="worker processes (default: $PHASEGATE_WORKERS, else up to 4)")
-    baseline.add_argument("--json", action="store_true", help="print the baseline facts as JSON")
+    add_workers(baseline)
     _add_common(baseline)
     baseline.set_defaults(handler=_baseline)
 
@@ -52,11 +50,10 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
     )
     diagnose.add_argument("name", help="project name")
     diagnose.add_argument(
-        "--probe", default="", metavar="LIST",
+        "--probe", default=None, metavar="LIST",
         help="active probes to run first, comma-separated: lr (a learning-rate range test), "
-        "batch (a batch-size throughput probe)",
+        "batch (a batch-size throughput probe); default: the project file's probes",
     )
-    diagnose.add_argument("--json", action="store_true", help="print the phase3 facts as JSON")
     _add_common(diagnose)
     diagnose.set_defaults(handler=_diagnose)
 
@@ -75,16 +72,19 @@ def _baseline(args: argparse.Namespace) -> int:
     from workflow.cli.display import RichProgress
 
     store = Store.open(args.name, args.runs)
+    require(store, "diagnose")  # a project past Phase 3 is refused before any bar is drawn
     who = whoami(args.by)
     if args.import_dir is not None:
         evidence = run_baseline(store, import_dir=args.import_dir, who=who)
     else:
-        evidence = run_baseline(store, workers=args.workers,
+        workers = args.workers if args.workers is not None else store.project.workers
+        evidence = run_baseline(store, workers=workers,
                                 progress=RichProgress(json=args.json), who=who)
     facts = read_facts(store)
     baseline = facts.baseline
+    following = MACHINE.next_command(store.current, store.facts, store.name)
     if args.json:
-        print(json.dumps(baseline.model_dump(mode="json", exclude_unset=True), indent=2))
+        print_json({**baseline.model_dump(mode="json", exclude_unset=True), "next": following})
         return EXIT_OK
     target = evidence.target
     summary = baseline.summary(target.name)
@@ -92,23 +92,26 @@ def _baseline(args: argparse.Namespace) -> int:
         score = f"; {target.name} {target.format(summary.mean)} ± {target.format(summary.std)}"
     else:
         score = f"; no usable seed, so no {target.name}"
-    again = " again" if facts.phase3.stale else ""
     print(
         f"baseline of {store.name} ({baseline.source}): {baseline.seeds} of {baseline.runs} seeds "
-        f"usable, {baseline.diverged} diverged{score}. next: phasegate diagnose {store.name}{again}"
+        f"usable, {baseline.diverged} diverged{score}. next: {following}"
     )
     return EXIT_OK
 
 
 def _diagnose(args: argparse.Namespace) -> int:
     from phases.diagnostic.phase import run_diagnose
+    from phases.settings import resolve
 
     store = Store.open(args.name, args.runs)
-    probes = [p.strip() for p in args.probe.split(",") if p.strip()]
+    given = None if args.probe is None else [p.strip() for p in args.probe.split(",")
+                                             if p.strip()]
+    probes = list(resolve(store.project, probes=given).probes)
     diagnosis, report = run_diagnose(store, probes=probes, who=whoami(args.by))
     facts = read_facts(store).phase3.model_dump(mode="json", exclude_unset=True)
+    following = MACHINE.next_command(store.current, store.facts, store.name)
     if args.json:
-        print(json.dumps({**facts, "report": str(report), "state": store.current}, indent=2))
+        print_json({**facts, "report": str(report), "state": store.current, "next": following})
         return EXIT_OK
     plan = diagnosis.plan
     print(f"{store.name}: {len(diagnosis.findings)} findings, now {store.current}")
@@ -121,5 +124,5 @@ def _diagnose(args: argparse.Namespace) -> int:
         print(f"  {rec.id} {rec.priority}: {rec.title} (+{low:g} to +{high:g} points)")
     print(f"strategy: {plan.strategy} ({plan.strategy_reason}); potential {plan.potential:.1f} "
           f"points")
-    print(f"wrote {report.parent}/; next: phasegate advance {store.name}")
+    print(f"wrote {report.parent}/; next: {following}")
     return EXIT_OK

@@ -5,18 +5,25 @@ Nothing here imports torch at import time, so `--help` stays fast.
 
 `run` never signs the manual `model_card_reviewed` item by itself: without
 `--sign-off NAME` it stops at `finalized` with exit 1 and says what to sign;
-with it, it records NAME's sign-off (noting it was given to `run`) and promotes.
+with it, it records NAME's sign-off once the model card exists (covering the
+card's sha256, noting it was given to `run`), prints what was signed and
+promotes. A final model below the project's goal is promoted only with
+`--waive-goal REASON` (recorded as the `goal_waiver` item: who and why); `run`
+then says "promoted below goal". The project file's phase settings apply, and
+`run`'s flags override them (phases.settings).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 
-from workflow.cli import add_command, whoami
+from workflow.cli import add_command, add_workers, print_json, whoami
 from workflow.cli.display import RichProgress
+from workflow.cli.phase4 import add_sweep_flags, sweep_flags
 from workflow.errors import EXIT_OK, EXIT_REFUSED
+from workflow.machine import MACHINE
+from workflow.project import BUILTIN_STRATEGIES
 from workflow.store import RUNS_ENV, Store
 
 __all__ = ["register"]
@@ -56,7 +63,9 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "model card's sign-off is never given silently: pass --sign-off NAME, or the run "
         "stops at finalized saying what to sign",
         example="phasegate run configs/quickstart.yaml --sign-off \"$USER\"\n"
-        "  phasegate run configs/quickstart.yaml --until phase3    # baseline and diagnosis only",
+        "  phasegate run configs/quickstart.yaml --until phase3    # baseline and diagnosis only\n"
+        "  phasegate run myproject.yaml --strategy sweep --space space.yaml --trials 8 "
+        "--sign-off \"$USER\"",
     )
     run.add_argument("project", type=Path, metavar="PROJECT.yaml", help="project file")
     run.add_argument(
@@ -69,6 +78,19 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         help="who signs finalization_complete/model_card_reviewed (that they read the model "
         "card) so the run can promote; without it the run stops at finalized",
     )
+    run.add_argument(
+        "--waive-goal", metavar="REASON", default=None,
+        help="promote even if the final model misses the project's goal, recording this "
+        "reason and who waived it (--sign-off NAME, else --by) as goal_waiver; without it a "
+        "model below the goal stops at finalized",
+    )
+    phases = run.add_argument_group(
+        "phase settings", "each overrides the project file's setting of the same name")
+    phases.add_argument("--probe", default=None, metavar="LIST",
+                        help="Phase 3's active probes, comma-separated: lr, batch")
+    phases.add_argument("--strategy", choices=BUILTIN_STRATEGIES, default=None,
+                        help="Phase 4's strategy (default: the project's, else Phase 3's)")
+    add_sweep_flags(run)
     _add_common(run)
     run.set_defaults(handler=_run)
 
@@ -81,9 +103,7 @@ def _add_common(parser: argparse.ArgumentParser, *, workers: bool = True) -> Non
     parser.add_argument("--by", metavar="WHO", default=None,
                         help="who runs it, for the event log (default: the login name)")
     if workers:
-        parser.add_argument("--workers", type=int, default=None,
-                            help="worker processes (default: $PHASEGATE_WORKERS, else up to 4)")
-    parser.add_argument("--json", action="store_true", help="print the outcome as JSON")
+        add_workers(parser)
 
 
 def _finalize(args: argparse.Namespace) -> int:
@@ -91,25 +111,46 @@ def _finalize(args: argparse.Namespace) -> int:
     from workflow.facts import read_facts
 
     store = Store.open(args.name, args.runs)
+    workers = args.workers if args.workers is not None else store.project.workers
     result = run_finalize(store, progress=RichProgress(json=args.json), who=whoami(args.by),
-                          workers=args.workers)
+                          workers=workers)
     phase5 = read_facts(store).phase5
     test = phase5.test.model_dump(mode="json") if phase5.test else {}
     mcnemar = phase5.mcnemar.model_dump(mode="json") if phase5.mcnemar else {}
+    following = _next(store)
     if args.json:
-        print(json.dumps({"project": store.name, "state": store.current, "already": result.already,
-                          "report": str(result.report), "model": str(result.model_dir),
-                          "test": test, "mcnemar": mcnemar}, indent=2))
+        print_json({"project": store.name, "state": store.current, "already": result.already,
+                    "report": str(result.report), "model": str(result.model_dir),
+                    "test": test, "mcnemar": mcnemar, "next": following})
         return EXIT_OK
     done = "was already finalized" if result.already else "is finalized"
     print(f"{store.name} {done}: test accuracy {100 * test['final_accuracy']:.2f}% (final) vs "
           f"{100 * test['baseline_accuracy']:.2f}% (baseline) on {test['n']} examples; McNemar "
           f"p = {mcnemar['p_value']:.4g}")
     print(f"report: {result.report}\nmodel: {result.model_dir}")
-    print(f"next: read the model card, then phasegate gate sign finalization_complete "
-          f"model_card_reviewed --project {store.name} --by NAME && phasegate promote "
-          f"{store.name}")
+    print(f"next: {following}")
     return EXIT_OK
+
+
+def _next(store: Store) -> str:
+    """What moves the project on: in finalized, the sign-offs the promotion gate waits for."""
+    from workflow.gates import check_gate
+
+    state = store.current
+    if state != "finalized":
+        return MACHINE.next_command(state, store.facts, store.name)
+    waiting = [i for i in check_gate(store, "finalization_complete").items
+               if i.kind == "manual" and not i.ok]
+    if not waiting:
+        return f"phasegate promote {store.name}"
+    signs = " && ".join(_sign_line(store.name, i.id) for i in waiting)
+    return f"read the model card ({store.run_dir / 'phase5/finalization_report.md'}), then " \
+           f"{signs} && phasegate promote {store.name}"
+
+
+def _sign_line(name: str, item: str) -> str:
+    note = ' --note "WHY THE GOAL IS WAIVED"' if item == "goal_waiver" else ""
+    return f"phasegate gate sign {name} finalization_complete {item} --by NAME{note}"
 
 
 def _promote(args: argparse.Namespace) -> int:
@@ -118,8 +159,8 @@ def _promote(args: argparse.Namespace) -> int:
     store = Store.open(args.name, args.runs)
     result = promote(store, who=whoami(args.by))
     if args.json:
-        print(json.dumps({"project": store.name, "already": result.already,
-                          "folder": str(result.folder), "manifest": result.manifest}, indent=2))
+        print_json({"project": store.name, "already": result.already,
+                    "folder": str(result.folder), "manifest": result.manifest})
         return EXIT_OK
     if result.already:
         print(f"{store.name} is already promoted (at {result.manifest.get('promoted_at')}); "
@@ -132,16 +173,26 @@ def _promote(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from phases.pipeline import run_project, stop_state
+    from workflow.project import load_project
 
     stop_state(args.until)  # a bad --until is bad input before anything starts
+    settings = sweep_flags(args)
+    if args.strategy is not None:
+        settings["strategy"] = args.strategy
+    if args.probe is not None:
+        settings["probes"] = [p.strip() for p in args.probe.split(",") if p.strip()]
+    metric = load_project(args.project).target.measure  # the sweep names its best trial
     outcome = run_project(args.project, runs=args.runs, until=args.until,
-                          sign_off=args.sign_off, who=whoami(args.by), workers=args.workers,
-                          progress=RichProgress(json=args.json))
+                          sign_off=args.sign_off, waive_goal=args.waive_goal,
+                          who=whoami(args.by), workers=args.workers,
+                          progress=RichProgress(json=args.json, metric=metric),
+                          settings=settings)
     if args.json:
-        print(json.dumps(outcome.to_dict(), indent=2))
+        print_json(outcome.to_dict())
     else:
-        word = {"promoted": "done", "stopped": "stopped", "refused": "refused"}[outcome.status]
-        print(f"{outcome.project} is {outcome.state} ({word}): {outcome.reason}")
+        print(f"{outcome.project} is {outcome.state} ({outcome.word}): {outcome.reason}")
+        for line in outcome.signed:
+            print(f"  signed: {line}")
         for phase, path in outcome.reports.items():
             print(f"  {phase} report: {path}")
         if outcome.promoted is not None:
@@ -149,4 +200,5 @@ def _run(args: argparse.Namespace) -> int:
                   f"(manifest: {outcome.promoted / 'manifest.json'})")
         else:
             print(f"  promoted model: none yet (run directory: {outcome.run_dir})")
+            print(f"  next: {outcome.next}")
     return EXIT_REFUSED if outcome.status == "refused" else EXIT_OK

@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from workflow.cli import add_command
+from workflow.cli import add_command, print_json
 from workflow.errors import EXIT_OK
 
 Subparsers = argparse._SubParsersAction  # argparse gives the type no public name
@@ -62,7 +62,11 @@ def _worker(args: argparse.Namespace) -> int:
         raise ConfigError(f"--trials must be at least 1, but got {args.trials}")
     summary = work(
         args.storage, args.study, max_trials=args.trials, trial_root=args.out,
-        progress=RichProgress(),
+        progress=RichProgress(json=args.json),
     )
-    print(f"worker done: {summary.trials_run} trials run; {summary.stop_reason}")
+    if args.json:
+        print_json({"study": args.study, "trials_run": summary.trials_run,
+                    "stop_reason": summary.stop_reason})
+    else:
+        print(f"worker done: {summary.trials_run} trials run; {summary.stop_reason}")
     return EXIT_OK

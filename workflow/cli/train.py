@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from workflow.cli import add_command
+from workflow.cli import add_command, print_json
 from workflow.cli.display import RichProgress
 from workflow.errors import EXIT_OK, EXIT_REFUSED
 
@@ -21,13 +21,12 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("config", type=Path, help="training config (YAML)")
     parser.add_argument("--seed", type=int, default=None, help="seed (default: the config's)")
     parser.add_argument("--out", type=Path, required=True, help="run folder to write")
-    parser.add_argument("--json", action="store_true", help="print metrics.json's content")
+    parser.add_argument("--json", action="store_true",
+                        help="print metrics.json's content (the progress bar goes to stderr)")
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    import json
-
     from workflow.trainer import fit
     from workflow.trainer.config import load_train_config
     from workflow.trainer.result import RunStatus
@@ -35,18 +34,26 @@ def run(args: argparse.Namespace) -> int:
     config = load_train_config(args.config)
     seed = config.seed if args.seed is None else args.seed
     progress = RichProgress(json=args.json)
+    started = False
 
     def report(epoch: int, row: dict[str, float]) -> None:
+        # the bar appears with the first epoch: a run refused before it (a bad --out) shows
+        # its one error line alone
+        nonlocal started
+        if not started:
+            progress.training(config.name, [seed], [], config.training.epochs)
+            started = True
         progress.epoch(seed, epoch, row)
 
-    progress.training(config.name, [seed], [], config.training.epochs)
     try:
         result = fit(config, seed, args.out, report=report)
-        progress.seed_done(seed, result.status.value, int(result.extra.get("epochs_run", 0)))
+        if started:
+            progress.seed_done(seed, result.status.value,
+                               int(result.extra.get("epochs_run", 0)))
     finally:
         progress.end_training()
     if args.json:
-        print(json.dumps(result.to_metrics(), indent=2, default=str))
+        print_json(result.to_metrics())
     if result.status is RunStatus.DIVERGED:
         print(f"phasegate: run diverged: {result.stop_reason}; wrote {args.out}", file=sys.stderr)
         return EXIT_REFUSED

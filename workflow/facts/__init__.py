@@ -1,7 +1,8 @@
 """Typed facts: every section of facts.json is a frozen pydantic model.
 
 facts.json is what the phases record, section by section (`project`,
-`baseline`, `phase3`, `phase4`, `phase5`, `moves`); gates and the phase graph
+`baseline`, `phase3`, `phase4`, `phase5`, `moves`,
+`signoffs`); gates and the phase graph
 read it by dotted path. Here each section is a model, so
 
 - `Store.record` validates every write against its section's model (a
@@ -37,6 +38,7 @@ from workflow.facts._phase5 import (
 )
 from workflow.facts._project import ProjectFacts
 from workflow.facts._root import SECTIONS, Facts, check_section, parse_facts, read_facts
+from workflow.facts._signoffs import SignedFact, SignoffsFacts
 
 __all__ = [
     "METRIC",
@@ -56,6 +58,8 @@ __all__ = [
     "ProjectFacts",
     "RecommendationFact",
     "SelectionFact",
+    "SignedFact",
+    "SignoffsFacts",
     "TestFact",
     "TestLockFact",
     "check_section",

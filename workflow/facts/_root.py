@@ -15,6 +15,7 @@ from workflow.facts._phase3 import Phase3Facts
 from workflow.facts._phase4 import Phase4Facts
 from workflow.facts._phase5 import Phase5Facts
 from workflow.facts._project import ProjectFacts
+from workflow.facts._signoffs import SignoffsFacts
 from workflow.io import describe_validation_error
 
 if TYPE_CHECKING:
@@ -36,6 +37,7 @@ class Facts(FactsModel):
     phase4: Phase4Facts = Field(default_factory=Phase4Facts)
     phase5: Phase5Facts = Field(default_factory=Phase5Facts)
     moves: MovesFacts = Field(default_factory=MovesFacts)
+    signoffs: SignoffsFacts = Field(default_factory=SignoffsFacts)
 
 
 def _section_models() -> dict[str, type[BaseModel]]:
