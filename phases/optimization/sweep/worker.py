@@ -27,6 +27,7 @@ from phases.optimization.sweep.artifacts import TRIALS_CSV, write_trials_csv
 from phases.optimization.sweep.records import TrialRecord, trial_records
 from phases.optimization.sweep.recovery import HEARTBEAT_S, recover_interrupted, worker_identity
 from phases.optimization.sweep.storage import open_storage
+from phases.optimization.sweep.trust import LocalRun, trusted_run
 from workflow.errors import ConfigError, PluginError, WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.progress import Progress
@@ -62,12 +63,15 @@ def work(
     max_trials: int | None = None,
     trial_root: str | os.PathLike[str] | None = None,
     progress: Progress | None = None,
+    local: LocalRun | None = None,
 ) -> WorkerSummary:
     """Run trials of the study until its budget is spent (or `max_trials` by this worker).
 
     `worker_index` seeds this worker's sampler (seed + index); None, for a worker
     joining from elsewhere, derives a seed from the process id. `progress` hears of
     each trial this worker ran (`trial`, and a `note` with the reason of a failure).
+    `local`: the trainer and base config given on this host; the study's database
+    gives only trial parameters (see `trust`: a study that differs is refused).
     """
     from workflow.trainer import resolve_trainer
 
@@ -75,7 +79,8 @@ def work(
     study = st.load_study(storage, study_name)
     spec = st.read_spec(study)
     source = f"study {study_name}"
-    base = spec.base(source)
+    trusted = trusted_run(spec, study_name, local, spawned_here=worker_index is not None)
+    base = trusted.base
     space = spec.search_space(source)
     index = worker_index if worker_index is not None else 1000 + os.getpid() % 100_000
     study = st.load_study(
@@ -84,7 +89,7 @@ def work(
         sampler=st.make_sampler(spec, spec.seed + index),
         pruner=st.make_pruner(spec, base.training.epochs),
     )
-    trainer = resolve_trainer(spec.trainer)
+    trainer = resolve_trainer(trusted.trainer)
     root = Path(trial_root) if trial_root is not None else Path(spec.trial_root)
     root.mkdir(parents=True, exist_ok=True)
     done = 0
@@ -255,7 +260,12 @@ class _Heartbeat:
 
 
 def worker_process(
-    storage_url: str, study_name: str, worker_index: int, threads: int, log_path: str
+    storage_url: str,
+    study_name: str,
+    worker_index: int,
+    threads: int,
+    log_path: str,
+    local: LocalRun | None = None,
 ) -> None:
     """The entry point of a local worker process (spawned): its output goes to `log_path`."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
@@ -267,7 +277,7 @@ def worker_process(
 
     torch.set_num_threads(max(1, threads))
     try:
-        summary = work(storage_url, study_name, worker_index=worker_index)
+        summary = work(storage_url, study_name, worker_index=worker_index, local=local)
     except WorkflowError as exc:
         print(f"phasegate: {exc}", flush=True)
         raise SystemExit(exc.exit_code) from None

@@ -31,15 +31,19 @@ def test_two_workers_share_one_study_in_postgresql(postgres_url: str, tmp_path: 
     )
     settings = SweepSettings(method="grid", pruner="none", storage=postgres_url,
                              study_name="digits-grid")
+    trainer = "tests.optimization.sweep.trainers:slow_fit"
     _, study, spec = prepare_study(
-        tiny_base(epochs=2), space, tmp_path / "sweep", settings,
-        trainer="tests.optimization.sweep.trainers:slow_fit",
+        tiny_base(epochs=2), space, tmp_path / "sweep", settings, trainer=trainer
     )
     assert spec.max_trials == 8
+    # each worker runs the trainer and base config of the project file on its own host
+    (tmp_path / "base.yaml").write_text(tiny_base(epochs=2).to_yaml())
+    project = tmp_path / "project.yaml"
+    project.write_text(f"name: p\nbaseline: base.yaml\ntrainer: {trainer}\n")
     env = subprocess_env()
     env["PHASEGATE_TEST_EPOCH_DELAY"] = "0.3"
     command = [sys.executable, "-m", "workflow", "sweep", "worker", "--storage", postgres_url,
-               "--study", "digits-grid"]
+               "--study", "digits-grid", "--project", str(project)]
     workers = [
         subprocess.Popen(command, cwd=REPO, env=env, stdout=subprocess.PIPE,
                          stderr=subprocess.STDOUT, text=True)
