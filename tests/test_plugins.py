@@ -115,3 +115,21 @@ def test_train_refuses_os_system_as_a_dataset(
     assert "standard library" in lines[-1] and "Traceback" not in err
     assert not marker.exists()
     assert not (tmp_path / "run").exists()
+
+
+# rule: a read-only command can check a plug-in's name without importing its module
+def test_check_spec_refuses_without_importing(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+                                              ) -> None:
+    from workflow.plugins import check_spec
+
+    marker = tmp_path / "imported"
+    (tmp_path / "noisy_checks.py").write_text(f"open({str(marker)!r}, 'w').close()\n"
+                                              "def ok(facts, run_dir): return True, 'fine'\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert check_spec("noisy_checks:ok", role="check x") == ("noisy_checks", "ok")
+    assert not marker.exists()
+    for spec, match in (("os:system", "standard library"), ("noisy_checks", "expected"),
+                        ("noisy_checks:__dict__", "dunder")):
+        with pytest.raises(PluginError, match=match):
+            check_spec(spec, role="check x")
+    assert not marker.exists()

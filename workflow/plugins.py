@@ -27,7 +27,7 @@ from typing import Any
 
 from workflow.errors import ExtensionError, PluginError
 
-__all__ = ["CONTRACTS", "is_standard_library", "load_callable", "load_class"]
+__all__ = ["CONTRACTS", "check_spec", "is_standard_library", "load_callable", "load_class"]
 
 # modules that ship with Python or that any import reaches: never a user's plug-in
 _STANDARD = frozenset(sys.stdlib_module_names) | {"builtins", "__main__", "__future__"}
@@ -136,7 +136,13 @@ def load_class(spec: str, *, role: str, base: type) -> type:
     return target
 
 
-def _resolve(spec: str, role: str, shape: str) -> Any:
+def check_spec(spec: str, *, role: str, shape: str = "module:function") -> tuple[str, str]:
+    """The (module, attribute) of `spec`, checked without importing anything.
+
+    For read-only commands (`status`) that must name a plug-in's problems without
+    running the user's code: a malformed name, the standard library or a dunder
+    path is refused here exactly as `load_callable` would refuse it.
+    """
     module_name, sep, attr = spec.partition(":")
     if not sep or not module_name or not attr:
         raise PluginError(f"{role} {spec!r}: expected {shape!r}")
@@ -147,6 +153,11 @@ def _resolve(spec: str, role: str, shape: str) -> Any:
         )
     if any(part.startswith("__") for part in attr.split(".")):
         raise PluginError(f"{role} {spec!r}: a plug-in is not reached through dunder names")
+    return module_name, attr
+
+
+def _resolve(spec: str, role: str, shape: str) -> Any:
+    module_name, attr = check_spec(spec, role=role, shape=shape)
     try:
         module = importlib.import_module(module_name)
     except Exception as exc:  # a user's module may fail to import in any way
