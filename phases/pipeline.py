@@ -48,7 +48,7 @@ from phases.settings import PhaseSettings, check_project, resolve
 from workflow.errors import ConfigError, Refused
 from workflow.facts import Facts, read_facts
 from workflow.gates import check_gate, load_checklist
-from workflow.machine import MACHINE, GraphError, require, take
+from workflow.machine import MACHINE, GraphError, next_step, require, take
 from workflow.progress import Progress, QuietProgress
 from workflow.project import ProjectConfig, load_project
 from workflow.signoff import sign_item
@@ -214,7 +214,7 @@ class _Walk:
             promoted=promoted if (promoted / "manifest.json").is_file() else None,
             signed=tuple(self.signed),
             below_goal=below,
-            next=MACHINE.next_command(state.state, self.store.facts, self.store.name),
+            next=next_step(self.store),
         )
 
     def go(self, stop: str | None) -> RunOutcome:

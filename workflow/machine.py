@@ -41,17 +41,20 @@ from workflow.errors import GateFailed, Refused, StateError, WrongState
 from workflow.facts import MovesFacts
 from workflow.gates import (
     GateResult,
+    ManualCheck,
     check_gate,
+    load_checklist,
     shipped_checklist_ids,
     stale_records,
     write_gate_results,
 )
 from workflow.graph import Action, GraphError, State, Transition, check_graph, leads_to
+from workflow.signoff import sign_command
 from workflow.store import GateRecord, Store, now
 
 __all__ = [
     "ACTIONS", "MACHINE", "STATES", "TRANSITIONS", "Action", "GraphError", "Machine", "State",
-    "Taken", "Transition", "advance", "check_graph", "require", "take",
+    "Taken", "Transition", "advance", "check_graph", "next_step", "require", "take",
 ]
 
 
@@ -329,6 +332,31 @@ def take(store: Store, name: str, who: str, why: str = "", *, machine: Machine =
         store.record("moves", moves.model_dump(mode="json"), who=who)
         store.append_event("transition", {**event, "gate": result.summary() if result else None})
     return Taken(transition, result)
+
+
+def next_step(store: Store, *, machine: Machine = MACHINE) -> str:
+    """What a person runs next, in words: the next move's command, preceded by the sign-offs
+    its gate still waits for (a manual item is the one thing no command does by itself)."""
+    state = store.load_state()
+    following = machine.next_command(state.state, store.facts, state.project)
+    if machine.state(state.state).final:
+        return following
+    try:
+        move = machine.next_transition(state.state, store.facts, project=state.project)
+    except Refused:
+        return following
+    if move.gate is None:
+        return following
+    failing = check_gate(store, move.gate).failing
+    manual = [i for i in failing if i.kind == "manual"]
+    if not manual or len(manual) != len(failing):
+        return following
+    checks = {i.id: i.check for i in load_checklist(move.gate, store.project_dir).items}
+    signs = [sign_command(move.gate, i.id, state.project,
+                          reason=isinstance(checks.get(i.id), ManualCheck)
+                          and checks[i.id].reason_required)  # type: ignore[union-attr]
+             for i in manual]
+    return " && ".join([*signs, following])
 
 
 def require(store: Store, action: str, *, machine: Machine = MACHINE) -> str:

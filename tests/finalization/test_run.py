@@ -125,8 +125,11 @@ def test_run_stops_for_the_model_card_sign_off(
     runs = copy_runs(finalized, tmp_path / "runs")
     code, output = _cli(capsys, "run", str(project), "--runs", str(runs))
     assert code == 1
-    assert "phasegate gate sign finalization_complete model_card_reviewed --project tiny" in output
+    assert "phasegate gate sign tiny finalization_complete model_card_reviewed --by NAME" in output
     assert "--sign-off NAME" in output
+    # the next step it names is the sign-off, then the promotion; not the promotion alone
+    assert ("next: phasegate gate sign tiny finalization_complete model_card_reviewed --by NAME "
+            "&& phasegate promote tiny") in output
     assert Store.open(NAME, runs).current == "finalized"
 
 

@@ -143,7 +143,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        return int(args.handler(args) or 0)
+        code = int(args.handler(args) or 0)
+        sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
+        return code
     except BrokenPipeError:
         # the reader went away (`phasegate status x | head`): nothing to say, and nobody to
         # say it to; stdout is pointed at /dev/null so the interpreter's flush stays quiet

@@ -10,7 +10,19 @@ from typing import Any
 
 from workflow.metric import Metric
 
-__all__ = ["RichProgress", "TrialTally"]
+__all__ = ["RichProgress", "TrialTally", "console"]
+
+
+def console(*, stderr: bool = False, quiet: bool = False) -> Any:
+    """A rich Console whose closed pipe is a `BrokenPipeError` for `workflow.cli.main` to end
+    quietly with its own exit code (rich's default exits 1, the code of a refusal)."""
+    from rich.console import Console
+
+    class _Console(Console):
+        def on_broken_pipe(self) -> None:
+            raise BrokenPipeError("the reader closed the pipe")
+
+    return _Console(highlight=False, stderr=stderr, quiet=quiet)
 
 
 @dataclass
@@ -57,9 +69,7 @@ class RichProgress:
 
     def __init__(self, *, json: bool = False, quiet: bool = False,
                  metric: Metric | None = None) -> None:
-        from rich.console import Console
-
-        self.console = Console(highlight=False, stderr=True, quiet=quiet)
+        self.console = console(stderr=True, quiet=quiet)
         self.bars: Any = None
         self.tasks: dict[int, Any] = {}
         self.finished: set[int] = set()

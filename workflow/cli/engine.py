@@ -206,11 +206,12 @@ def _record(state: Any, gate: str) -> dict[str, Any] | None:
 
 
 def _print_status(data: dict[str, Any]) -> None:
-    from rich.console import Console
     from rich.markup import escape
     from rich.table import Table
 
-    console = Console(highlight=False)
+    from workflow.cli.display import console as make_console
+
+    console = make_console()
     console.print(f"[bold]{data['project']}[/]: {data['state']} ({data['description']})")
     move = data["next"]
     if move["transition"] is None:

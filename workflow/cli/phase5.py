@@ -22,7 +22,7 @@ from workflow.cli import add_command, add_workers, print_json, whoami
 from workflow.cli.display import RichProgress
 from workflow.cli.phase4 import add_sweep_flags, sweep_flags
 from workflow.errors import EXIT_OK, EXIT_REFUSED
-from workflow.machine import MACHINE
+from workflow.machine import next_step
 from workflow.project import BUILTIN_STRATEGIES
 from workflow.store import RUNS_ENV, Store
 
@@ -134,23 +134,11 @@ def _finalize(args: argparse.Namespace) -> int:
 
 def _next(store: Store) -> str:
     """What moves the project on: in finalized, the sign-offs the promotion gate waits for."""
-    from workflow.gates import check_gate
-
-    state = store.current
-    if state != "finalized":
-        return MACHINE.next_command(state, store.facts, store.name)
-    waiting = [i for i in check_gate(store, "finalization_complete").items
-               if i.kind == "manual" and not i.ok]
-    if not waiting:
-        return f"phasegate promote {store.name}"
-    signs = " && ".join(_sign_line(store.name, i.id) for i in waiting)
-    return f"read the model card ({store.run_dir / 'phase5/finalization_report.md'}), then " \
-           f"{signs} && phasegate promote {store.name}"
-
-
-def _sign_line(name: str, item: str) -> str:
-    note = ' --note "WHY THE GOAL IS WAIVED"' if item == "goal_waiver" else ""
-    return f"phasegate gate sign {name} finalization_complete {item} --by NAME{note}"
+    following = next_step(store)
+    if store.current == "finalized" and "gate sign" in following:
+        card = store.run_dir / "phase5/finalization_report.md"
+        return f"read the model card ({card}), then {following}"
+    return following
 
 
 def _promote(args: argparse.Namespace) -> int:
