@@ -4,6 +4,12 @@ Each seed writes `<root>/seed-<n>/`. A seed whose folder holds a finished run
 of the same config is not trained again, so a killed command rerun picks up
 where it stopped. The trainer is phasegate's own or a user's `module:function`
 with the same contract; workers import it by name.
+
+Workers are spawned processes that die with the command (`workflow.lifeline`):
+a killed command leaves no worker finishing its seeds beside the rerun. Ctrl-C
+stops them: the command ends their processes, removes the staging folders
+(`.seed-<n>.partial`) of the seeds it did not finish, and raises
+`KeyboardInterrupt` once.
 """
 
 from __future__ import annotations
@@ -11,8 +17,9 @@ from __future__ import annotations
 import multiprocessing
 import os
 import queue
+import shutil
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -20,8 +27,10 @@ from typing import Any
 import yaml
 
 from workflow.errors import PluginError
+from workflow.lifeline import worker_init
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
+from workflow.trainer.run_folder import staging_dir
 
 EpochCallback = Callable[[int, int, dict[str, float]], None]  # (seed, epoch, row)
 
@@ -71,31 +80,43 @@ def train_seeds(
     threads = max(1, (os.cpu_count() or 1) // workers)
     if workers == 1:
         for seed in pending:
-            result = _train_one(trainer, config, seed, root, threads, on_epoch)
+            try:
+                result = _train_one(trainer, config, seed, root, threads, on_epoch)
+            except KeyboardInterrupt:
+                _remove_staging(root, [seed])
+                raise
             results[seed] = result
             if on_done:
                 on_done(result)
         return results
 
     context = multiprocessing.get_context("spawn")
-    with context.Manager() as manager:
-        events: Any = manager.Queue()
-        drain = threading.Thread(target=_drain, args=(events, on_epoch), daemon=True)
-        drain.start()
-        try:
-            with ProcessPoolExecutor(max_workers=workers, mp_context=context) as pool:
-                futures = {
-                    pool.submit(_worker, trainer, config, seed, root, threads, events): seed
-                    for seed in pending
-                }
-                for future in futures:
-                    result = future.result()
-                    results[futures[future]] = result
-                    if on_done:
-                        on_done(result)
-        finally:
-            events.put(None)
-            drain.join(timeout=5)
+    events: Any = context.Queue()
+    drain = threading.Thread(target=_drain, args=(events, on_epoch), daemon=True)
+    drain.start()
+    # the kernel's parent-death signal follows the spawning thread: asked for only from the
+    # main thread, which ends with the process (the watchdog covers every other case)
+    from_main = threading.current_thread() is threading.main_thread()
+    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
+                               initargs=(os.getpid(), from_main, events))
+    try:
+        futures = {
+            pool.submit(_worker, trainer, config, seed, root, threads): seed for seed in pending
+        }
+        for future in futures:
+            result = future.result()
+            results[futures[future]] = result
+            if on_done:
+                on_done(result)
+    except KeyboardInterrupt:
+        _stop(pool)
+        _remove_staging(root, [seed for seed in pending if seed not in results])
+        raise
+    finally:
+        pool.shutdown(wait=True)
+        events.put(None)
+        drain.join(timeout=5)
+        events.close()
     return {seed: results[seed] for seed in seeds}
 
 
@@ -129,12 +150,39 @@ def _train_one(
     return result
 
 
+_EVENTS: Any = None  # in a worker process: the queue its epochs are reported on
+
+
+def _init_worker(parent_pid: int, pdeathsig: bool, events: Any) -> None:
+    global _EVENTS
+    worker_init(parent_pid, pdeathsig)
+    _EVENTS = events
+
+
 def _worker(
-    trainer: str, config: TrainConfig, seed: int, root: Path, threads: int, events: Any
+    trainer: str, config: TrainConfig, seed: int, root: Path, threads: int
 ) -> RunResult:
+    events = _EVENTS
     return _train_one(
         trainer, config, seed, root, threads, lambda s, e, row: events.put((s, e, row))
     )
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """End the pool's workers now (they ignore Ctrl-C) and wait until they are gone."""
+    # the executor offers no way to end running calls before Python 3.14's terminate_workers
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    for process in processes:
+        process.terminate()
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.join(timeout=30)
+
+
+def _remove_staging(root: Path, seeds: Iterable[int]) -> None:
+    """The half-written run folders of seeds that did not finish (a rerun trains them anew)."""
+    for seed in seeds:
+        shutil.rmtree(staging_dir(seed_dir(root, seed)), ignore_errors=True)
 
 
 def _drain(events: Any, on_epoch: EpochCallback | None) -> None:

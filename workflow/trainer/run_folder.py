@@ -17,7 +17,7 @@ from typing import Any
 from workflow.io import atomic_write_text
 from workflow.trainer.result import HISTORY_COLUMNS
 
-__all__ = ["finite", "publish", "write_history", "write_predictions"]
+__all__ = ["finite", "publish", "staging_dir", "write_history", "write_predictions"]
 
 
 def finite(value: Any) -> Any:
@@ -46,6 +46,11 @@ def write_predictions(path: Path, targets: Any, predictions: Any) -> None:
     pairs = zip(_labels(targets), _labels(predictions), strict=True)
     lines += [f"{i},{t},{p}" for i, (t, p) in enumerate(pairs)]
     atomic_write_text(path, "\n".join(lines) + "\n")
+
+
+def staging_dir(out_dir: Path) -> Path:
+    """Where a run of `out_dir` is written until it is finished: `.<name>.partial` beside it."""
+    return out_dir.parent / f".{out_dir.name}.partial"
 
 
 def publish(staging: Path, out_dir: Path) -> None:

@@ -7,6 +7,11 @@ what was done before. `workers` local processes take trials from the study at
 the same time (workers on other hosts may join it too, see `worker`). Then the
 top k trials are re-run on the project's fresh seeds (`rerun`) and the one with
 the best re-run mean is chosen.
+
+Local worker processes die with the coordinator (`workflow.lifeline`). Ctrl-C
+stops them, fails their trials as interrupted (retried with the same
+parameters by the rerun) and removes their `.trial-<n>.partial` folders; a
+rerun removes those a killed sweep left.
 """
 
 from __future__ import annotations
@@ -24,12 +29,13 @@ from typing import TYPE_CHECKING
 from phases.optimization.sweep import artifacts
 from phases.optimization.sweep import study as st
 from phases.optimization.sweep.records import SweepResult, TrialRecord, trial_records
-from phases.optimization.sweep.recovery import recover_interrupted
+from phases.optimization.sweep.recovery import recover_interrupted, remove_partials
 from phases.optimization.sweep.rerun import choose, rerun_top, top_trials
 from phases.optimization.sweep.space import SearchSpace
 from phases.optimization.sweep.storage import JOURNAL_FILE, describe_storage, open_storage
 from phases.optimization.sweep.worker import work, worker_process
 from workflow.errors import ConfigError, LockHeld, WorkFailed
+from workflow.lifeline import worker_init
 from workflow.metric import Metric
 from workflow.progress import Progress, QuietProgress
 
@@ -89,16 +95,23 @@ def run_sweep(
     with _exclusive(sweep_dir):
         url, study, spec = prepare_study(base, space, sweep_dir, settings, trainer=trainer)
         metric = spec.metric
-        recover_interrupted(study, orphans_stale="://" not in url)
+        local = "://" not in url
+        recover_interrupted(study, orphans_stale=local)
+        remove_partials(study, sweep_dir)
 
         notes: list[str] = []
         budget = st.Budget(spec.max_trials, settings.max_epochs, st.read_deadline(study))
         with watch.reading(url):
-            for _ in range(MAX_ROUNDS):
-                _run_workers(url, settings.study_name, processes, sweep_dir, notes)
-                _wait_for_others(study)
-                if st.budget_spent(study.get_trials(deepcopy=False), budget) is not None:
-                    break
+            try:
+                for _ in range(MAX_ROUNDS):
+                    _run_workers(url, settings.study_name, processes, sweep_dir, notes)
+                    _wait_for_others(study)
+                    if st.budget_spent(study.get_trials(deepcopy=False), budget) is not None:
+                        break
+            except KeyboardInterrupt:  # the workers are stopped: their trials and folders
+                recover_interrupted(study, orphans_stale=local, ours=True)
+                remove_partials(study, sweep_dir)
+                raise
         trials = study.get_trials(deepcopy=False)
         stop_reason = st.budget_spent(trials, budget) or (
             "workers stopped before the budget was spent (see workers/*.log)"
@@ -275,23 +288,27 @@ def _run_workers(
     context = multiprocessing.get_context("spawn")
     threads = max(1, (os.cpu_count() or 1) // processes)
     logs = [sweep_dir / "workers" / f"worker-{i}.log" for i in range(processes)]
+    from_main = threading.current_thread() is threading.main_thread()
     started = [
         context.Process(
-            target=worker_process,
-            args=(url, study_name, i, threads, str(logs[i])),
+            target=_local_worker,
+            args=(os.getpid(), from_main, url, study_name, i, threads, str(logs[i])),
             name=f"phasegate-sweep-worker-{i}",
         )
         for i in range(processes)
     ]
-    for process in started:
-        process.start()
     try:
+        for process in started:
+            process.start()
         for process in started:
             process.join()
     except BaseException:
         for process in started:
             if process.is_alive():
                 process.terminate()
+        for process in started:
+            if process.pid is not None:
+                process.join(timeout=30)
         raise
     failed = [(i, p.exitcode) for i, p in enumerate(started) if p.exitcode != 0]
     for i, code in failed:
@@ -299,6 +316,15 @@ def _run_workers(
         notes.append(f"worker {i} exited with code {code}: {lines[-1] if lines else 'no output'}")
     if failed and len(failed) == len(started):
         raise WorkFailed(f"every sweep worker failed; {notes[-1]}")
+
+
+def _local_worker(
+    parent_pid: int, pdeathsig: bool, url: str, study_name: str, index: int, threads: int,
+    log: str,
+) -> None:
+    """A spawned local worker: dies with the coordinator, leaves Ctrl-C to it, then works."""
+    worker_init(parent_pid, pdeathsig)
+    worker_process(url, study_name, index, threads, log)
 
 
 def _wait_for_others(study: optuna.Study) -> None:
