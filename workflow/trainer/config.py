@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from workflow.errors import ConfigError
 from workflow.io import read_yaml, validate
 from workflow.metric import Metric
 
@@ -351,8 +352,15 @@ class TrainConfig(_Strict):
         for dotted, value in changes.items():
             node = data
             *parents, leaf = dotted.split(".")
-            for part in parents:
-                node = node.setdefault(part, {})
+            for depth, part in enumerate(parents):
+                if node.get(part) is None:  # an unset section (early_stopping): its defaults
+                    node[part] = {}
+                node = node[part]
+                if not isinstance(node, dict):
+                    where = ".".join(parents[: depth + 1])
+                    raise ConfigError(
+                        f"{source}: {dotted}: {where} is a value, not a section of settings"
+                    )
             node[leaf] = value
         return validate(data, TrainConfig, source=source)
 
