@@ -151,9 +151,15 @@ def combined_potential(recs: Sequence[Recommendation], room: float) -> float:
 
 
 def plan(
-    findings: Sequence[Finding], evidence: Evidence, *, preference: str = "auto"
+    findings: Sequence[Finding], evidence: Evidence, *, preference: str = "auto",
+    id_prefix: str = "R",
 ) -> Plan:
-    """The recommendations, the strategy and the potential for these findings."""
+    """The recommendations, the strategy and the potential for these findings.
+
+    The recommendations are numbered `{id_prefix}1`, `{id_prefix}2`, ...: Phase 3's are R1,
+    R2, ...; a re-diagnosis of a Phase 4 attempt passes its own prefix (`A2-R`), so that ids
+    stay unique within a project and one results table never shows two R1 rows.
+    """
     config = evidence.config
     room, score = headroom(evidence)
     ctx = Context(config, evidence, room, frozenset(f.id for f in findings))
@@ -165,7 +171,7 @@ def plan(
     if len(chosen) < MIN_RECOMMENDATIONS:
         # generic changes fill the list, after every answer to a finding
         chosen = _rank(fallbacks(ctx), config, after=chosen, limit=MIN_RECOMMENDATIONS)
-    chosen = [replace(rec, id=f"R{i}") for i, rec in enumerate(chosen, start=1)]
+    chosen = [replace(rec, id=f"{id_prefix}{i}") for i, rec in enumerate(chosen, start=1)]
     try:
         config.with_changes({k: v for r in chosen for k, v in r.changes.items()})
     except ConfigError as exc:  # each was valid alone: a clash between two is a bug here

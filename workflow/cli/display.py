@@ -81,7 +81,8 @@ class RichProgress:
         self.tally.metric = metric
 
     def step(self, phase: str, text: str) -> None:
-        self.console.print(f"[bold cyan]{phase}[/] · {text}")
+        # soft wrap: a long line stays one line in a log, whatever the terminal's width
+        self.console.print(f"[bold cyan]{phase}[/] · {text}", soft_wrap=True)
 
     def training(self, label: str, seeds: Sequence[int], done: Sequence[int], epochs: int) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -129,4 +130,4 @@ class RichProgress:
             self.note(f"sweep trial {number} {state}{shown} · {self.tally.line()}")
 
     def note(self, text: str) -> None:
-        self.console.print(f"  {text}", markup=False)
+        self.console.print(f"  {text}", markup=False, soft_wrap=True)
