@@ -53,15 +53,7 @@ class DataBundle:
 def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     """Load, split and normalize the dataset of `config`, on the CPU."""
     x, y, class_names, official_test = _load_source(config)
-    x = x.float()
     y = y.long()
-    if config.image_size is not None and x.dim() == 4 and x.shape[-1] != config.image_size:
-        x = _resize(x, config.image_size)
-        if official_test is not None:
-            official_test = Split(_resize(official_test.x.float(), config.image_size),
-                                  official_test.y)
-    _check_augmentations(config, x)
-
     generator = torch.Generator().manual_seed(config.split_seed)
     order = torch.randperm(len(y), generator=generator)
     if config.max_samples is not None:
@@ -77,7 +69,19 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     if len(train_idx) < 2:
         raise DataError(f"dataset {config.dataset!r} has too few samples ({n}) to split")
 
-    train = Split(x[train_idx], y[train_idx])
+    # only the kept samples, in split order (test, val, train), are converted and resized:
+    # `max_samples` of a large dataset never costs the whole dataset's memory
+    x, y = x[order].float(), y[order]
+    if config.image_size is not None and x.dim() == 4 and x.shape[-1] != config.image_size:
+        x = _resize(x, config.image_size)
+        if official_test is not None:
+            official_test = Split(_resize(official_test.x.float(), config.image_size),
+                                  official_test.y)
+    _check_augmentations(config, x)
+    test_pos, val_pos = slice(0, n_test), slice(n_test, n_test + n_val)
+    train_pos = slice(n_test + n_val, None)
+
+    train = Split(x[train_pos], y[train_pos])
     # per-channel statistics of the training split only: val and test stay unseen
     dims = [d for d in range(train.x.dim()) if d != 1] if train.x.dim() > 2 else [0]
     mean = train.x.mean(dim=dims, keepdim=True)
@@ -88,7 +92,7 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
 
     test: Split | None = None
     if include_test:
-        test = official_test if official_test is not None else Split(x[test_idx], y[test_idx])
+        test = official_test if official_test is not None else Split(x[test_pos], y[test_pos])
         test = normalize(test)
     split_info = {
         "split_seed": config.split_seed,
@@ -102,7 +106,7 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     }
     return DataBundle(
         train=normalize(train),
-        val=normalize(Split(x[val_idx], y[val_idx])),
+        val=normalize(Split(x[val_pos], y[val_pos])),
         test=test,
         class_names=class_names,
         input_shape=tuple(x.shape[1:]),
