@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from workflow.errors import ConfigError
+from workflow.errors import ConfigError, UsageError
 from workflow.project import ProjectConfig, check_name, load_project
 from workflow.resources import shipped_dir
 
@@ -116,3 +116,35 @@ def test_unsafe_names_are_refused(name: str) -> None:
 def test_trainer_spec_is_not_imported(tmp_path: Path) -> None:
     path = _write(tmp_path, "name: p\nbaseline: baseline.yaml\ntrainer: no_such_module:fit\n")
     assert load_project(path).trainer == "no_such_module:fit"
+
+
+# rule: every shipped project file is valid, phase settings included: the sweep example's
+# space loads and fits its baseline (what `init` checks)
+def test_shipped_projects_pass_the_init_checks() -> None:
+    from phases.settings import check_project
+
+    folder = shipped_dir("configs")
+    for name in ("quickstart.yaml", "overfit_project.yaml", "sweep_project.yaml"):
+        config = load_project(folder / name)
+        settings = check_project(config, source=name)
+        if name == "sweep_project.yaml":
+            assert settings.strategy == "sweep" and settings.probes == ("lr",)
+            assert set(settings.space or {}) == {"model.name", "optimizer.lr"}
+            assert dict(settings.sweep) == {"method": "bayesian", "pruner": "median",
+                                            "trials": 12, "top_k": 2}
+
+
+# rule: a command's flag overrides the project file's setting of the same name, for that
+# command only
+def test_flags_override_the_project_file(tmp_path: Path) -> None:
+    from phases.settings import resolve
+
+    path = _write(tmp_path, "name: p\nbaseline: baseline.yaml\nstrategy: sweep\nworkers: 2\n"
+                            "probes: [lr]\nsweep: {method: random, trials: 5}\n")
+    config = load_project(path)
+    assert resolve(config).sweep == {"method": "random", "trials": 5}
+    given = resolve(config, method="bayesian", workers=1, probes=[], strategy="targeted")
+    assert given.sweep == {"method": "bayesian", "trials": 5}
+    assert (given.workers, given.probes, given.strategy) == (1, (), "targeted")
+    with pytest.raises(UsageError, match="--workers must be at least 1"):
+        resolve(config, workers=0)
