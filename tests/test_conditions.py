@@ -81,3 +81,18 @@ def test_any_of_all_of_three_valued() -> None:
 def test_condition_shape(fields: dict[str, Any], error: str) -> None:
     with pytest.raises(ValidationError, match=error):
         Condition.model_validate(fields)
+
+
+# rule: a threshold or offset that is infinite or NaN decides nothing: refused when loaded
+@pytest.mark.parametrize(
+    "data",
+    [
+        {"fact": "phase4.seeds", "op": ">=", "value": float("inf")},
+        {"fact": "phase4.seeds", "op": ">=", "value": float("nan")},
+        {"fact": "phase4.seeds", "op": "in", "value": [1, float("nan")]},
+        {"fact": "phase4.seeds", "op": ">=", "other": "baseline.seeds", "offset": float("-inf")},
+    ],
+)
+def test_non_finite_thresholds_are_refused(data: dict[str, object]) -> None:
+    with pytest.raises(ValidationError, match="finite number"):
+        Condition.model_validate(data)

@@ -40,7 +40,8 @@ _ORDERING = {">=", ">", "<=", "<"}
 class Condition(BaseModel):
     """A structured comparison on facts: exactly one of `fact`, `any_of`, `all_of`."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # a threshold or offset of infinity or NaN decides nothing (NaN compares false with all)
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
     fact: str | None = None
     op: Op = "=="
