@@ -7,7 +7,7 @@ case with a problem (a traceback, a hang, an exit code the command does not
 document, more than one line of error, something left behind). Exits 1 when
 any case has a problem.
 
-    python benchmarks/fuzz.py [--cases 1200] [--seed 1] [--timeout 30]
+    python benchmarks/fuzz.py [--cases 1200] [--seed 1] [--timeout 60]
 """
 
 from __future__ import annotations
@@ -30,7 +30,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--cases", type=int, default=1200, help="random cases (default 1200)")
     parser.add_argument("--seed", type=int, default=1, help="seeds the generator (default 1)")
-    parser.add_argument("--timeout", type=float, default=30.0, help="seconds per case")
+    parser.add_argument("--timeout", type=float, default=60.0, help="seconds per case")
     args = parser.parse_args()
 
     cases = required_cases() + list(random_cases(args.seed, args.cases))

@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from tests.conftest import tiny_config
 from tests.fuzz.harness import DIR, FIFO, Case, Link
 
 REPO = Path(__file__).resolve().parents[2]
@@ -54,14 +55,8 @@ STDLIB_PLUGINS = ("os:system", "subprocess:run")
 
 def tiny_train() -> dict[str, Any]:
     """A config that trains one epoch on 100 digits in a fraction of a second."""
-    return {
-        "name": "fuzz",
-        "data": {"dataset": "digits", "max_samples": 100, "batch_size": 32},
-        "model": {"name": "mlp", "widths": [8]},
-        "optimizer": {"name": "adam", "lr": 0.01},
-        "training": {"epochs": 1},
-        "device": "cpu",
-    }
+    return tiny_config(name="fuzz", data__max_samples=100, model__widths=[8],
+                       training__epochs=1)
 
 
 TRAIN_PATHS = [
