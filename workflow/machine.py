@@ -7,6 +7,8 @@ baseline ─► diagnosed ─[diagnostics_complete]─► optimizing ─► opti
                                               └─┘            [optimization_complete]
                                                                    ▼
                          promoted ◄─[finalization_complete]─ finalized
+
+optimized ─[reopen_phase4]─► diagnosed   (on request: phasegate reopen NAME --phase 4)
 ```
 
 Each transition names its source and target, the gate (a checklist) that must
@@ -19,7 +21,11 @@ Each state names the action that does its work (`optimize` in `diagnosed` and
 `optimizing`): `phasegate run` runs the current state's action, and `require`
 refuses a phase asked to run elsewhere, saying what to run first. An `auto`
 transition needs no phase's work: the walk takes it once its `when` holds
-(`skip`). States are declared in the order of progress, which `--until` uses.
+(`skip`). An `on_request` transition (`reopen`) is taken only when a person names
+it: the facts never select it and it is not where an action's work ends. Each
+transition names the `command` that takes it, so every message can say what
+moves the project on (`Machine.next_command`, `next_step`). States are declared
+in the order of progress, which `--until` uses.
 `take` records every move in the facts (`moves.*`, `workflow.facts.MovesFacts`),
 so no one reads the event log back for state.
 
