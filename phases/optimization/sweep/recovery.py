@@ -123,8 +123,11 @@ def recover_interrupted(
                 trial._trial_id, REASON, f"{reason}; not retried after {attempt} attempts"
             )
             continue
+        # the point it was given (enqueued) with whatever it had suggested: a trial killed
+        # before it suggested anything is retried on its queued point, not a fresh draw
+        params = {**trial.system_attrs.get("fixed_params", {}), **trial.params}
         study.enqueue_trial(
-            dict(trial.params),
+            params,
             user_attrs={RETRY_OF: trial.number, ATTEMPT: attempt + 1},
             skip_if_exists=False,
         )

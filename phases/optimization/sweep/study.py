@@ -8,6 +8,10 @@ host with only the storage URL (see `storage`) and the study's name.
 Trial outcomes and bookkeeping live in the trial's user attributes (the names
 below): what happened, why, how many epochs it ran, which worker ran it.
 
+A sweep killed and rerun reaches the result an uninterrupted one gives: what it
+samples comes back from the storage, not from a sampler restarted with its seed
+(see `draws`).
+
 A user's own sampler or pruner is named `module:Class` in place of a built-in
 method or pruner name. It must derive from Optuna's `BaseSampler` or
 `BasePruner`; it is checked when the study is created (`check_extensions`), so a
@@ -77,6 +81,7 @@ def _builtin_or_class(value: str, builtin: Sequence[str], what: str) -> str:
 
 SPEC_ATTR = "phasegate.spec"
 DEADLINE_ATTR = "phasegate.deadline"
+DRAWN_ATTR = "phasegate.drawn"  # how many random draws are enqueued
 DEFAULT_TRIALS = 20
 
 # user attributes of a trial
@@ -206,6 +211,7 @@ def create_study(
                 "changed): give a new study name, or remove the sweep folder to start over"
             )
         study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
+        _enqueue_draws(study, spec, space)
         return study, False
     if spec.method == "grid" and not study.trials:
         import random
@@ -215,7 +221,23 @@ def create_study(
         for point in points:
             study.enqueue_trial(point, skip_if_exists=False)
     study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
+    _enqueue_draws(study, spec, space)
     return study, True
+
+
+def _enqueue_draws(study: optuna.Study, spec: SweepSpec, space: SearchSpace) -> None:
+    """A random search's points, one per place of the trial budget, drawn from the study's seed
+    and enqueued in order; a budget raised on a rerun enqueues the places it adds."""
+    if spec.method != "random" or spec.max_trials is None:
+        return
+    drawn = int(study.user_attrs.get(DRAWN_ATTR, 0))
+    if spec.max_trials <= drawn:
+        return
+    from phases.optimization.sweep.draws import draw_points
+
+    for point in draw_points(space, spec.seed, spec.max_trials)[drawn:]:
+        study.enqueue_trial(point, skip_if_exists=False)
+    study.set_user_attr(DRAWN_ATTR, spec.max_trials)
 
 
 def load_study(
@@ -256,8 +278,9 @@ def set_deadline(study: optuna.Study, wall_time_s: float | None) -> None:
 
 
 def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampler:
-    """Grid trials are all enqueued, so any sampler only fills fixed values; random and
-    TPE get a seed per worker (two workers with one seed would propose the same trials)."""
+    """Grid and random trials are all enqueued (see the module docstring), so their sampler
+    only fills what a point lacks, seeded per worker; TPE is reseeded before every trial from
+    the study's seed and the trial's `slot`; a user's sampler gets the worker's seed."""
     quiet()
     import optuna
 
@@ -269,8 +292,10 @@ def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampl
     if startup is None:
         # TPE needs a few random trials to model; a small budget cannot spare ten
         startup = max(3, min(10, (spec.max_trials or DEFAULT_TRIALS) // 4))
-    return optuna.samplers.TPESampler(
-        seed=worker_seed,
+    from phases.optimization.sweep.draws import slot_seeded_tpe
+
+    return slot_seeded_tpe()(
+        spec.seed,
         n_startup_trials=startup,
         multivariate=True,
         group=True,  # conditional parameters: model each branch of the space apart
