@@ -15,6 +15,14 @@ replaced atomically (a reader, or a process killed mid-write, sees the old file
 or the new one), and each event line is flushed and fsynced before the method
 returns. A corrupt state or facts file is a `StateError` naming it, never a
 silent reset. Read-only commands (status, gate check) do not take the lock.
+
+What later phases depend on is checked whenever a command opens the project
+(`Store.open`): the event log must exist (a deleted log is an error, never
+recreated empty, since the history would be gone), and the inputs recorded in
+`state.json` (`project.yaml`, and the baseline's config and run folders once
+the baseline completed; see `workflow.inputs`) must be as they were recorded.
+A change or a loss is a `StateError` naming the file, never a silent retrain,
+reset or recreate.
 """
 
 from __future__ import annotations
@@ -34,6 +42,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflow.errors import FactsError, LockHeld, StateError, UsageError
 from workflow.facts import ProjectFacts, check_section, path_problem
+from workflow.inputs import InputRecord, baseline_inputs, changed_inputs, input_records
 from workflow.io import (
     MISSING,
     atomic_write_json,
@@ -111,6 +120,8 @@ class RunState(BaseModel):
     updated: str
     gates: dict[str, GateRecord] = Field(default_factory=dict)
     signoffs: dict[str, dict[str, SignOff]] = Field(default_factory=dict)
+    # files later phases depend on, as they were when recorded (see workflow.inputs)
+    inputs: dict[str, InputRecord] = Field(default_factory=dict)
 
 
 class Store:
@@ -135,6 +146,7 @@ class Store:
                 f"no project {name!r} in {folder}/ (create it with: phasegate init {name} "
                 f"--config PROJECT.yaml){known}"
             )
+        store.check_inputs()
         return store
 
     @classmethod
@@ -172,6 +184,8 @@ class Store:
                 strategy=config.strategy,
             )
             atomic_write_json(store.facts_file, {"project": recorded.model_dump()})
+            # the log exists from here on: a later command finding it gone says so
+            atomic_write_text(store.run_dir / EVENTS_FILE, "")
             stamp = now()
             resolved_dir = str(project_dir.resolve()) if project_dir is not None else None
             state = RunState(
@@ -180,6 +194,7 @@ class Store:
                 project_dir=resolved_dir,
                 created=stamp,
                 updated=stamp,
+                inputs=input_records(store.run_dir, [store.run_dir / PROJECT_FILE]),
             )
             store.save_state(state)
             store.append_event("created", {"to": start, "who": who, "project_dir": resolved_dir})
@@ -247,13 +262,21 @@ class Store:
     def events(self) -> list[dict[str, Any]]:
         """The event log; an unterminated last line (a kill mid-append) is left out."""
         path = self.run_dir / EVENTS_FILE
-        if not path.exists():
-            return []
-        text = path.read_text()
-        lines = text.split("\n")
+        try:
+            data = path.read_bytes()
+        except FileNotFoundError:
+            raise StateError(_lost_log(path)) from None
+        except OSError as exc:
+            raise StateError(f"{path}: cannot be read ({exc.strerror})") from None
+        lines = data.split(b"\n")
         complete = lines[:-1]  # the part after the last newline is empty or torn
         events = []
-        for number, line in enumerate(complete, 1):
+        for number, raw in enumerate(complete, 1):
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise StateError(f"{path}: line {number} is not valid UTF-8 (the log was "
+                                 "edited or damaged); repair it by hand or restore it") from None
             if not line.strip():
                 continue
             try:
@@ -261,6 +284,18 @@ class Store:
             except json.JSONDecodeError:
                 raise StateError(f"{path}: line {number} is not valid JSON") from None
         return events
+
+    def check_inputs(self) -> None:
+        """Raise `StateError` unless the event log exists and every recorded input is as it
+        was recorded (see the module docstring)."""
+        self.events()  # there, and readable: UTF-8 JSON lines
+        changes = changed_inputs(self.run_dir, self.load_state().inputs)
+        if changes:
+            raise StateError(
+                f"project {self.name!r}: " + "; ".join(c.describe() for c in changes)
+                + " since it was used; the recorded results depend on it as it was: restore "
+                "it, or start a new project (phasegate init)"
+            )
 
     # -- writing (each takes the lock) -------------------------------------------------------
 
@@ -306,17 +341,23 @@ class Store:
         """Append one line to events.jsonl and make it durable before returning."""
         record = {"time": now(), "event": event, **(fields or {})}
         line = (json.dumps(record, default=str) + "\n").encode("utf-8")
-        with self.lock(), open(self.run_dir / EVENTS_FILE, "a+b") as handle:
-            size = handle.seek(0, os.SEEK_END)
-            if size and os.pread(handle.fileno(), 1, size - 1) != b"\n":
-                # a kill mid-append left a torn last line, which `events` skips; appending
-                # after it would glue this line to it and make the log unreadable, so the
-                # fragment (never a complete event) is dropped first
-                handle.seek(0)
-                handle.truncate(handle.read().rfind(b"\n") + 1)
-            handle.write(line)
-            handle.flush()
-            os.fsync(handle.fileno())
+        path = self.run_dir / EVENTS_FILE
+        with self.lock():
+            try:  # no O_CREAT: a log that is gone is an error, never a fresh empty one
+                fd = os.open(path, os.O_RDWR | os.O_APPEND)
+            except FileNotFoundError:
+                raise StateError(_lost_log(path)) from None
+            with os.fdopen(fd, "r+b") as handle:
+                size = handle.seek(0, os.SEEK_END)
+                if size and os.pread(fd, 1, size - 1) != b"\n":
+                    # a kill mid-append left a torn last line, which `events` skips; appending
+                    # after it would glue this line to it and make the log unreadable, so the
+                    # fragment (never a complete event) is dropped first
+                    handle.seek(0)
+                    handle.truncate(handle.read().rfind(b"\n") + 1)
+                handle.write(line)
+                handle.flush()
+                os.fsync(fd)
 
     def record(
         self, prefix: str, mapping: Mapping[str, Any] | BaseModel, *, who: str = "phasegate"
@@ -357,6 +398,16 @@ class Store:
                 raise FactsError(f"cannot record under {prefix!r}: {exc}") from None
             atomic_write_json(self.facts_file, facts)
             self.append_event("recorded", {"prefix": prefix, "keys": sorted(values), "who": who})
+            if keys == ["baseline"] and values.get("completed") is True:
+                self.record_inputs(baseline_inputs(self.run_dir, self.project.baseline))
+
+    def record_inputs(self, paths: list[Path]) -> None:
+        """Record the files later phases depend on (checked by every `Store.open`)."""
+        with self.lock():
+            state = self.load_state()
+            records = input_records(self.run_dir, paths)
+            self.save_state(state.model_copy(update={"inputs": {**state.inputs, **records}}))
+            self.append_event("inputs_recorded", {"files": sorted(records)})
 
     def sign(self, gate: str, item: str, *, who: str, note: str = "") -> SignOff:
         """Record a person's sign-off of a manual item (the caller checks the item exists)."""
@@ -372,6 +423,11 @@ class Store:
                 "signed", {"gate": gate, "item": item, "who": signoff.by, "note": note}
             )
         return signoff
+
+
+def _lost_log(path: Path) -> str:
+    return (f"{path}: the event log is missing; the project's history is not recreated "
+            "empty: restore the file from a backup")
 
 
 def _read_json(path: Path) -> Any:

@@ -162,6 +162,11 @@ def baseline_selection(store: Store, *, workers: int | None = None,
     selection = select_median(values, metric=metric, root=root, arm="baseline")
     if Path(selection.checkpoint).is_file():
         return selection
+    if read_facts(store).baseline.source != "imported":
+        raise StateError(
+            f"{selection.checkpoint}: the baseline's checkpoint of seed {selection.seed} is "
+            "missing; it is not trained again (a retrained baseline is not the one the "
+            "project compared against): restore it, or start a new project")
     # an imported baseline has histories but no weights: train its median seed once
     retrain = store.run_dir / BASELINE_RETRAIN_DIR
     train_arm("baseline", config, [selection.seed], retrain, trainer=project.trainer,
