@@ -11,6 +11,7 @@ from tests.conftest import tiny_config
 from workflow.arms import Arm, compare_arms, load_baseline, run_from_history
 from workflow.errors import WrongState
 from workflow.metric import Metric
+from workflow.stats import Rule
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import RunResult, RunStatus
 from workflow.trainer.run_folder import write_history
@@ -74,14 +75,17 @@ def test_compare_arms() -> None:
     metric = Metric.named("val_accuracy")
     base = _arm("baseline", [0.90, 0.91, 0.89, 0.92, 0.90])
     better = _arm("attempt-1", [0.95, 0.96, 0.94, 0.96, 0.95])
-    compared = compare_arms(base, better, metric=metric, alpha=0.05, min_effect=0.0)
+    compared = compare_arms(base, better, metric=metric, rule=Rule(alpha=0.05, family=3))
     assert compared.comparison is not None and compared.comparison.significant
+    # the same seeds in both arms: compared seed by seed for the paired view, at alpha / 3
+    assert compared.comparison.paired is not None and compared.comparison.paired.n == 5
+    assert compared.comparison.test_alpha == pytest.approx(0.05 / 3)
     broken = dict(better.results)
     broken[2] = RunResult(status=RunStatus.DIVERGED, seed=2, history=[], best_epoch=None,
                           best={}, final={}, monitor="val_accuracy", wall_time_s=0.0,
                           samples_per_sec=0.0)
     failed = compare_arms(base, Arm("attempt-2", Path("x"), CONFIG, broken), metric=metric,
-                          alpha=0.05, min_effect=0.0)
+                          rule=Rule())
     assert failed.comparison is None and "seed 2 diverged" in failed.note
 
 

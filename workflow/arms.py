@@ -15,13 +15,17 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.errors import RunFailed, StateError, WrongState
 from workflow.metric import Metric
 from workflow.progress import Progress, QuietProgress
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
+
+if TYPE_CHECKING:
+    from workflow.project import ProjectConfig
+    from workflow.stats import Rule
 
 # a history whose loss is no longer finite has diverged at that row
 LOSS_COLUMNS = ("train_loss", "val_loss")
@@ -33,6 +37,7 @@ __all__ = [
     "load_arm",
     "load_baseline",
     "mean_std",
+    "rule_for",
     "run_from_history",
     "train_arm",
 ]
@@ -234,21 +239,23 @@ class ArmComparison:
     note: str  # the seeds left out, and why
 
 
-def compare_arms(
-    reference: Arm,
-    candidate: Arm,
-    *,
-    metric: Metric,
-    alpha: float,
-    min_effect: float,
-) -> ArmComparison:
-    """Compare the target metric's per-seed values of two arms (workflow.stats.compare).
+def rule_for(project: ProjectConfig) -> Rule:
+    """The project's significance rule: its alpha, family-wise over Phase 4's attempts."""
+    from workflow.stats import Rule
+
+    return Rule(alpha=project.alpha, min_effect=project.min_effect, power=project.power,
+                family=project.iteration_limit)
+
+
+def compare_arms(reference: Arm, candidate: Arm, *, metric: Metric, rule: Rule) -> ArmComparison:
+    """Compare the target metric's per-seed values of two arms under `rule` (workflow.stats).
 
     A seed that is not usable in the candidate (diverged, pruned) fails the arm: there is
     no comparison, and `note` says why. A seed missing from the reference alone is left
-    out of both arms.
+    out of both arms. Arms on the same seeds are compared seed by seed for the paired
+    view reported beside the verdict.
     """
-    from workflow.stats import MIN_SEEDS, compare
+    from workflow.stats import MIN_SEEDS
 
     cand = candidate.values(metric.name)
     failed = candidate.unusable(metric.name)
@@ -256,14 +263,15 @@ def compare_arms(
         return ArmComparison(None, [], f"{candidate.label}: {', '.join(failed)}: not compared")
     ref = reference.values(metric.name)
     note = ""
-    if set(reference.results) == set(candidate.results):
+    aligned = set(reference.results) == set(candidate.results)
+    if aligned:
         # the same seeds in both arms: a seed lost in either is left out of both
         shared = [s for s in sorted(cand) if s in ref]
         if len(shared) < len(cand):
             left = sorted(set(cand) - set(shared))
             note = f"seeds {left} are not usable in {reference.label} and are left out of both arms"
         ref_values, cand_values = [ref[s] for s in shared], [cand[s] for s in shared]
-    else:  # a sweep's winner re-run on fresh seeds: two independent samples
+    else:  # different seeds (a baseline imported on other seeds): two independent samples
         shared = sorted(cand)
         ref_values, cand_values = list(ref.values()), [cand[s] for s in shared]
     if min(len(ref_values), len(cand_values)) < MIN_SEEDS:
@@ -271,11 +279,6 @@ def compare_arms(
             None, shared, f"only {min(len(ref_values), len(cand_values))} usable seed(s) in an "
             f"arm, fewer than {MIN_SEEDS}: not compared"
         )
-    comparison = compare(
-        ref_values,
-        cand_values,
-        higher_is_better=metric.higher_is_better,
-        alpha=alpha,
-        min_effect=min_effect,
-    )
+    comparison = rule.compare(ref_values, cand_values, higher_is_better=metric.higher_is_better,
+                              paired=aligned)
     return ArmComparison(comparison, shared, note)

@@ -13,13 +13,16 @@ import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from workflow.errors import ConfigError, WrongState
 from workflow.io import read_json
 from workflow.metric import Metric
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, read_history
+
+if TYPE_CHECKING:
+    from workflow.stats import Rule
 
 __all__ = [
     "IMPORT_MARKER",
@@ -137,6 +140,16 @@ class Evidence:
     min_effect: float = 0.01
     alpha: float = 0.05
     probes: dict[str, Any] = field(default_factory=dict)
+    power: float = 0.8
+    family: int = 1  # Phase 4's iteration limit: alpha is family-wise over its attempts
+
+    @property
+    def rule(self) -> Rule:
+        """The significance rule Phase 4 will decide by (workflow.stats): seed advice uses it."""
+        from workflow.stats import Rule
+
+        return Rule(alpha=self.alpha, min_effect=self.min_effect, power=self.power,
+                    family=self.family)
 
     @property
     def metric(self) -> str:

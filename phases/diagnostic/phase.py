@@ -37,6 +37,7 @@ from phases.diagnostic.evidence import (
     std,
 )
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
+from phases.diagnostic.rules import seed_advice
 from workflow.arms import train_arm
 from workflow.errors import ConfigError, WrongState
 from workflow.facts import read_facts
@@ -83,6 +84,8 @@ def evidence_for(
         min_effect=project.min_effect,
         alpha=project.alpha,
         probes=probes or {},
+        power=project.power,
+        family=project.iteration_limit,
     )
 
 
@@ -228,6 +231,7 @@ def phase3_facts(diagnosis: Diagnosis) -> dict[str, Any]:
         "potential": float(p.potential),
         "search_space": p.search_space,
         "seeds_needed": p.seeds_needed,
+        "seed_advice": seed_advice(diagnosis.evidence).to_dict(),
         "probes": sorted(diagnosis.evidence.probes),
         "stale": None,
         "completed_at": now(),

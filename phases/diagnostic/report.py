@@ -18,7 +18,7 @@ from typing import Any
 from phases.diagnostic.diagnosis import Diagnosis
 from phases.diagnostic.evidence import SUMMARY_METRICS, Evidence, mean, std
 from phases.diagnostic.preview import preview_yaml
-from phases.diagnostic.rules import Finding
+from phases.diagnostic.rules import Finding, seed_advice
 from workflow import __version__
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.metric import Metric
@@ -194,10 +194,8 @@ def report_context(
             "potential_text": f"{p.potential:.1f}",
             "headroom_text": f"{p.headroom:.1f}",
             "space_rows": _space_rows(p.search_space),
-            "seeds_text": f"about {p.seeds_needed} seeds per arm are needed to detect "
-            f"{project.target.metric} gains of {project.min_effect:g} (the min_effect); the "
-            f"project uses {len(project.seeds)}, so judge Phase 4's results with care"
-            if p.seeds_needed else "",
+            # always stated, under the rule Phase 4 decides by (rules._seed_noise)
+            "seeds_text": seed_advice(ev).text,
         },
         "probes": probes,
         "preview": preview,

@@ -36,8 +36,9 @@ def fmt_metric(metric: Metric, value: float | None) -> str:
     return metric.format(value)
 
 
-def fmt_points(metric: Metric, value: float) -> str:
-    return f"{100 * value:+.2f} points" if metric.is_rate else f"{value:+.4f}"
+def fmt_points(metric: Metric, value: float, reference: float | None = None) -> str:
+    """A difference in the gains' one unit (Metric.points): points, or percent of `reference`."""
+    return f"{metric.points(value, reference):+.2f} {metric.unit}"
 
 
 def fmt_summary(metric: Metric, values: Sequence[float], where: str = "") -> str:
@@ -234,11 +235,10 @@ def report_context(
         "no robustness, calibration or fairness evaluation was done.",
         f"Across seeds the validation {metric} is {fmt_summary(measure, final_values)}; the kept "
         "seed is the median, so a retraining should land near it, not above it.",
-        f"Against the baseline: {verdict}.",
     ]
     if goal is not None and final_values:
         mean = sum(final_values) / len(final_values)
-        met = not measure.better(goal, mean)  # the mean is the goal or better
+        met = measure.meets(mean, goal)  # the mean is the goal or better
         limits.append(f"The goal {goal_text} ({metric}) is {'met' if met else 'not met'} by the "
                       f"mean of the final seeds ({fmt_metric(measure, mean)}).")
     worst = min(final["per_class"], key=lambda c: c["f1"])

@@ -14,12 +14,21 @@ from typing import Any
 
 from phases.optimization.iterative import RoundDiagnosis, rediagnose
 from phases.optimization.targeted import AttemptPlan, change_key
-from workflow.arms import Arm, ArmComparison, compare_arms, load_arm, load_baseline, train_arm
+from workflow.arms import (
+    Arm,
+    ArmComparison,
+    compare_arms,
+    load_arm,
+    load_baseline,
+    rule_for,
+    train_arm,
+)
 from workflow.errors import WorkflowError
 from workflow.facts import AttemptRecord, Phase4Facts, read_facts
 from workflow.io import read_json
 from workflow.metric import Metric
 from workflow.progress import Progress
+from workflow.stats import Rule
 from workflow.store import Store
 from workflow.trainer.config import TrainConfig, load_train_config
 
@@ -106,9 +115,12 @@ class Context:
                          workers=self.workers, progress=self.progress)
 
     def compare(self, reference: Arm, candidate: Arm) -> ArmComparison:
-        """The project's comparison of the target metric (its alpha and minimum effect)."""
-        return compare_arms(reference, candidate, metric=self.metric,
-                            alpha=self.project.alpha, min_effect=self.project.min_effect)
+        """The project's comparison of the target metric under its rule (arms.rule_for)."""
+        return compare_arms(reference, candidate, metric=self.metric, rule=self.rule)
+
+    @property
+    def rule(self) -> Rule:
+        return rule_for(self.project)
 
     # -- planning -------------------------------------------------------------------------
 

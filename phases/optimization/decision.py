@@ -6,24 +6,27 @@ checked in this order:
 
 | code   | when                                                          | transition | next       |
 |--------|---------------------------------------------------------------|------------|------------|
-| A      | significant improvement and the target is met                 | accept     | optimized  |
-| D      | ceiling: the recent attempts each gained < 2 points and none  | ceiling    | optimized  |
-|        | was significant                                               |            |            |
+| A      | significant gain and the target is met                        | accept     | optimized  |
+| D      | ceiling: the recent attempts each gained less than min_effect | ceiling    | optimized  |
+|        | and none improved                                             |            |            |
 | budget | time or attempts spent                                        | budget     | optimized  |
-| B      | significant improvement, target not met, attempts left        | iterate    | optimizing |
-| C      | worse, or no significant improvement, attempts left           | revert     | diagnosed  |
+| B      | improvement, target not met, attempts left                    | iterate    | optimizing |
+| C      | worse, or no improvement, attempts left                       | revert     | diagnosed  |
 
-"The recent attempts" are those since the last significant improvement (or since
-Phase 4 began). After an improvement, one attempt that gains under 2 points is the
-ceiling: the best so far is kept. Without any improvement it takes two such attempts
-in a row; a single failed attempt is C (back to Phase 3 with its evidence). An
-attempt whose gain could not be measured (a seed diverged) counts as gaining nothing.
+"Significant" is the rule of workflow.stats (Welch, alpha split over the iteration
+limit). An *improvement* is a significant gain that is not significantly smaller than
+min_effect; a significant gain that meets the goal is A however small. "The recent
+attempts" are those since the last improvement (or since Phase 4 began). After an
+improvement, one attempt that gains under min_effect is the ceiling: the best so far
+is kept. Without any improvement it takes two such attempts in a row; a single failed
+attempt is C (back to Phase 3 with its evidence). An attempt whose gain could not be
+measured (a seed diverged) counts as gaining nothing.
 
-Gains are points: 100 x the mean difference for a rate (accuracy 0.01 is one point),
-the difference as a percentage of the reference mean for any other metric (a loss).
-The target is met when the candidate's mean reaches the project's goal; a project
-without a goal is met by any significant improvement. Pure functions: no store, no
-files; phase.py records what this decides.
+Gains are in the metric's unit (`Metric.points`): points for a rate (accuracy 0.01 is
+one point), percent of the reference mean for a loss; the ceiling is min_effect in the
+same unit. The target is met when the candidate's mean reaches the project's goal
+(`Metric.meets`); a project without a goal is met by any improvement. Pure functions:
+no store, no files; phase.py records what this decides.
 """
 
 from __future__ import annotations
@@ -37,7 +40,6 @@ from typing import Any
 from workflow.metric import Metric
 
 __all__ = [
-    "CEILING_POINTS",
     "AttemptBudget",
     "Decision",
     "DecisionCode",
@@ -46,9 +48,6 @@ __all__ = [
     "gain_points",
     "target_check",
 ]
-
-CEILING_POINTS = 2.0
-
 
 class DecisionCode(str, enum.Enum):
     """The five outcomes of a Phase 4 attempt; the value is what `phase4.decision` records."""
@@ -97,11 +96,16 @@ class AttemptEvidence:
     significant: bool
     gain_points: float | None  # None: not measurable (a seed diverged, too few seeds)
     verdict_reason: str  # the comparison's one sentence (workflow.stats), or why there is none
+    below_min_effect: bool = False  # significant, but significantly smaller than min_effect
 
     @property
-    def small(self) -> bool:
-        """Gained under the ceiling's 2 points (an unmeasurable gain counts as none)."""
-        return self.gain_points is None or self.gain_points < CEILING_POINTS
+    def improves(self) -> bool:
+        """A significant gain worth keeping: not significantly smaller than min_effect."""
+        return self.significant and not self.below_min_effect
+
+    def small(self, ceiling: float) -> bool:
+        """Gained under the ceiling (min_effect in points; an unmeasurable gain is none)."""
+        return self.gain_points is None or self.gain_points < ceiling
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -109,6 +113,7 @@ class AttemptEvidence:
             "significant": self.significant,
             "gain_points": self.gain_points,
             "verdict_reason": self.verdict_reason,
+            "below_min_effect": self.below_min_effect,
         }
 
 
@@ -197,10 +202,6 @@ def target_check(
     return met, f"mean {metric.name} {mean:.4g} {op} the goal {goal:g}"
 
 
-def _points(value: float | None) -> str:
-    return "an unmeasurable gain" if value is None else f"{value:+.2f} points"
-
-
 def decide(
     current: AttemptEvidence,
     *,
@@ -208,8 +209,17 @@ def decide(
     target_met: bool,
     target_text: str,
     budget: AttemptBudget,
+    ceiling: float,
+    unit: str = "points",
 ) -> Decision:
-    """The decision for `current`, given the attempts decided before it (oldest first)."""
+    """The decision for `current`, given the attempts decided before it (oldest first).
+
+    `ceiling`: min_effect in the gains' unit (`unit`, Metric.unit).
+    """
+
+    def _points(value: float | None) -> str:
+        return "an unmeasurable gain" if value is None else f"{value:+.2f} {unit}"
+
     k = current.attempt
     if current.significant and target_met:
         return Decision(
@@ -220,11 +230,11 @@ def decide(
     window = [current]
     improved_at: int | None = None
     for attempt in reversed(earlier):
-        if attempt.significant:
+        if attempt.improves:
             improved_at = attempt.attempt
             break
         window.append(attempt)
-    stalled = not current.significant and all(a.small for a in window)
+    stalled = not current.improves and all(a.small(ceiling) for a in window)
     if stalled and (improved_at is not None or len(window) >= 2):
         gains = ", ".join(
             f"attempt {a.attempt} gained {_points(a.gain_points)}" for a in reversed(window)
@@ -233,28 +243,28 @@ def decide(
             return Decision(
                 DecisionCode.D,
                 f"Ceiling: after the significant improvement of attempt {improved_at}, "
-                f"{gains}: under {CEILING_POINTS:g} points and not significant, so the best "
-                "so far is kept.",
+                f"{gains}: under the minimum effect of {ceiling:.2f} {unit} and no "
+                "improvement, so the best so far is kept.",
             )
         return Decision(
             DecisionCode.D,
-            f"Ceiling: {gains}, each under {CEILING_POINTS:g} points and none significant, so "
-            "the best so far is kept.",
+            f"Ceiling: {gains}, each under the minimum effect of {ceiling:.2f} {unit} and none "
+            "an improvement, so the best so far is kept.",
         )
     spent = budget.spent()
     if spent is not None:
         what = (
             f"attempt {k} gains {_points(current.gain_points)} significantly but the target is "
             f"not met ({target_text})"
-            if current.significant
-            else f"attempt {k} gains {_points(current.gain_points)}, not significantly "
+            if current.improves
+            else f"attempt {k} gains {_points(current.gain_points)}, not an improvement "
             f"({current.verdict_reason})"
         )
         return Decision(
             DecisionCode.BUDGET,
             f"Budget spent: {spent}; {what}; the best so far is kept and flagged.",
         )
-    if current.significant:
+    if current.improves:
         left = budget.iteration_limit - budget.attempts_used
         return Decision(
             DecisionCode.B,
@@ -264,7 +274,7 @@ def decide(
         )
     return Decision(
         DecisionCode.C,
-        f"Attempt {k} gains {_points(current.gain_points)}, which is not a significant "
-        f"improvement ({current.verdict_reason}); its changes are dropped and the project "
-        "returns to Phase 3.",
+        f"Attempt {k} gains {_points(current.gain_points)}, which is not an improvement "
+        f"({current.verdict_reason}); its changes are dropped and the project returns to "
+        "Phase 3.",
     )

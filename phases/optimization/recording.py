@@ -69,11 +69,12 @@ def decide_attempt(
     candidate = summarize(values) if values else None
     if comparison is not None:
         points = gain_points(comparison.mean_diff, comparison.baseline.mean, metric=metric)
-        evidence = AttemptEvidence(k, comparison.significant, points, comparison.reason)
+        evidence = AttemptEvidence(k, comparison.significant, points, comparison.reason,
+                                   comparison.below_min_effect)
     else:
         evidence = AttemptEvidence(k, False, None, result.note or "no comparison could be made")
     met, target_text = target_check(candidate.mean if candidate else None, project.target.goal,
-                                    metric=metric, significant=evidence.significant)
+                                    metric=metric, significant=evidence.improves)
     minutes = sum(a.minutes for a in earlier) + seconds / 60.0
     decision = decide(
         evidence,
@@ -86,6 +87,8 @@ def decide_attempt(
             minutes_used=minutes,
             time_budget_minutes=project.time_budget_minutes,
         ),
+        ceiling=ceiling_points(context, reference),
+        unit=metric.unit,
     )
     attempt = AttemptRecord.model_validate({
         "attempt": k,
@@ -117,7 +120,7 @@ def decide_attempt(
     })
     attempts = [*earlier, attempt]
     facts = context.facts()
-    kept = evidence.significant
+    kept = decision.code is DecisionCode.A or evidence.improves
     best_attempt = k if kept else (facts.best.attempt if facts.best is not None else 0)
     best_arm = arm if kept else reference
     best_record = attempt if kept else ref_record
@@ -142,6 +145,12 @@ def decide_attempt(
         pending_transition=decision.transition,
     )
     return Recorded(decision, best_arm, best_record, arm, attempts)
+
+
+def ceiling_points(context: Context, reference: Arm) -> float:
+    """min_effect in the gains' unit: the ceiling rule's "gained too little"."""
+    mean = mean_std(reference, context.metric.name).get("mean")
+    return context.metric.points(context.project.min_effect, mean)
 
 
 def decide_nothing_left(context: Context) -> Recorded:

@@ -110,22 +110,30 @@ def arm_profile(arm: Arm, metric: Metric) -> dict[str, Any]:
     }
 
 
-def _points(value: Any, metric: Metric) -> float | None:
-    """A difference shown in the report's unit: points (x100) for a rate, raw otherwise."""
+def _points(value: Any, metric: Metric, comparison: ComparisonRecord | None) -> float | None:
+    """A difference in the gains' one unit (Metric.points): points for a rate, percent of
+    the comparison's reference mean for a loss; intervals included."""
     value = _finite(value)
     if value is None:
         return None
-    return 100.0 * value if metric.is_rate else value
+    reference = comparison.baseline.mean if comparison and comparison.baseline else None
+    return metric.points(value, reference)
 
 
 def _comparison(data: ComparisonRecord | None, metric: Metric) -> dict[str, Any] | None:
     if data is None:
         return None
+    paired = data.paired
     return {
         **data.model_dump(mode="json"),
-        "mean_diff_points": _points(data.mean_diff, metric),
-        "ci_low_points": _points(data.ci_low, metric),
-        "ci_high_points": _points(data.ci_high, metric),
+        "mean_diff_points": _points(data.mean_diff, metric, data),
+        "ci_low_points": _points(data.ci_low, metric, data),
+        "ci_high_points": _points(data.ci_high, metric, data),
+        "paired_points": {
+            "mean_diff": _points(paired.mean_diff, metric, data),
+            "ci_low": _points(paired.ci_low, metric, data),
+            "ci_high": _points(paired.ci_high, metric, data),
+        } if paired is not None else None,
     }
 
 
@@ -149,8 +157,10 @@ def _recommendation_rows(
                 "expected_low": float(low),
                 "expected_high": float(high),
                 "actual": attempt.evidence.gain_points,
-                "actual_low": _points(comparison.ci_low, metric) if comparison else None,
-                "actual_high": _points(comparison.ci_high, metric) if comparison else None,
+                "actual_low": _points(comparison.ci_low, metric, comparison)
+                if comparison else None,
+                "actual_high": _points(comparison.ci_high, metric, comparison)
+                if comparison else None,
                 "compared_with": attempt.compared_with,
                 "together": [i for i in ids if i != rec.id],
                 "kept": attempt.attempt in kept,
@@ -218,6 +228,7 @@ def build_context(
     """Every value the template shows (and the JSON twin holds)."""
     measure = project.target.measure
     metric, is_rate = measure.name, measure.is_rate
+    baseline_mean = _mean(list(baseline.values(metric).values()))
     return {
         "generated": now(),
         "project": {
@@ -226,14 +237,16 @@ def build_context(
             "direction": project.target.direction,
             "goal": project.target.goal,
             "alpha": project.alpha,
+            "test_alpha": project.alpha / project.iteration_limit,
             "min_effect": project.min_effect,
-            "min_effect_points": _points(project.min_effect, measure),
+            "min_effect_points": measure.points(project.min_effect, baseline_mean),
             "seeds": list(project.seeds),
             "iteration_limit": project.iteration_limit,
             "time_budget_minutes": project.time_budget_minutes,
         },
         "is_rate": is_rate,
-        "unit": "points" if is_rate else metric,
+        "unit": measure.unit,
+        "goal_summary": goal_summary(project, optimized, kept, decision, attempts),
         "strategy": strategy,
         "decision": {
             **decision.to_dict(),
@@ -252,6 +265,34 @@ def build_context(
         "plots": dict(plots),
         "sweep": dict(sweep) if sweep is not None else None,
     }
+
+
+def goal_summary(
+    project: ProjectConfig, optimized: Arm, kept: bool, decision: Decision,
+    attempts: Sequence[AttemptRecord],
+) -> str | None:
+    """The report's first line when the goal is not met: the best kept figure, the best
+    attempt's, and why it was not kept. None when the goal is met or there is none."""
+    goal, measure = project.target.goal, project.target.measure
+    if goal is None:
+        return None
+    mean = _mean(list(optimized.values(measure.name).values()))
+    if mean is not None and measure.meets(mean, goal):
+        return None
+    kept_text = (f"the kept config ({optimized.label}) reaches {measure.format(mean)}" if kept
+                 else f"nothing was kept; the baseline stays at {measure.format(mean)}")
+    text = f"Goal not met: {measure.name} goal {measure.format(goal)}; {kept_text}."
+    reaching = [a for a in attempts if a.candidate is not None and a.candidate.mean is not None
+                and measure.meets(a.candidate.mean, goal) and a.decision != "A"]
+    if reaching:
+        best = reaching[-1]
+        why = best.comparison.reason if best.comparison else (best.note or "not compared")
+        reached = best.candidate.mean if best.candidate else None
+        text += (f" Attempt {best.attempt} reached {measure.format(reached)} "
+                 f"but was not kept against {best.compared_with}: {why}.")
+    else:
+        text += f" No attempt reached the goal. Decision {decision.code.value}: {decision.reason}"
+    return text
 
 
 def plot_arms(folder: Path, baseline: Arm, optimized: Arm, metric: str) -> dict[str, str | None]:

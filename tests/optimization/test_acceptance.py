@@ -56,7 +56,9 @@ def test_overfit_baseline_diagnose_optimize_and_the_gate_agree(
     comparison = store.get("phase4.comparison")
     if comparison and comparison["verdict"] == "significant":
         assert "**significant**" in report
-        interval = f"[{comparison['ci_low']:+.4f}, {comparison['ci_high']:+.4f}]"
+        # one unit for gains and intervals: points of accuracy
+        low, high = 100 * comparison["ci_low"], 100 * comparison["ci_high"]
+        interval = f"[{low:+.2f}, {high:+.2f}] points"
         assert interval in report
         assert comparison["ci_low"] > store.get("project.min_effect")
         assert twin["comparison"]["p_value"] == comparison["p_value"]

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import pytest
 
+from phases.optimization import decision
 from phases.optimization.decision import (
     AttemptBudget,
     AttemptEvidence,
+    Decision,
     DecisionCode,
-    decide,
     gain_points,
     target_check,
 )
@@ -27,7 +28,16 @@ def evidence(attempt: int, comparison: Comparison) -> AttemptEvidence:
         comparison.significant,
         gain_points(comparison.mean_diff, comparison.baseline.mean, metric=ACCURACY),
         comparison.reason,
+        comparison.below_min_effect,
     )
+
+
+CEILING = 1.0  # min_effect 0.01 of accuracy, in points
+
+
+def decide(current: AttemptEvidence, **kwargs: object) -> Decision:
+    """decision.decide with the ceiling of min_effect 0.01 unless a test gives another."""
+    return decision.decide(current, **{"ceiling": CEILING, **kwargs})  # type: ignore[arg-type]
 
 
 SPREAD = (0.0, 0.01, -0.01, 0.005, -0.005)
@@ -46,14 +56,14 @@ def budget(used: int = 1, limit: int = 3, minutes: float = 0.0,
 
 GAIN = crafted(0.06)  # +6 points, significant
 NOTHING = crafted(0.0)  # the same arm: not significant
-SMALL = crafted(0.01, (0.03, -0.03, 0.02, -0.02, 0.0))  # +1 point, noisy: not significant
+SMALL = crafted(0.005, (0.03, -0.03, 0.02, -0.02, 0.0))  # +0.5 point, noisy: not significant
 
 
 def test_crafted_comparisons_say_what_the_tests_assume() -> None:
     # the three comparisons the branches below use: a real gain, none, a small noisy one
     assert GAIN.significant and GAIN.mean_diff == pytest.approx(0.06)
     assert not NOTHING.significant
-    assert not SMALL.significant and gain_points(SMALL.mean_diff, 0.8, metric=ACCURACY) < 2
+    assert not SMALL.significant and gain_points(SMALL.mean_diff, 0.8, metric=ACCURACY) < CEILING
 
 
 def test_a_significant_and_target_met() -> None:
@@ -84,7 +94,7 @@ def test_c_not_significant_first_attempt() -> None:
     d = decide(evidence(1, NOTHING), earlier=[], target_met=False, target_text="-",
                budget=budget(1, 3))
     assert d.code is DecisionCode.C and d.transition == "revert"
-    assert "not a significant improvement" in d.reason
+    assert "which is not an improvement" in d.reason
 
 
 def test_c_worse_with_a_big_drop_is_never_a_ceiling_alone() -> None:
@@ -95,7 +105,7 @@ def test_c_worse_with_a_big_drop_is_never_a_ceiling_alone() -> None:
 
 
 def test_c_after_an_improvement_when_the_miss_is_large_but_noisy() -> None:
-    # C: after an improvement, a non-significant attempt that moved 2 points or more is not
+    # C: after an improvement, a non-significant attempt that moved min_effect or more is not
     # a ceiling (it might be real but underpowered): back to Phase 3 with the best so far
     noisy_big = AttemptEvidence(2, False, 3.5, "p = 0.08 is not below 0.05")
     d = decide(noisy_big, earlier=[evidence(1, GAIN)], target_met=False, target_text="-",
@@ -104,15 +114,15 @@ def test_c_after_an_improvement_when_the_miss_is_large_but_noisy() -> None:
 
 
 def test_d_two_small_attempts_in_a_row() -> None:
-    # D: without any improvement, two attempts in a row each under 2 points: ceiling
+    # D: without any improvement, two attempts in a row each under min_effect: ceiling
     d = decide(evidence(2, SMALL), earlier=[evidence(1, NOTHING)], target_met=False,
                target_text="-", budget=budget(2, 3))
     assert d.code is DecisionCode.D and d.transition == "ceiling"
-    assert "attempt 1 gained +0.00 points, attempt 2 gained +1.00 points" in d.reason
+    assert "attempt 1 gained +0.00 points, attempt 2 gained +0.50 points" in d.reason
 
 
 def test_d_one_small_attempt_after_an_improvement() -> None:
-    # D: after a significant improvement, one attempt under 2 points is the ceiling
+    # D: after a significant improvement, one attempt under min_effect is the ceiling
     d = decide(evidence(2, SMALL), earlier=[evidence(1, GAIN)], target_met=False,
                target_text="-", budget=budget(2, 3))
     assert d.code is DecisionCode.D
@@ -196,3 +206,34 @@ def test_budget_rejects_impossible_counts() -> None:
     # a decision is always about an attempt: zero attempts used is a caller's bug
     with pytest.raises(ValueError, match="attempts_used"):
         AttemptBudget(0, 3)
+
+
+TIGHT = [0.800, 0.801, 0.799, 0.800, 0.800]
+TINY = compare(TIGHT, [0.803, 0.804, 0.802, 0.803, 0.803], min_effect=0.01)  # +0.3, tight
+
+
+def test_a_goal_meeting_gain_under_min_effect_is_kept() -> None:
+    # A: significantly better and meets the goal, though significantly under min_effect
+    assert TINY.significant and TINY.below_min_effect
+    d = decide(evidence(2, TINY), earlier=[evidence(1, GAIN)], target_met=True,
+               target_text="0.803 >= 0.803", budget=budget(2, 3))
+    assert d.code is DecisionCode.A
+
+
+def test_a_real_gain_too_small_to_claim_is_not_an_improvement() -> None:
+    # short of the goal, a gain significantly under min_effect is not kept (D after a gain)
+    d = decide(evidence(2, TINY), earlier=[evidence(1, GAIN)], target_met=False,
+               target_text="-", budget=budget(2, 3))
+    assert d.code is DecisionCode.D
+    assert "+0.30 points" in d.reason and "minimum effect of 1.00 points" in d.reason
+
+
+def test_the_ceiling_is_min_effect_in_the_metric_unit() -> None:
+    # a loss: gains and the ceiling are percent of the reference; 3% under a 5% ceiling
+    small = AttemptEvidence(2, False, 3.0, "not significant")
+    d = decide(small, earlier=[evidence(1, GAIN)], target_met=False, target_text="-",
+               budget=budget(2, 3), ceiling=5.0, unit="%")
+    assert d.code is DecisionCode.D and "+3.00 %" in d.reason and "5.00 %" in d.reason
+    # the same gain with a ceiling of 2% is not a ceiling: C with attempts left
+    assert decide(small, earlier=[], target_met=False, target_text="-", budget=budget(1, 3),
+                  ceiling=2.0, unit="%").code is DecisionCode.C

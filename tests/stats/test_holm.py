@@ -35,6 +35,6 @@ def test_compare_many_uses_holm_adjusted_p() -> None:
         assert c.significant == (p_adj < 0.05 and c.ci_low > 0.0)
     assert many["modest"].p_adjusted > 0.05 > many["modest"].p_value
     assert many["modest"].verdict == "not_significant"
-    assert "Holm-adjusted p" in many["modest"].reason
+    assert "Holm-adjusted Welch p" in many["modest"].reason
     assert many["strong"].verdict == "significant"
     assert compare_many(BASELINE, {}) == {}

@@ -6,7 +6,21 @@ from typing import Any, Literal
 
 from workflow.facts._base import FactsModel
 
-__all__ = ["Phase3Facts", "RecommendationFact"]
+__all__ = ["Phase3Facts", "RecommendationFact", "SeedAdviceFact"]
+
+
+class SeedAdviceFact(FactsModel):
+    """Phase 3's seed advice under Phase 4's rule (rules._seed_noise.SeedAdvice), always
+    recorded: the gain the seeds can detect and the seeds min_effect needs (raw units)."""
+
+    seeds: int
+    sd: float | None = None
+    working: bool = True  # False: the baseline barely learns, its spread says nothing
+    detectable_effect: float | None = None
+    seeds_needed: int | None = None  # None: over MAX_SEEDS, or not estimable
+    power: float
+    test_alpha: float
+    text: str
 
 
 class RecommendationFact(FactsModel):
@@ -38,6 +52,7 @@ class Phase3Facts(FactsModel):
     potential: float | None = None  # points: the upper end of the combined expected gain
     search_space: dict[str, dict[str, Any]] | None = None
     seeds_needed: int | None = None
+    seed_advice: SeedAdviceFact | None = None
     probes: list[str] | None = None
     stale: str | None = None
     completed_at: str | None = None

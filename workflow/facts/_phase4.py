@@ -38,6 +38,18 @@ __all__ = [
 DecisionValue = Literal["A", "B", "C", "D", "budget"]
 
 
+class PairedRecord(FactsModel):
+    """workflow.stats.Paired: the per-seed differences of two arms on the same seeds."""
+
+    n: int | None = None
+    mean_diff: float | None = None
+    t_statistic: float | None = None
+    p_value: float | None = None
+    ci_low: float | None = None
+    ci_high: float | None = None
+    correlation: float | None = None
+
+
 class ComparisonRecord(FactsModel):
     """A seed comparison as workflow.stats.Comparison.to_dict writes it (None: undefined)."""
 
@@ -46,7 +58,11 @@ class ComparisonRecord(FactsModel):
     reason: str = ""
     higher_is_better: bool = True
     alpha: float | None = None
+    family: int | None = None  # comparisons sharing alpha (Bonferroni)
+    test_alpha: float | None = None  # alpha / family: the level this comparison was tested at
     min_effect: float | None = None
+    p_below: float | None = None  # one-sided p of "the gain is at least min_effect"
+    below_min_effect: bool = False
     mean_diff: float | None = None
     p_value: float | None = None
     p_adjusted: float | None = None
@@ -61,7 +77,8 @@ class ComparisonRecord(FactsModel):
     mw_p_value: float | None = None
     p_improvement: float | None = None
     naive_rule: bool | None = None
-    n_resamples: int | None = None
+    paired: PairedRecord | None = None  # the same seeds in both arms: the per-seed view
+    n_resamples: int | None = None  # run directories from before the Welch interval
     seed: int | None = None
     baseline: MetricSummary | None = None
     candidate: MetricSummary | None = None
@@ -115,6 +132,7 @@ class EvidenceRecord(FactsModel):
     significant: bool
     gain_points: float | None = None
     verdict_reason: str = ""
+    below_min_effect: bool = False
 
 
 class DiagnosisFinding(FactsModel):

@@ -1,19 +1,32 @@
-"""Is a candidate really better than the baseline, or could seed noise explain it?
+"""Is a candidate really better than the reference, or could seed noise explain it?
 
-Phase 4 compares two arms of per-seed results (the same seeds in both arms). The
-arms are still treated as independent samples, as the design says: a shared seed
-does not make two different configs' runs a matched pair.
+The rule (one, used by Phase 3's seed advice, Phase 4's decisions, the sweep and every
+report; `Rule` holds it):
 
-An improvement is significant when both hold:
+- **Test.** A one-sided Welch t-test of "the candidate's mean is better" on the per-seed
+  values of the target metric. Welch, not Student: two configs need not vary alike.
+- **Error across Phase 4.** The project's alpha is family-wise over Phase 4's attempts:
+  each attempt is tested at alpha / iteration_limit (Bonferroni), so the chance that any
+  attempt in a Phase 4 with no real gain is called significant is at most alpha, however
+  the attempts depend on each other. A sweep attempt is one comparison: its winner is
+  chosen on fresh seeds and tested on the project's seeds (see the sweep's rerun module).
+- **Minimum effect.** `min_effect`, "the smallest improvement worth claiming", sizes the
+  experiment rather than raising the bar: Phase 3 recommends the seeds that give the test
+  the project's power (default 0.8) at a true gain of min_effect. A significant gain is
+  set aside as too small only when it is significantly smaller than min_effect (the
+  one-sided test of "gain >= min_effect" rejects at the same level), and even then it is
+  kept when it meets the goal.
+- **Interval.** The Welch-t interval of the mean difference (95%): it covers at its level
+  from 3 seeds up, where a percentile bootstrap of 3-5 seeds covers 80-88%.
+- **Beside, never deciding.** The paired view when both arms ran the same seeds (the
+  per-seed differences and the same-seed correlation), Hedges' g, the probability of
+  improvement (Mann-Whitney U / n1 n2) and the naive `mean - 2 std > baseline` rule.
 
-- a one-sided Welch t-test in the improvement direction gives p < alpha (Holm-adjusted
-  when several candidates face one baseline), and
-- the lower bound of the bootstrap 95% interval of the mean difference lies above the
-  minimum effect.
-
-Hedges' g, the probability of improvement (Mann-Whitney U / n1 n2) and the naive
-`mean - 2 std > baseline` rule are reported beside the verdict; they never decide it.
-For two models' predictions on one test set there is `mcnemar`.
+References: Welch (1947) for the test and its df; Bonferroni / Holm (1979) for the
+family-wise error; Cohen (1988) for the power of the two-sample t-test (noncentral t);
+Hedges (1981) for g. For two models' predictions on one test set there is `mcnemar`.
+`benchmarks/calibration.py` measures the false-positive rate, power, coverage,
+family-wise error and the sweep winner's bias of this rule by simulation.
 
 Every difference is oriented so that a positive value is an improvement: for a metric
 where lower is better (a loss) the sign is flipped.
@@ -23,13 +36,17 @@ scipy is imported inside the functions: it takes most of a second to import, and
 """
 
 from workflow.stats._common import CONFIDENCE_LEVEL, MIN_SEEDS
-from workflow.stats._compare import Comparison, compare
+from workflow.stats._compare import Comparison, Paired, compare
 from workflow.stats._holm import compare_many, holm
 from workflow.stats._mcnemar import McNemarResult, mcnemar
+from workflow.stats._rule import MAX_SEEDS, Rule
 from workflow.stats._summary import ArmSummary, summarize
 
 __all__ = [
     "MIN_SEEDS",
+    "MAX_SEEDS",
+    "Paired",
+    "Rule",
     "CONFIDENCE_LEVEL",
     "ArmSummary",
     "Comparison",

@@ -35,10 +35,10 @@ def compare_many(
     higher_is_better: bool = True,
     alpha: float = 0.05,
     min_effect: float = 0.0,
-    n_resamples: int = 9999,
-    seed: int = 0,
+    family: int = 1,
 ) -> dict[str, Comparison]:
-    """Compare several candidates with one baseline; each verdict uses its Holm-adjusted p."""
+    """Compare several candidates with one baseline; each verdict uses its Holm-adjusted p
+    (Holm within the candidates, at alpha / family as `compare` tests)."""
     raw = {
         name: compare(
             baseline,
@@ -46,8 +46,7 @@ def compare_many(
             higher_is_better=higher_is_better,
             alpha=alpha,
             min_effect=min_effect,
-            n_resamples=n_resamples,
-            seed=seed,
+            family=family,
         )
         for name, values in candidates.items()
     }
@@ -56,16 +55,17 @@ def compare_many(
     result: dict[str, Comparison] = {}
     for name, p_adj in zip(names, adjusted, strict=True):
         c = raw[name]
-        significant, reason = _decide(
+        significant, below, reason = _decide(
             p=p_adj,
-            ci_low=c.ci_low,
-            ci_high=c.ci_high,
+            p_below=c.p_below,
+            test_alpha=c.test_alpha,
             alpha=alpha,
-            min_effect=min_effect,
+            family=family,
             degenerate=c.t_statistic is None,  # only both-arms-constant leaves t undefined
             correction="holm",
         )
         result[name] = dataclasses.replace(
-            c, p_adjusted=p_adj, correction="holm", significant=significant, reason=reason
+            c, p_adjusted=p_adj, correction="holm", significant=significant,
+            below_min_effect=below, reason=reason,
         )
     return result

@@ -23,11 +23,11 @@ from phases.diagnostic.rules._fit import Overfitting, Underfitting
 from phases.diagnostic.rules._learning_rate import LrTooHigh, LrTooLow
 from phases.diagnostic.rules._registry import RULES, check_rules, find_all, rule_for
 from phases.diagnostic.rules._resources import ResourceWaste
-from phases.diagnostic.rules._seed_noise import SEED_NOISE_POWER, SeedNoise, seeds_needed
+from phases.diagnostic.rules._seed_noise import SeedAdvice, SeedNoise, seed_advice
 
 __all__ = [
     "RULES",
-    "SEED_NOISE_POWER",
+    "SeedAdvice",
     "SEVERITY_RANK",
     "ClassImbalance",
     "ConfigGaps",
@@ -47,5 +47,5 @@ __all__ = [
     "check_rules",
     "find_all",
     "rule_for",
-    "seeds_needed",
+    "seed_advice",
 ]

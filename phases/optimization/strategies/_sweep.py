@@ -2,21 +2,22 @@
 
 The first attempt searches Phase 3's search space (`phase3.search_space`), or the
 one given with `--space`, around the baseline: `run_sweep` runs the trials in
-`workers` processes, re-runs the top trials on the project's fresh seeds and
-compares them with the baseline (Holm over the candidates); its chosen candidate,
-re-run, is the attempt's arm, decided like any other. Later attempts (after B)
-plan and train as targeted does.
+`workers` processes (each trial trains on the first fresh seed) and re-runs the top
+trials on the project's fresh seeds; the best re-run mean is chosen. The chosen config
+is then trained on the project's seeds, which chose nothing, and that arm is the
+attempt's, compared with the reference and decided like any other: selecting on one
+set of seeds and measuring on another is what keeps the winner's curse out of its
+gain and out of the target check. Later attempts (after B) plan and train as targeted
+does.
 """
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from phases.optimization.context import USER_SPACE
 from phases.optimization.strategies._targeted import TargetedStrategy
 from phases.optimization.targeted import AttemptPlan, change_key, normalize_recommendation
-from workflow.arms import load_arm
 from workflow.errors import ConfigError, WorkFailed
 from workflow.facts import read_facts
 from workflow.strategy import AttemptResult
@@ -48,6 +49,9 @@ def _settings(sweep: Any, context: Context) -> Any:
     return sweep.SweepSettings(**{"monitor": context.metric.name,
                                   # the project's direction, not the name's default
                                   "direction": context.metric.direction,
+                                  # trials select, so they train on a selection seed: the
+                                  # project's seeds stay unseen until the winner is measured
+                                  "train_seed": context.project.fresh_seeds[0],
                                   **context.sweep_settings})
 
 
@@ -122,12 +126,14 @@ class SweepStrategy(TargetedStrategy):
         pseudo = normalize_recommendation(
             {"id": f"T{chosen.trial}", "title": f"sweep trial {chosen.trial}",
              "priority": "HIGH", "changes": chosen.params, "finding": "the sweep",
-             "rationale": "the best re-run mean of the sweep's top trials on fresh seeds"},
+             "rationale": "the best re-run mean of the sweep's top trials on fresh seeds; "
+                          "measured on the project's seeds"},
             1,
         )
         plan = AttemptPlan(plan.attempt, "sweep", plan.base, plan.source, [pseudo],
                     chosen.config.model_dump(mode="json"), extra=plan.extra)
         plan.save(folder, reference.config)
-        arm = load_arm(f"attempt-{plan.attempt}", Path(chosen.rerun_dir), chosen.config,
-                       list(chosen.seeds))
-        return AttemptResult(plan, arm, chosen.comparison, chosen.note, section)
+        # chosen on the fresh seeds, measured on the project's: an unbiased gain
+        arm = context.train(plan)
+        compared = context.compare(reference, arm)
+        return AttemptResult(plan, arm, compared.comparison, compared.note, section)

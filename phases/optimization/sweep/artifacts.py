@@ -308,6 +308,15 @@ def section_context(result: SweepResult, report_dir: Path) -> dict[str, Any]:
             return None
         return Path(os.path.relpath(path, report_dir)).as_posix()
 
+    metric = Metric.named(result.monitor, result.direction)
+
+    def interval(comparison: Any) -> str:
+        if comparison is None:
+            return "–"
+        low, high = (metric.points(x, comparison.baseline.mean)
+                     for x in (comparison.ci_low, comparison.ci_high))
+        return f"[{low:+.2f}, {high:+.2f}] {metric.unit}"
+
     candidates = []
     for c in result.candidates:
         comparison = c.comparison
@@ -322,9 +331,7 @@ def section_context(result: SweepResult, report_dir: Path) -> dict[str, Any]:
                     if c.summary is not None else "–"
                 ),
                 "p": f"{comparison.p_adjusted:.3g}" if comparison else "–",
-                "interval": (
-                    f"[{comparison.ci_low:+.4f}, {comparison.ci_high:+.4f}]" if comparison else "–"
-                ),
+                "interval": interval(comparison),
                 "verdict": c.verdict.replace("_", " "),
                 "note": c.note,
                 "chosen": result.chosen is not None and c.trial == result.chosen.trial,

@@ -1,10 +1,12 @@
-"""The winner's curse: the sweep's top trials re-run on fresh seeds, compared, one chosen.
+"""The winner's curse, stage one: the sweep's top trials re-run on fresh seeds, one chosen.
 
-The best of many trials is biased upward: its score was the one selected. So
-the top k distinct configurations are trained again as arms (workflow.arms) on
-the project's fresh seeds, each is compared with the baseline's per-seed values
-(Holm over the k, one family), and the best re-run mean is chosen, never the
-best sweep score.
+The best of many trials is biased upward: its score was the one selected. So the top
+k distinct configurations are trained again as arms (workflow.arms) on the project's
+fresh seeds and the best re-run mean is chosen, never the best sweep score. That mean
+is itself a maximum of k means, biased upward in turn, so it only *chooses*: the sweep
+strategy measures the chosen config on the project's seeds, which chose nothing, and
+decides on that. The re-runs' comparisons with the baseline (Holm over the k) are
+reported as the selection's evidence; they decide nothing.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ def top_trials(records: Sequence[TrialRecord], k: int, metric: Metric) -> list[T
 
 
 def choose(candidates: Sequence[Candidate], metric: Metric) -> Candidate | None:
-    """The best re-run mean (the re-runs are not the seeds the sweep selected on)."""
+    """The best re-run mean: the choice (the sweep strategy measures it on other seeds)."""
     best: Candidate | None = None
     for c in candidates:
         if c.summary is None:
@@ -65,7 +67,7 @@ def rerun_top(
     workers: int | None = None,
     alpha: float = 0.05,
     min_effect: float = 0.0,
-    seed: int = 0,
+    seed: int = 0,  # unused since the interval is Welch's (no bootstrap to seed)
     progress: Progress | None = None,
 ) -> list[Candidate]:
     """Train each of `top` as an arm on every fresh seed (finished seeds are not trained
@@ -95,7 +97,7 @@ def rerun_top(
 
         comparisons = compare_many(
             list(baseline_values), comparable, higher_is_better=metric.higher_is_better,
-            alpha=alpha, min_effect=min_effect, seed=seed,
+            alpha=alpha, min_effect=min_effect,
         )
     candidates = []
     for rank, (record, arm) in enumerate(zip(top, arms, strict=True), start=1):

@@ -63,8 +63,9 @@ def test_sweep_refuses_in_one_line_without_run_sweep(tmp_path: Path,
 
 def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
     # the hook: --strategy sweep hands Phase 3's search space to the sweep package; its
-    # chosen candidate, re-run on fresh seeds and compared with the baseline (Holm), is the
-    # attempt's arm: decided, recorded and reported like any other, the sweep section included
+    # candidate chosen on the fresh seeds is measured on the project's seeds (which chose
+    # nothing: no winner's curse) and that arm is the attempt's: decided, recorded and
+    # reported like any other, the sweep section included
     store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS,
                               goal=0.64, strategy="sweep", trainer=FAKE_TRAINER)
     store.record("phase3", {"search_space": {
@@ -74,8 +75,11 @@ def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
     assert outcome.decision == "A" and outcome.state == "optimized"
     attempt = store.get("phase4.attempts")[0]
     assert attempt["strategy"] == "sweep" and attempt["recommendations"][0]["id"] == "T0"
-    assert attempt["arm"]["seeds"] == [100, 101, 102]  # the fresh seeds of the re-run
-    assert store.get("phase4.comparison")["correction"] == "holm"
+    assert attempt["arm"]["seeds"] == [0, 1, 2]  # measured on the project's seeds
+    reruns = list((store.run_dir / "phase4/attempt-1/sweep/rerun").glob("trial-*/seed-*"))
+    assert sorted({p.name for p in reruns}) == ["seed-100", "seed-101", "seed-102"]  # chosen on
+    comparison = store.get("phase4.comparison")
+    assert comparison["correction"] == "none" and comparison["paired"]["n"] == 3
     report = (store.run_dir / "phase4/optimization_results.md").read_text()
     assert "## Sweep: random search" in report
 
