@@ -20,12 +20,13 @@ from pathlib import Path
 from typing import Any
 
 from phases.optimization.decision import Decision
-from workflow.arms import Arm
+from workflow.arms import Arm, rule_for
 from workflow.facts import AttemptRecord
 from workflow.facts._phase4 import ComparisonRecord
 from workflow.io import atomic_open
 from workflow.metric import Metric
 from workflow.project import ProjectConfig
+from workflow.stats import Rule
 from workflow.store import now
 
 __all__ = [
@@ -120,11 +121,24 @@ def _points(value: Any, metric: Metric, comparison: ComparisonRecord | None) -> 
     return metric.points(value, reference)
 
 
-def _comparison(data: ComparisonRecord | None, metric: Metric) -> dict[str, Any] | None:
+def _detectable(data: ComparisonRecord, metric: Metric, rule: Rule) -> float | None:
+    """The smallest gain these two arms' seeds detect with the rule's power (pooled sd)."""
+    base, cand = data.baseline, data.candidate
+    if not (base and cand and base.n and cand.n and base.std is not None
+            and cand.std is not None):
+        return None
+    sd = math.sqrt((base.std**2 + cand.std**2) / 2)
+    return _points(rule.detectable_effect(sd, min(base.n, cand.n)), metric, data)
+
+
+def _comparison(
+    data: ComparisonRecord | None, metric: Metric, rule: Rule
+) -> dict[str, Any] | None:
     if data is None:
         return None
     paired = data.paired
     return {
+        "detectable_points": _detectable(data, metric, rule),
         **data.model_dump(mode="json"),
         "mean_diff_points": _points(data.mean_diff, metric, data),
         "ci_low_points": _points(data.ci_low, metric, data),
@@ -168,7 +182,7 @@ def _recommendation_rows(
     return rows
 
 
-def _round(attempt: AttemptRecord, metric: Metric) -> dict[str, Any]:
+def _round(attempt: AttemptRecord, metric: Metric, rule: Rule) -> dict[str, Any]:
     diagnosis = attempt.diagnosis
     candidate = attempt.candidate
     return {
@@ -184,7 +198,7 @@ def _round(attempt: AttemptRecord, metric: Metric) -> dict[str, Any]:
         "std": _finite(candidate.std) if candidate else None,
         "n": (candidate.n or 0) if candidate else 0,
         "compared_with": attempt.compared_with,
-        "comparison": _comparison(attempt.comparison, metric),
+        "comparison": _comparison(attempt.comparison, metric, rule),
         "gain_points": attempt.evidence.gain_points,
         "note": attempt.note,
         "target_text": attempt.target_text,
@@ -229,6 +243,7 @@ def build_context(
     measure = project.target.measure
     metric, is_rate = measure.name, measure.is_rate
     baseline_mean = _mean(list(baseline.values(metric).values()))
+    rule = rule_for(project)
     return {
         "generated": now(),
         "project": {
@@ -237,6 +252,7 @@ def build_context(
             "direction": project.target.direction,
             "goal": project.target.goal,
             "alpha": project.alpha,
+            "power": project.power,
             "test_alpha": project.alpha / project.iteration_limit,
             "min_effect": project.min_effect,
             "min_effect_points": measure.points(project.min_effect, baseline_mean),
@@ -258,10 +274,10 @@ def build_context(
             "baseline": arm_profile(baseline, measure),
             "optimized": arm_profile(optimized, measure),
         },
-        "comparison": _comparison(comparison, measure),
+        "comparison": _comparison(comparison, measure, rule),
         "changes": [dict(row) for row in changes],
         "recommendations": _recommendation_rows(attempts, lineage, measure),
-        "rounds": [_round(a, measure) for a in attempts],
+        "rounds": [_round(a, measure, rule) for a in attempts],
         "plots": dict(plots),
         "sweep": dict(sweep) if sweep is not None else None,
     }

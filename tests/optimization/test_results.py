@@ -51,6 +51,8 @@ def test_a_loss_target_shows_one_unit() -> None:
     assert f"Welch 95% interval of the difference | [{low:+.2f}," in text
     assert f"minimum effect 0.01 ({100 * 0.01 / mean:.2f} %)" in text
     assert "Gains and intervals are in % of the reference's mean" in text
+    # the gain these seeds can detect, in the same unit (Rule.detectable_effect, pooled sd)
+    assert re.search(r"smallest gain these seeds detect \(80% power.*\| \+\d+\.\d\d % \|", text)
     # no bare raw-loss difference such as [+0.0331, +0.0469] anywhere
     assert not re.search(r"\[\+0\.0\d{3}", text)
     # the goal is missed, and the report says so first
