@@ -29,7 +29,7 @@ from workflow.progress import Progress
 from workflow.stats import MIN_SEEDS
 from workflow.store import Store
 from workflow.trainer.config import TrainConfig, load_train_config
-from workflow.trainer.result import CHECKPOINT_DIR, RunResult
+from workflow.trainer.result import CHECKPOINT_DIR, METRICS_FILE, RunResult
 
 __all__ = [
     "BASELINE_RETRAIN_DIR",
@@ -162,7 +162,7 @@ def baseline_selection(store: Store, *, workers: int | None = None,
     selection = select_median(values, metric=metric, root=root, arm="baseline")
     if Path(selection.checkpoint).is_file():
         return selection
-    if read_facts(store).baseline.source != "imported":
+    if (Path(selection.run_dir) / METRICS_FILE).is_file():  # a trained run, not a history
         raise StateError(
             f"{selection.checkpoint}: the baseline's checkpoint of seed {selection.seed} is "
             "missing; it is not trained again (a retrained baseline is not the one the "

@@ -81,7 +81,8 @@ def test_finalize_cli_output(finalized_with_output: tuple[Store, str]) -> None:
     assert f"test accuracy {100 * test['final_accuracy']:.2f}% (final)" in output
     assert "McNemar p = " in output
     assert f"report: {store.run_dir / 'phase5/finalization_report.md'}" in output
-    assert "phasegate gate sign finalization_complete model_card_reviewed" in output
+    # the project is positional on every command (issue 15)
+    assert f"phasegate gate sign {store.name} finalization_complete model_card_reviewed" in output
 
 
 # rule: the kept model is the median seed by the target metric (the better middle one for an
