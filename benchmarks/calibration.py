@@ -46,6 +46,16 @@ SD = 0.01  # one point of accuracy
 MEAN = 0.90
 
 
+def _arms(rng: np.random.Generator, n: int, gain: float = 0.0, rho: float = 0.0,
+          cand_sd: float = SD) -> tuple[np.ndarray, np.ndarray]:
+    """Two arms on the same n seeds; same-seed correlation rho (a shared seed effect)."""
+    shared = rng.normal(0.0, 1.0, n)
+    base = MEAN + SD * (math.sqrt(rho) * shared + math.sqrt(1 - rho) * rng.normal(0.0, 1.0, n))
+    cand = MEAN + gain + cand_sd * (math.sqrt(rho) * shared
+                                    + math.sqrt(1 - rho) * rng.normal(0.0, 1.0, n))
+    return base, cand
+
+
 def _project(**changes: Any) -> ProjectConfig:
     return ProjectConfig(name="calibration", baseline=Path("baseline.yaml"), **changes)
 
@@ -65,18 +75,19 @@ def false_positives(rule: Rule, rng: np.random.Generator, draws: int) -> bool:
     print(f"A/A false-positive rate of one comparison (tested at {rule.test_alpha:.4f}; "
           f"alpha {rule.alpha} over {rule.family} attempts)")
     ok = True
-    for n in (3, 5, 10):
-        hits = sum(rule.compare(rng.normal(MEAN, SD, n), rng.normal(MEAN, SD, n)).significant
-                   for _ in range(draws))
-        p, se = _prop(hits, draws)
-        ok &= _line(f"{n} seeds", p, se, f"<= {rule.alpha}", p <= rule.alpha + 2 * se)
+    for paired, rho in ((True, 0.0), (True, 0.8), (False, 0.0)):
+        for n in (3, 5, 10):
+            hits = sum(rule.compare(*_arms(rng, n, rho=rho), paired=paired).significant
+                       for _ in range(draws))
+            p, se = _prop(hits, draws)
+            name = f"{'paired' if paired else 'Welch '}, r {rho:.1f}, {n} seeds"
+            ok &= _line(name, p, se, f"<= {rule.alpha}", p <= rule.alpha + 2 * se)
     # and with the whole alpha on one comparison (a project with iteration_limit 1)
     single = Rule(alpha=rule.alpha, min_effect=rule.min_effect, power=rule.power, family=1)
-    hits = sum(single.compare(rng.normal(MEAN, SD, 5), rng.normal(MEAN, SD, 5)).significant
-               for _ in range(draws))
+    hits = sum(single.compare(*_arms(rng, 5), paired=True).significant for _ in range(draws))
     p, se = _prop(hits, draws)
-    ok &= _line("5 seeds, iteration_limit 1 (tested at alpha)", p, se, f"<= {rule.alpha}",
-                p <= rule.alpha + 2 * se)
+    ok &= _line("paired, 5 seeds, iteration_limit 1 (tested at alpha)", p, se,
+                f"<= {rule.alpha}", p <= rule.alpha + 2 * se)
     return ok
 
 
@@ -85,44 +96,45 @@ def power(rule: Rule, rng: np.random.Generator, draws: int) -> bool:
           f"{100 * SD:g} point, with the recommended seeds")
     n = rule.seeds_needed(SD)
     assert n is not None
-    hits = sum(rule.compare(rng.normal(MEAN, SD, n),
-                            rng.normal(MEAN + rule.min_effect, SD, n)).significant
-               for _ in range(draws))
-    p, se = _prop(hits, draws)
-    ok = _line(f"{n} seeds (Rule.seeds_needed of the true sd)", p, se,
-               f">= {rule.power}", p >= rule.power - 2 * se)
+    ok = True
+    for paired, rho in ((True, 0.0), (False, 0.0), (True, 0.5)):
+        hits = sum(rule.compare(*_arms(rng, n, rule.min_effect, rho), paired=paired).significant
+                   for _ in range(draws))
+        p, se = _prop(hits, draws)
+        name = f"{n} seeds (Rule.seeds_needed), {'paired' if paired else 'Welch'}, r {rho:.1f}"
+        ok &= _line(name, p, se, f">= {rule.power}", p >= rule.power - 2 * se)
     # as a project meets it: Phase 3 estimates the sd from 5 baseline seeds, then advises
     hits, advised = 0, []
     for _ in range(draws):
         sd_hat = float(np.std(rng.normal(MEAN, SD, 5), ddof=1))
         k = rule.seeds_needed(sd_hat) or 500
         advised.append(k)
-        hits += rule.compare(rng.normal(MEAN, SD, k),
-                             rng.normal(MEAN + rule.min_effect, SD, k)).significant
+        hits += rule.compare(*_arms(rng, k, rule.min_effect), paired=True).significant
     p, se = _prop(hits, draws)
-    print(f"  {'advice from 5 estimated baseline seeds (median ' + str(int(np.median(advised))) + ' seeds)':<58} "  # noqa: E501
-          f"{p:7.4f} ± {se:.4f}   (reported, no target: the sd estimate is noisy)")
-    for gain in (0.5, 2.0, 3.0):
-        hits = sum(rule.compare(rng.normal(MEAN, SD, 5),
-                                rng.normal(MEAN + gain * SD, SD, 5)).significant
+    name = f"advice from 5 estimated seeds (median {int(np.median(advised))}), paired, r 0"
+    print(f"  {name:<58} {p:7.4f} ± {se:.4f}   (reported: the sd estimate is noisy)")
+    for gain, rho in ((0.5, 0.0), (2.0, 0.0), (3.0, 0.0), (1.0, 0.8)):
+        hits = sum(rule.compare(*_arms(rng, 5, gain * SD, rho), paired=True).significant
                    for _ in range(draws // 2))
         p, se = _prop(hits, draws // 2)
-        print(f"  {f'5 seeds, true gain {gain:g} point(s)':<58} {p:7.4f} ± {se:.4f}   "
-              "(reported)")
+        print(f"  {f'5 seeds, paired, r {rho:.1f}, true gain {gain:g} point(s)':<58} "
+              f"{p:7.4f} ± {se:.4f}   (reported)")
     return ok
 
 
 def coverage(rule: Rule, rng: np.random.Generator, draws: int) -> bool:
-    print("Coverage of the 95% Welch interval (true gain 1 point; candidate sd twice the "
+    print("Coverage of the 95% interval (true gain 1 point; candidate sd twice the "
           "baseline's)")
     ok = True
-    for n in (3, 5, 10, 30):
-        hits = 0
-        for _ in range(draws):
-            c = rule.compare(rng.normal(MEAN, SD, n), rng.normal(MEAN + 0.01, 2 * SD, n))
-            hits += c.ci_low <= 0.01 <= c.ci_high
-        p, se = _prop(hits, draws)
-        ok &= _line(f"{n} seeds", p, se, ">= 0.93", p >= 0.93 - 2 * se)
+    for paired in (True, False):
+        for n in (3, 5, 10, 30):
+            hits = 0
+            for _ in range(draws):
+                c = rule.compare(*_arms(rng, n, 0.01, cand_sd=2 * SD), paired=paired)
+                hits += c.ci_low <= 0.01 <= c.ci_high
+            p, se = _prop(hits, draws)
+            name = f"{'paired' if paired else 'Welch '}, {n} seeds"
+            ok &= _line(name, p, se, ">= 0.93", p >= 0.93 - 2 * se)
     return ok
 
 
@@ -144,8 +156,8 @@ def family_wise(rule: Rule, rng: np.random.Generator, draws: int, n: int = 5) ->
         earlier: list[AttemptEvidence] = []
         claimed = False
         for k in range(1, rule.family + 1):
-            candidate = rng.normal(MEAN, SD, n)
-            ev = _evidence(k, rule, reference, candidate, paired=False)
+            candidate = rng.normal(MEAN, SD, n)  # the same seeds: paired, as Phase 4 is
+            ev = _evidence(k, rule, reference, candidate, paired=True)
             decision = decide(ev, earlier=earlier, target_met=False, target_text="-",
                               budget=AttemptBudget(k, rule.family), ceiling=ceiling)
             if decision.code is DecisionCode.A or ev.improves:

@@ -77,8 +77,9 @@ def test_compare_arms() -> None:
     better = _arm("attempt-1", [0.95, 0.96, 0.94, 0.96, 0.95])
     compared = compare_arms(base, better, metric=metric, rule=Rule(alpha=0.05, family=3))
     assert compared.comparison is not None and compared.comparison.significant
-    # the same seeds in both arms: compared seed by seed for the paired view, at alpha / 3
-    assert compared.comparison.paired is not None and compared.comparison.paired.n == 5
+    # the same seeds in both arms: the paired test decides, at alpha / 3; Welch beside it
+    assert compared.comparison.test == "paired t" and compared.comparison.df == 4
+    assert compared.comparison.beside is not None
     assert compared.comparison.test_alpha == pytest.approx(0.05 / 3)
     broken = dict(better.results)
     broken[2] = RunResult(status=RunStatus.DIVERGED, seed=2, history=[], best_epoch=None,

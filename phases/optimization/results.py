@@ -136,18 +136,17 @@ def _comparison(
 ) -> dict[str, Any] | None:
     if data is None:
         return None
-    paired = data.paired
+    beside = data.beside
     return {
         "detectable_points": _detectable(data, metric, rule),
         **data.model_dump(mode="json"),
         "mean_diff_points": _points(data.mean_diff, metric, data),
         "ci_low_points": _points(data.ci_low, metric, data),
         "ci_high_points": _points(data.ci_high, metric, data),
-        "paired_points": {
-            "mean_diff": _points(paired.mean_diff, metric, data),
-            "ci_low": _points(paired.ci_low, metric, data),
-            "ci_high": _points(paired.ci_high, metric, data),
-        } if paired is not None else None,
+        "beside_points": {
+            "ci_low": _points(beside.ci_low, metric, data),
+            "ci_high": _points(beside.ci_high, metric, data),
+        } if beside is not None else None,
     }
 
 

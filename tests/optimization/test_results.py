@@ -48,7 +48,10 @@ def test_a_loss_target_shows_one_unit() -> None:
     diff = 100 * compared.comparison.mean_diff / mean
     low = 100 * compared.comparison.ci_low / mean
     assert f"| mean difference | {diff:+.2f} % |" in text
-    assert f"Welch 95% interval of the difference | [{low:+.2f}," in text
+    assert f"| 95% interval of the difference (paired t) | [{low:+.2f}," in text
+    welch_low = 100 * compared.comparison.beside.ci_low / mean  # type: ignore[union-attr]
+    assert "beside it, never deciding: Welch p, 95% interval | " in text
+    assert f", [{welch_low:+.2f}," in text
     assert f"minimum effect 0.01 ({100 * 0.01 / mean:.2f} %)" in text
     assert "Gains and intervals are in % of the reference's mean" in text
     # the gain these seeds can detect, in the same unit (Rule.detectable_effect, pooled sd)
@@ -56,4 +59,5 @@ def test_a_loss_target_shows_one_unit() -> None:
     # no bare raw-loss difference such as [+0.0331, +0.0469] anywhere
     assert not re.search(r"\[\+0\.0\d{3}", text)
     # the goal is missed, and the report says so first
-    assert "**Goal not met: val_loss goal 0.3000; the kept config (attempt-1) reaches 0.4620." in text
+    first = "**Goal not met: val_loss goal 0.3000; the kept config (attempt-1) reaches 0.4620."
+    assert first in text

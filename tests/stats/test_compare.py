@@ -152,21 +152,35 @@ def test_family_splits_alpha() -> None:
     assert three.test_alpha == pytest.approx(0.05 / 3)
     assert "split over 3 attempts" in three.reason
 
-# rule: on the same seeds the paired view (per-seed differences, same-seed correlation) is
-# reported beside the verdict, by the textbook paired t; it never decides
-def test_paired_view_is_reported_beside() -> None:
+# rule: on the same seeds the paired t-test on the per-seed differences decides (the seed
+# fixes init and data order, so same-seed runs move together); Welch's is reported beside
+def test_paired_test_decides_on_the_same_seeds() -> None:
     a = [0.9629, 0.9667, 0.9629, 0.9741, 0.9778]
     b = [0.9741, 0.9778, 0.9778, 0.9778, 0.9815]
     c = compare(a, b, family=3, paired=True)
     ref = scipy.stats.ttest_rel(b, a, alternative="greater")
-    assert c.paired is not None
-    assert c.paired.p_value == pytest.approx(float(ref.pvalue), rel=1e-10)
-    assert c.paired.correlation == pytest.approx(float(np.corrcoef(a, b)[0, 1]))
-    assert c.paired.ci_low < c.paired.mean_diff < c.paired.ci_high
-    assert c.paired.p_value < c.test_alpha and not c.significant  # beside, not deciding
-    assert compare(a, b).paired is None
+    assert c.test == "paired t"
+    assert c.p_value == pytest.approx(float(ref.pvalue), rel=1e-10)
+    assert c.df == 4 and c.t_statistic == pytest.approx(float(ref.statistic), rel=1e-10)
+    assert c.correlation == pytest.approx(float(np.corrcoef(a, b)[0, 1]))
+    assert c.ci_low < c.mean_diff < c.ci_high
+    assert c.significant and "paired t p = " in c.reason  # Welch alone (p = 0.019) was not
+    assert c.beside is not None and c.beside.test == "Welch"
+    assert c.beside.p_value == pytest.approx(compare(a, b).p_value)
+    unpaired = compare(a, b, family=3)
+    assert unpaired.test == "Welch" and unpaired.beside is None and unpaired.correlation is None
+    assert not unpaired.significant
     with pytest.raises(ValueError, match="paired"):
         compare(a, b[:4], paired=True)
+
+
+# rule: a paired comparison of an arm with itself is never significant (no spread in the
+# differences: the test is undefined, and says so)
+def test_paired_arm_against_itself_is_not_significant() -> None:
+    c = compare(BASELINE, BASELINE, paired=True)
+    assert not c.significant and c.t_statistic is None and c.mean_diff == 0.0
+    assert "cannot be measured" in c.reason
+
 
 # rule: for a lower-is-better metric a drop is an improvement, and differences are flipped
 def test_lower_is_better_flips_the_direction() -> None:
@@ -233,7 +247,8 @@ def test_to_dict_is_plain_json() -> None:
     ):  # fmt: skip
         assert key in back
     assert back["verdict"] == "significant"
-    assert back["family"] == 1 and back["test_alpha"] == 0.05 and back["paired"] is None
+    assert back["family"] == 1 and back["test_alpha"] == 0.05 and back["beside"] is None
+    assert back["test"] == "Welch"
     assert back["min_effect"] == 0.01
     assert back["baseline"]["values"] == BASELINE
     assert back["candidate"]["std"] == pytest.approx(statistics.stdev(PLANTED))

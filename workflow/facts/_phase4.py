@@ -38,16 +38,15 @@ __all__ = [
 DecisionValue = Literal["A", "B", "C", "D", "budget"]
 
 
-class PairedRecord(FactsModel):
-    """workflow.stats.Paired: the per-seed differences of two arms on the same seeds."""
+class BesideRecord(FactsModel):
+    """workflow.stats.Beside: the other test on the same values (Welch when paired decides)."""
 
-    n: int | None = None
-    mean_diff: float | None = None
+    test: str | None = None
     t_statistic: float | None = None
+    df: float | None = None
     p_value: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
-    correlation: float | None = None
 
 
 class ComparisonRecord(FactsModel):
@@ -64,6 +63,7 @@ class ComparisonRecord(FactsModel):
     p_below: float | None = None  # one-sided p of "the gain is at least min_effect"
     below_min_effect: bool = False
     mean_diff: float | None = None
+    test: str | None = None  # the deciding test: "paired t" or "Welch" (None: before issue 11)
     p_value: float | None = None
     p_adjusted: float | None = None
     correction: str | None = None
@@ -77,7 +77,8 @@ class ComparisonRecord(FactsModel):
     mw_p_value: float | None = None
     p_improvement: float | None = None
     naive_rule: bool | None = None
-    paired: PairedRecord | None = None  # the same seeds in both arms: the per-seed view
+    beside: BesideRecord | None = None  # the other test, never deciding
+    correlation: float | None = None  # same-seed Pearson r (paired arms only)
     n_resamples: int | None = None  # run directories from before the Welch interval
     seed: int | None = None
     baseline: MetricSummary | None = None

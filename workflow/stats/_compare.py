@@ -1,4 +1,5 @@
-"""Two arms compared: Welch's t and its interval, the minimum-effect check, the paired view.
+"""Two arms compared: the deciding t-test and its interval, the minimum-effect check, and
+the other test beside it.
 
 See the package docstring for the rule. Every statistic here is oriented so that a
 positive value is an improvement.
@@ -27,32 +28,42 @@ from workflow.stats._summary import ArmSummary, summarize
 
 
 @dataclass(frozen=True)
-class Paired:
-    """The same seeds in both arms: the per-seed differences, reported beside Welch's test.
+class Beside:
+    """The other test on the same values, reported beside the verdict, never deciding it.
 
-    The seed fixes initialization, data order and the validation split, so same-seed runs
-    of two configs can move together; `correlation` says how much they did. The verdict
-    never reads this (the rule is chosen before the data are seen: see the package).
+    When both arms ran the same seeds the paired t-test decides and Welch's test is
+    shown here, so a reader sees what ignoring the pairing would have said.
     """
 
-    n: int
-    mean_diff: float
-    t_statistic: float | None  # None: every difference is the same
-    p_value: float | None
+    test: str
+    t_statistic: float | None
+    df: float | None
+    p_value: float
     ci_low: float
     ci_high: float
-    correlation: float | None  # Pearson's r of the two arms' same-seed values
 
     def to_dict(self) -> dict[str, Any]:
         return {
-            "n": self.n,
-            "mean_diff": self.mean_diff,
+            "test": self.test,
             "t_statistic": _json_float(self.t_statistic),
-            "p_value": _json_float(self.p_value),
+            "df": _json_float(self.df),
+            "p_value": self.p_value,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
-            "correlation": _json_float(self.correlation),
         }
+
+
+@dataclass(frozen=True)
+class _Test:
+    """One t-test of the oriented difference: its statistic, df, p, interval, p_below."""
+
+    name: str
+    t_statistic: float | None  # None: no spread to test against
+    df: float | None
+    p_value: float
+    ci_low: float
+    ci_high: float
+    p_below: float | None
 
 
 @dataclass(frozen=True)
@@ -60,16 +71,19 @@ class Comparison:
     """The evidence that `candidate` improves on `baseline`, and the verdict drawn from it.
 
     `mean_diff`, the interval, `t_statistic` and `hedges_g` are oriented so that a
-    positive value is an improvement. `p_value` is the raw one-sided Welch p; `p_adjusted`
-    is the one the verdict used (equal to `p_value` unless `correction` is "holm").
-    `test_alpha` is the project's alpha split over `family` comparisons (Bonferroni).
+    positive value is an improvement. `test` names the deciding test ("paired t" when the
+    arms ran the same seeds, else "Welch"); `t_statistic`, `df`, `p_value`, the interval
+    and `p_below` are its. `p_adjusted` is the p the verdict used (equal to `p_value`
+    unless `correction` is "holm"). `test_alpha` is the project's alpha split over
+    `family` comparisons (Bonferroni). `beside` is the other test, for the reader.
     """
 
     baseline: ArmSummary
     candidate: ArmSummary
     higher_is_better: bool
     mean_diff: float
-    t_statistic: float | None  # None when both arms are constant: the test is undefined
+    test: str  # "paired t" | "Welch"
+    t_statistic: float | None  # None when there is no spread: the test is undefined
     df: float | None
     p_value: float
     p_adjusted: float
@@ -77,7 +91,7 @@ class Comparison:
     u_statistic: float  # pairs where the candidate is better, ties counting one half
     mw_p_value: float
     p_improvement: float
-    ci_low: float  # Welch-t interval of the mean difference at `confidence_level`
+    ci_low: float  # the deciding test's t interval of the mean difference at confidence_level
     ci_high: float
     confidence_level: float
     hedges_g: float | None  # None when the pooled standard deviation is zero
@@ -88,7 +102,8 @@ class Comparison:
     min_effect: float
     p_below: float | None  # one-sided p of "the gain is at least min_effect" (None: min_effect 0)
     below_min_effect: bool  # significantly smaller than min_effect: a real gain not worth it
-    paired: Paired | None
+    beside: Beside | None
+    correlation: float | None  # same-seed Pearson r of the two arms (paired arms only)
     significant: bool
     reason: str
 
@@ -110,6 +125,7 @@ class Comparison:
             "p_below": _json_float(self.p_below),
             "below_min_effect": self.below_min_effect,
             "mean_diff": self.mean_diff,
+            "test": self.test,
             "p_value": self.p_value,
             "p_adjusted": self.p_adjusted,
             "correction": self.correction,
@@ -123,7 +139,8 @@ class Comparison:
             "mw_p_value": self.mw_p_value,
             "p_improvement": self.p_improvement,
             "naive_rule": self.naive_rule,
-            "paired": self.paired.to_dict() if self.paired is not None else None,
+            "beside": self.beside.to_dict() if self.beside is not None else None,
+            "correlation": _json_float(self.correlation),
             "baseline": self.baseline.to_dict(),
             "candidate": self.candidate.to_dict(),
         }
@@ -131,6 +148,7 @@ class Comparison:
 
 def _decide(
     *,
+    test: str,
     p: float,
     p_below: float | None,
     test_alpha: float,
@@ -142,10 +160,10 @@ def _decide(
     """The verdict, whether the gain is significantly under min_effect, and one sentence."""
     if degenerate:
         return False, False, (
-            "each arm gave one value on every seed, so seed noise cannot be measured and the "
-            "Welch test is undefined (is the seed applied?)"
+            "the values do not vary across seeds, so seed noise cannot be measured and the "
+            f"{test} test is undefined (is the seed applied?)"
         )
-    p_name = "Holm-adjusted Welch p" if correction == "holm" else "Welch p"
+    p_name = f"Holm-adjusted {test} p" if correction == "holm" else f"{test} p"
     level = (f"alpha {_fmt_p(alpha)} split over {family} attempts" if family > 1
              else f"alpha {_fmt_p(alpha)}")
     significant = p < test_alpha
@@ -169,31 +187,34 @@ def _t_interval(diff: float, se: float, df: float | None) -> tuple[float, float]
     return diff - half, diff + half
 
 
-def _welch(base: FloatArray, cand: FloatArray) -> tuple[float, float]:
-    """The standard error of mean(cand) - mean(base) and its Welch-Satterthwaite df."""
+def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> _Test:
+    """The one-sided t-test of `diff` > 0 with standard error `se`, its interval and the
+    one-sided p of "the gain is at least min_effect" (None when min_effect is 0)."""
+    from scipy.stats import t
+
+    if se == 0.0 or not math.isfinite(df):
+        return _Test(name, None, None, 1.0, diff, diff, None)
+    p_below = float(t.cdf((diff - min_effect) / se, df)) if min_effect > 0 else None
+    low, high = _t_interval(diff, se, df)
+    return _Test(name, diff / se, df, float(t.sf(diff / se, df)), low, high, p_below)
+
+
+def _welch(base: FloatArray, cand: FloatArray, min_effect: float) -> _Test:
+    """Welch's test: the arms' own variances, Welch-Satterthwaite df."""
     a, b = np.var(base, ddof=1) / base.size, np.var(cand, ddof=1) / cand.size
     se2 = float(a + b)
     denominator = a**2 / (base.size - 1) + b**2 / (cand.size - 1)
-    return math.sqrt(se2), float(se2**2 / denominator) if denominator > 0 else math.inf
+    df = float(se2**2 / denominator) if denominator > 0 else math.inf
+    return _t_test("Welch", float(np.mean(cand) - np.mean(base)), math.sqrt(se2), df,
+                   min_effect)
 
 
-def _paired(base: FloatArray, cand: FloatArray) -> Paired:
-    from scipy.stats import t
-
+def _paired(base: FloatArray, cand: FloatArray, min_effect: float) -> _Test:
+    """The paired t-test on the per-seed differences (n - 1 df)."""
     d = cand - base
-    n, mean = d.size, float(np.mean(d))
     sd = float(np.std(d, ddof=1))
-    if sd == 0.0:
-        t_stat = p = None
-        low = high = mean
-    else:
-        se = sd / math.sqrt(n)
-        t_stat = mean / se
-        p = float(t.sf(t_stat, n - 1))
-        low, high = _t_interval(mean, se, n - 1)
-    constant = np.all(base == base[0]) or np.all(cand == cand[0])
-    r = None if constant else float(np.corrcoef(base, cand)[0, 1])
-    return Paired(n, mean, t_stat, p, low, high, r)
+    return _t_test("paired t", float(np.mean(d)), sd / math.sqrt(d.size), d.size - 1,
+                   min_effect)
 
 
 def _hedges_g(base: FloatArray, cand: FloatArray) -> float | None:
@@ -223,7 +244,7 @@ def compare(
 
     `family`: how many such comparisons share `alpha` (Phase 4's iteration limit); each is
     tested at alpha / family. `paired`: the i-th values of both arms come from the same
-    seed, so the paired view is reported beside the verdict.
+    seed, so the paired t-test decides and Welch's is reported beside it.
 
     >>> c = compare([0.90, 0.91, 0.89, 0.92, 0.90], [0.95, 0.96, 0.94, 0.96, 0.95])
     >>> c.verdict
@@ -250,54 +271,49 @@ def compare(
         raise ValueError(f"paired arms need as many values, but got {base_raw.size} and "
                          f"{cand_raw.size}.")
 
-    from scipy.stats import mannwhitneyu, t
+    from scipy.stats import mannwhitneyu
 
     # work in the improvement direction: larger is better for every statistic below
     sign = 1.0 if higher_is_better else -1.0
     base = sign * base_raw
     cand = sign * cand_raw
     diff = float(np.mean(cand) - np.mean(base))
-    degenerate = bool(np.all(base == base[0]) and np.all(cand == cand[0]))
     test_alpha = alpha / family
-
-    if degenerate:
-        t_stat: float | None = None
-        df: float | None = None
-        p_value, p_below = 1.0, None
-        ci_low = ci_high = diff
-    else:
-        se, df = _welch(base, cand)
-        t_stat = diff / se
-        p_value = float(t.sf(t_stat, df))
-        # "the gain is at least min_effect" rejected: a real gain too small to be worth it
-        p_below = float(t.cdf((diff - min_effect) / se, df)) if min_effect > 0 else None
-        ci_low, ci_high = _t_interval(diff, se, df)
+    # the same seeds: the seed fixes init and data order, so same-seed runs move together
+    # and the paired test decides; the choice follows the design, never the data
+    welch = _welch(base, cand, min_effect)
+    deciding = _paired(base, cand, min_effect) if paired else welch
+    degenerate = deciding.t_statistic is None
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         mw = mannwhitneyu(cand, base, alternative="greater")
     u_stat = float(mw.statistic)
     mw_p = float(mw.pvalue) if math.isfinite(mw.pvalue) else 1.0
+    constant = bool(np.all(base == base[0]) or np.all(cand == cand[0]))
+    correlation = (float(np.corrcoef(base, cand)[0, 1]) if paired and not constant else None)
 
     base_sum, cand_sum = summarize(base_raw), summarize(cand_raw)
     significant, below, reason = _decide(
-        p=p_value, p_below=p_below, test_alpha=test_alpha, alpha=alpha, family=family,
-        degenerate=degenerate, correction="none",
+        test=deciding.name, p=deciding.p_value, p_below=deciding.p_below,
+        test_alpha=test_alpha, alpha=alpha, family=family, degenerate=degenerate,
+        correction="none",
     )
     return Comparison(
         baseline=base_sum,
         candidate=cand_sum,
         higher_is_better=higher_is_better,
         mean_diff=diff,
-        t_statistic=t_stat,
-        df=df,
-        p_value=p_value,
-        p_adjusted=p_value,
+        test=deciding.name,
+        t_statistic=deciding.t_statistic,
+        df=deciding.df,
+        p_value=deciding.p_value,
+        p_adjusted=deciding.p_value,
         correction="none",
         u_statistic=u_stat,
         mw_p_value=mw_p,
         p_improvement=u_stat / (base.size * cand.size),
-        ci_low=ci_low,
-        ci_high=ci_high,
+        ci_low=deciding.ci_low,
+        ci_high=deciding.ci_high,
         confidence_level=CONFIDENCE_LEVEL,
         hedges_g=_hedges_g(base, cand),
         naive_rule=bool(np.mean(cand) - 2.0 * cand_sum.std > np.mean(base)),
@@ -305,9 +321,11 @@ def compare(
         family=family,
         test_alpha=test_alpha,
         min_effect=min_effect,
-        p_below=p_below,
+        p_below=deciding.p_below,
         below_min_effect=below,
-        paired=_paired(base, cand) if paired else None,
+        beside=(Beside(welch.name, welch.t_statistic, welch.df, welch.p_value, welch.ci_low,
+                       welch.ci_high) if paired else None),
+        correlation=correlation,
         significant=significant,
         reason=reason,
     )

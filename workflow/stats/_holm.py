@@ -56,12 +56,13 @@ def compare_many(
     for name, p_adj in zip(names, adjusted, strict=True):
         c = raw[name]
         significant, below, reason = _decide(
+            test=c.test,
             p=p_adj,
             p_below=c.p_below,
             test_alpha=c.test_alpha,
             alpha=alpha,
             family=family,
-            degenerate=c.t_statistic is None,  # only both-arms-constant leaves t undefined
+            degenerate=c.t_statistic is None,  # no spread leaves t undefined
             correction="holm",
         )
         result[name] = dataclasses.replace(

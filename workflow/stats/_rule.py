@@ -2,9 +2,11 @@
 
 `Rule.compare` is the decision (package docstring); `power_at`, `seeds_needed` and
 `detectable_effect` size the experiment for the same test, so Phase 3's advice and
-Phase 4's decisions cannot disagree. Power is computed for Welch's one-sided test on two
-arms of n seeds with a common seed sd: the noncentral t with 2(n - 1) degrees of
-freedom and noncentrality effect / (sd sqrt(2 / n)). `benchmarks/calibration.py`
+Phase 4's decisions cannot disagree. Power is computed for two arms of n seeds with a
+common seed sd and no same-seed correlation: the noncentral t with n - 1 degrees of
+freedom (the paired test's) and noncentrality effect / (sd sqrt(2 / n)). Correlation
+only raises the paired test's power, and Welch's test has at least n - 1 degrees of
+freedom, so this is a floor for whichever test decides. `benchmarks/calibration.py`
 checks it by simulation through `Rule.compare`.
 """
 
@@ -63,7 +65,7 @@ class Rule:
             return 1.0 if effect > 0 else 0.0
         from scipy.stats import nct, t
 
-        df = 2 * (n - 1)
+        df = n - 1  # the paired test's, and a floor for Welch's on equal arms
         critical = float(t.ppf(1 - self.test_alpha, df))
         return float(nct.sf(critical, df, effect / (sd * math.sqrt(2 / n))))
 

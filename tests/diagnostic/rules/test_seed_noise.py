@@ -12,8 +12,8 @@ from tests.diagnostic.histories import by_id, evidence, seeds
 
 
 def _power(effect: float, sd: float, n: int, alpha: float) -> float:
-    """Welch's one-sided power for equal arms, by hand: noncentral t on 2(n - 1) df."""
-    df = 2 * (n - 1)
+    """The rule's one-sided power for equal arms, by hand: noncentral t on n - 1 df."""
+    df = n - 1
     return float(scipy.stats.nct.sf(scipy.stats.t.ppf(1 - alpha, df), df,
                                     effect / (sd * math.sqrt(2 / n))))
 

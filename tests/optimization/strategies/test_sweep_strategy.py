@@ -79,7 +79,7 @@ def test_sweep_hook_decides_its_winner_like_any_attempt(tmp_path: Path) -> None:
     reruns = list((store.run_dir / "phase4/attempt-1/sweep/rerun").glob("trial-*/seed-*"))
     assert sorted({p.name for p in reruns}) == ["seed-100", "seed-101", "seed-102"]  # chosen on
     comparison = store.get("phase4.comparison")
-    assert comparison["correction"] == "none" and comparison["paired"]["n"] == 3
+    assert comparison["correction"] == "none" and comparison["test"] == "paired t"
     report = (store.run_dir / "phase4/optimization_results.md").read_text()
     assert "## Sweep: random search" in report
 
