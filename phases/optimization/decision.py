@@ -244,12 +244,13 @@ def decide(
                 DecisionCode.D,
                 f"Ceiling: after the significant improvement of attempt {improved_at}, "
                 f"{gains}: under the minimum effect of {ceiling:.2f} {unit} and no "
-                "improvement, so the best so far is kept.",
+                f"improvement ({current.verdict_reason}), so the best so far is kept.",
             )
         return Decision(
             DecisionCode.D,
             f"Ceiling: {gains}, each under the minimum effect of {ceiling:.2f} {unit} and none "
-            "an improvement, so the best so far is kept.",
+            f"an improvement (attempt {k}: {current.verdict_reason}), so the best so far is "
+            "kept.",
         )
     spent = budget.spent()
     if spent is not None:
