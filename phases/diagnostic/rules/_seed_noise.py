@@ -70,7 +70,7 @@ def seed_advice(ev: Evidence) -> SeedAdvice:
         return f"{target.points(x, reference):.2f} {target.unit}"
 
     power, test_alpha = rule.power, rule.test_alpha
-    level = (f"one-sided Welch at {rule.test_alpha:.3g} (alpha {rule.alpha:g} over "
+    level = (f"one-sided t-test at {rule.test_alpha:.3g} (alpha {rule.alpha:g} over "
              f"{rule.family} attempts), {100 * rule.power:.0f}% power")
     if n < 2:
         return SeedAdvice(n, None, True, None, None, power, test_alpha,
@@ -92,6 +92,7 @@ def seed_advice(ev: Evidence) -> SeedAdvice:
         text += (f"; the minimum effect {pts(rule.min_effect)} needs "
                  + (f"{needed} seeds per arm" if needed is not None else
                     f"more than {MAX_SEEDS} seeds per arm (raise min_effect)"))
+        text += "; Phase 4 states what each comparison's own seeds detect"
     return SeedAdvice(n, sd, True, detectable, needed, power, test_alpha, text)
 
 
