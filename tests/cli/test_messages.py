@@ -47,7 +47,8 @@ def test_baseline_past_phase_3_is_refused_at_once(home: Path, cli: CLI) -> None:
     code, out, err = cli("baseline", "demo")
     assert code == 1 and out == ""
     assert err.count("\n") == 1 and "seed" not in err.split("Next:")[0].split("it is")[0]
-    assert "it is optimizing" in err and "Next: phasegate optimize demo" in err
+    assert "it is optimizing" in err and "Next: run a Phase 4 attempt (phasegate optimize demo)" \
+        in err
     assert not (store.run_dir / "baseline").exists()
 
 

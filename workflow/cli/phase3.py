@@ -10,9 +10,9 @@ import argparse
 from pathlib import Path
 
 from workflow.cli import add_command, add_workers, print_json, whoami
-from workflow.errors import EXIT_OK
+from workflow.errors import EXIT_OK, WrongState
 from workflow.facts import read_facts
-from workflow.machine import MACHINE, require
+from workflow.machine import MACHINE
 from workflow.store import RUNS_ENV, Store
 
 __all__ = ["register"]
@@ -72,7 +72,13 @@ def _baseline(args: argparse.Namespace) -> int:
     from workflow.cli.display import RichProgress
 
     store = Store.open(args.name, args.runs)
-    require(store, "diagnose")  # a project past Phase 3 is refused before any bar is drawn
+    state = store.current
+    if state not in MACHINE.runs_in("diagnose"):  # refused before any progress bar is drawn
+        raise WrongState(
+            f"cannot run the baseline of {store.name}: it is {state}, and the baseline is "
+            f"fixed once Phase 4 has started. Next: "
+            f"{MACHINE.next_command(state, store.facts, store.name)}"
+        )
     who = whoami(args.by)
     if args.import_dir is not None:
         evidence = run_baseline(store, import_dir=args.import_dir, who=who)
@@ -83,6 +89,8 @@ def _baseline(args: argparse.Namespace) -> int:
     facts = read_facts(store)
     baseline = facts.baseline
     following = MACHINE.next_command(store.current, store.facts, store.name)
+    if facts.phase3.stale:  # a re-run baseline: its diagnosis no longer counts
+        following = f"phasegate diagnose {store.name} again"
     if args.json:
         print_json({**baseline.model_dump(mode="json", exclude_unset=True), "next": following})
         return EXIT_OK
