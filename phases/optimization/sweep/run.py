@@ -112,6 +112,7 @@ def run_sweep(
                 recover_interrupted(study, orphans_stale=local, ours=True)
                 remove_partials(study, sweep_dir)
                 raise
+        remove_partials(study, sweep_dir)  # of trials recovered while the workers ran
         trials = study.get_trials(deepcopy=False)
         stop_reason = st.budget_spent(trials, budget) or (
             "workers stopped before the budget was spent (see workers/*.log)"

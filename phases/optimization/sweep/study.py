@@ -81,7 +81,6 @@ def _builtin_or_class(value: str, builtin: Sequence[str], what: str) -> str:
 
 SPEC_ATTR = "phasegate.spec"
 DEADLINE_ATTR = "phasegate.deadline"
-DRAWN_ATTR = "phasegate.drawn"  # how many random draws are enqueued
 DEFAULT_TRIALS = 20
 
 # user attributes of a trial
@@ -211,7 +210,6 @@ def create_study(
                 "changed): give a new study name, or remove the sweep folder to start over"
             )
         study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
-        _enqueue_draws(study, spec, space)
         return study, False
     if spec.method == "grid" and not study.trials:
         import random
@@ -221,23 +219,7 @@ def create_study(
         for point in points:
             study.enqueue_trial(point, skip_if_exists=False)
     study.set_user_attr(SPEC_ATTR, spec.model_dump(mode="json"))
-    _enqueue_draws(study, spec, space)
     return study, True
-
-
-def _enqueue_draws(study: optuna.Study, spec: SweepSpec, space: SearchSpace) -> None:
-    """A random search's points, one per place of the trial budget, drawn from the study's seed
-    and enqueued in order; a budget raised on a rerun enqueues the places it adds."""
-    if spec.method != "random" or spec.max_trials is None:
-        return
-    drawn = int(study.user_attrs.get(DRAWN_ATTR, 0))
-    if spec.max_trials <= drawn:
-        return
-    from phases.optimization.sweep.draws import draw_points
-
-    for point in draw_points(space, spec.seed, spec.max_trials)[drawn:]:
-        study.enqueue_trial(point, skip_if_exists=False)
-    study.set_user_attr(DRAWN_ATTR, spec.max_trials)
 
 
 def load_study(
@@ -278,16 +260,21 @@ def set_deadline(study: optuna.Study, wall_time_s: float | None) -> None:
 
 
 def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampler:
-    """Grid and random trials are all enqueued (see the module docstring), so their sampler
-    only fills what a point lacks, seeded per worker; TPE is reseeded before every trial from
-    the study's seed and the trial's `slot`; a user's sampler gets the worker's seed."""
+    """Grid trials are all enqueued, so their sampler only fills what a point lacks (seeded per
+    worker); random and TPE draw from the study's seed and each trial's place (`draws`), the
+    same in every worker and on every rerun; a user's sampler gets the worker's seed."""
     quiet()
     import optuna
 
     if spec.method not in METHODS:
         return _user_sampler(spec.method, worker_seed)
-    if spec.method in ("grid", "random"):
+    if spec.method == "grid":
         return optuna.samplers.RandomSampler(seed=worker_seed)
+    if spec.method == "random":
+        from phases.optimization.sweep.draws import slot_seeded_random
+
+        sampler: optuna.samplers.BaseSampler = slot_seeded_random()(spec.seed)
+        return sampler
     startup = spec.startup_trials
     if startup is None:
         # TPE needs a few random trials to model; a small budget cannot spare ten

@@ -76,14 +76,10 @@ def test_a_trial_whose_worker_died_is_failed_and_enqueued_again(tmp_path: Path) 
     assert trials[orphan.number].user_attrs[st.OUTCOME] == "interrupted"
     assert "died" in trials[orphan.number].user_attrs[st.REASON]
     assert trials[alive.number].state == TrialState.RUNNING
-    retries = [t for t in trials.values()
-               if t.state == TrialState.WAITING and st.RETRY_OF in t.user_attrs]
-    assert len(retries) == 1 and retries[0].user_attrs[st.RETRY_OF] == orphan.number
-    # queued behind the random search's own draws (see draws), it is asked after them
+    waiting = [t for t in trials.values() if t.state == TrialState.WAITING]
+    assert len(waiting) == 1 and waiting[0].user_attrs[st.RETRY_OF] == orphan.number
     retry = study.ask()
-    while retry.number != retries[0].number:
-        study.tell(retry, 0.0)
-        retry = study.ask()
+    assert retry.number == waiting[0].number
     assert small_space().suggest(retry) == small_space().decode(trials[orphan.number].params)
     assert recover_interrupted(study) == []  # nothing twice
 
@@ -126,16 +122,22 @@ def test_a_storage_that_cannot_be_opened_is_one_line() -> None:
 def test_each_method_and_pruner_maps_to_its_optuna_class(
     tmp_path: Path, method: str, pruner: str, sampler_class: type, pruner_class: type
 ) -> None:
-    # grid trials are all enqueued (any sampler only replays them); random and bayesian are
-    # seeded per worker, so two workers never propose the same sequence
-    _, _, spec = journal_study(tmp_path, method=method, pruner=pruner)
+    # grid trials are all enqueued (any sampler only replays them); random and bayesian draw
+    # from the study's seed and the trial's place, so any two workers, and a rerun, draw the
+    # same point for one place and different points for two (see test_resume)
+    _, study, spec = journal_study(tmp_path, method=method, pruner=pruner)
     assert isinstance(st.make_sampler(spec, 7), sampler_class)
     assert isinstance(st.make_pruner(spec, epochs=15), pruner_class)
     if method == "random":
-        first = [st.make_sampler(spec, seed).sample_independent(
-            None, None, "x",  # type: ignore[arg-type]
-            optuna.distributions.FloatDistribution(0, 1)) for seed in (0, 0, 1)]
-        assert first[0] == first[1] != first[2]
+        frozen = optuna.trial.create_trial(state=TrialState.RUNNING)
+        frozen.number = 0
+        dist = optuna.distributions.FloatDistribution(0, 1)
+        first = [st.make_sampler(spec, seed).sample_independent(study, frozen, "x", dist)
+                 for seed in (0, 1)]
+        study.add_trial(optuna.trial.create_trial(value=0.5))  # trial 0 ran: 1 is place 1
+        frozen.number = 1
+        second = st.make_sampler(spec, 0).sample_independent(study, frozen, "x", dist)
+        assert first[0] == first[1] != second
 
 
 EXTENSIONS = "tests.optimization.sweep.extensions"
