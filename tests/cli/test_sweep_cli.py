@@ -77,3 +77,7 @@ def test_a_sweep_without_a_space_is_refused(home: Path, cli: CLI) -> None:
     assert store.get("phase4.attempts", []) == []
     code, out, _ = cli("optimize", "demo", "--strategy", "sweep", "--json")
     assert code == 2 and "needs a search space" in json.loads(out)["error"]
+    # a sweep flag without --strategy sweep would be ignored by the iterative strategy: refused
+    code, _, err = cli("optimize", "demo", "--trials", "4")
+    assert code == 2 and "apply to a sweep, but Phase 4 of demo runs iterative (auto)" in err
+    assert not (store.run_dir / "phase4" / "attempt-1").exists()

@@ -88,7 +88,7 @@ def sweep_flags(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from phases.optimization.phase import optimize
+    from phases.optimization.phase import optimize, resolve_strategy
     from phases.settings import resolve
     from workflow.machine import MACHINE
 
@@ -109,6 +109,14 @@ def _optimize(args: argparse.Namespace) -> int:
                                                                      store.name))
         raise WrongState(f"Phase 4 of {store.name} is done (it is {state}), so {asked} would "
                          f"change nothing. Next: {reopen}")
+    if flags and state in MACHINE.runs_in("optimize"):
+        chosen = resolve_strategy(store, args.strategy)
+        if chosen != "sweep":  # a sweep flag with another strategy would be ignored: refuse
+            raise ConfigError(
+                f"--space, --method, --pruner, --trials and --top-k apply to a sweep, but "
+                f"Phase 4 of {store.name} runs {chosen} ({args.strategy}); add --strategy "
+                "sweep to search instead"
+            )
     with store.lock():
         progress = RichProgress(json=args.json, metric=store.project.target.measure)
         outcome = optimize(
