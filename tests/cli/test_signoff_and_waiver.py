@@ -85,6 +85,10 @@ def test_an_edited_card_voids_the_sign_off(home: Path, cli: CLI) -> None:
 # its own gate item; the waiver needs a reason (exit 2 without) and records who and why
 def test_promotion_below_the_goal_needs_a_waiver(home: Path, cli: CLI) -> None:
     store = _finalized(home, cli, final_mean=0.90)
+    assert json.loads(cli("status", "demo", "--json")[1])["next"]["command"] == (
+        "phasegate gate sign demo finalization_complete model_card_reviewed --by NAME && "
+        'phasegate gate sign demo finalization_complete goal_waiver --by NAME --note "WHY" && '
+        "phasegate promote demo")
     assert cli(*SIGN, "model_card_reviewed", "--by", "alice")[0] == 0
     code, _, err = cli("advance", "demo")
     assert code == 1 and "goal_waiver [pending]: waiting for a sign-off" in err

@@ -22,7 +22,7 @@ from workflow.gates import (
     shipped_checklist_ids,
     write_gate_results,
 )
-from workflow.machine import MACHINE, Taken, advance, take
+from workflow.machine import MACHINE, Taken, advance, next_step, take
 from workflow.project import check_name, load_project
 from workflow.signoff import sign_item
 from workflow.store import RUNS_ENV, Store
@@ -188,7 +188,7 @@ def status_data(store: Store) -> dict[str, Any]:
     except Refused as exc:
         next_move = {"transition": None, "to": None, "gate": None, "ready": False,
                      "hint": str(exc)}
-    next_move["command"] = MACHINE.next_command(state.state, facts, state.project)
+    next_move["command"] = next_step(store)
     return {
         "project": state.project,
         "state": state.state,
@@ -272,8 +272,7 @@ def _gate_sign(args: argparse.Namespace) -> int:
                     "by": signed.signoff.by, "at": signed.signoff.at,
                     "note": signed.signoff.note, "artifacts": signed.artifacts})
     else:
-        print(f"{store.name}: {signed.describe()}; next: "
-              f"{MACHINE.next_command(store.current, store.facts, store.name)}")
+        print(f"{store.name}: {signed.describe()}; next: {next_step(store)}")
     return EXIT_OK
 
 
@@ -303,7 +302,7 @@ def _print_taken(
     args: argparse.Namespace, store: Store, taken: Taken, *, following: str | None = None
 ) -> None:
     move = taken.transition
-    following = following or MACHINE.next_command(store.current, store.facts, store.name)
+    following = following or next_step(store)
     if args.json:
         print_json({"project": store.name, "transition": move.name, "from": move.source,
                     "to": move.target,
