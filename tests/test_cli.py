@@ -6,7 +6,7 @@ import argparse
 
 import pytest
 
-from workflow.cli import build_parser
+from workflow.cli import build_parser, commands
 
 
 def all_commands() -> dict[str, argparse.ArgumentParser]:
@@ -25,8 +25,18 @@ def all_commands() -> dict[str, argparse.ArgumentParser]:
 
 
 def test_the_expected_commands_exist() -> None:
-    # the verbs of the design that exist so far are all registered
-    assert "train" in all_commands()
+    # the verbs of the design, and reopen (issue 15), are all registered, and nothing else
+    assert sorted(name for name, _ in commands(build_parser())) == sorted([
+        "init", "run", "train", "baseline", "diagnose", "optimize", "finalize", "promote",
+        "status", "gate check", "gate sign", "advance", "reopen", "sweep worker",
+    ])
+
+
+@pytest.mark.parametrize("command", sorted(name for name, _ in commands(build_parser())))
+def test_every_command_takes_json(command: str) -> None:
+    # --json is on every command that runs (workflow.cli.build_parser adds it where missing)
+    parser = dict(commands(build_parser()))[command]
+    assert any("--json" in action.option_strings for action in parser._actions)
 
 
 @pytest.mark.parametrize("command", sorted(all_commands()))
