@@ -305,8 +305,10 @@ def take(store: Store, name: str, who: str, why: str = "", *, machine: Machine =
             raise error
 
         if state.state != transition.source:
+            following = machine.next_command(state.state, store.facts, state.project)
             refuse(Refused(f"cannot {name}: {state.project} is {state.state}, and {name} "
-                           f"goes from {transition.source} to {transition.target}"))
+                           f"goes from {transition.source} to {transition.target}. "
+                           f"Next: {following}"))
         if transition.when is not None:
             verdict = evaluate_condition(transition.when, store.facts)
             if not verdict.holds:
