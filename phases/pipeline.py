@@ -274,6 +274,15 @@ class _Walk:
         requested = asked if asked in STRATEGY_FLAGS and running is None else "auto"
         shown = running or (requested if requested != "auto" else None) or \
             facts.phase3.strategy or "auto"
+        if self.settings.sweep_flags and running is None:
+            from phases.optimization.phase import resolve_strategy
+
+            chosen = resolve_strategy(self.store, requested)
+            if chosen != "sweep":  # flags that ask for a sweep are never silently unused
+                raise ConfigError(
+                    f"{', '.join(self.settings.sweep_flags)} apply to a sweep, but Phase 4 of "
+                    f"{self.store.name} runs {chosen}; add --strategy sweep to search instead"
+                )
         self.progress.step("Phase 4", f"optimize ({shown})")
         # Phase 4 notes its decisions and moves itself, through the progress it is given
         optimize(self.store, requested, who=self.who, workers=self.workers,

@@ -38,6 +38,9 @@ class PhaseSettings:
     sweep: Mapping[str, Any] = field(default_factory=dict)  # SweepSettings fields
     space: Mapping[str, Any] | None = None  # the search space as data (None: Phase 3's)
     workers: int | None = None
+    # the sweep flags a command was given (not the project file's settings): they ask for a
+    # sweep, so a Phase 4 that runs another strategy refuses them instead of ignoring them
+    sweep_flags: tuple[str, ...] = ()
 
     @property
     def asks_for_sweep(self) -> bool:
@@ -85,6 +88,9 @@ def resolve(
         sweep=sweep,
         space=given_space,
         workers=check_workers(workers if workers is not None else project.workers),
+        sweep_flags=tuple(name for name, value in (
+            ("--space", space), ("--method", method), ("--pruner", pruner),
+            ("--trials", trials), ("--top-k", top_k)) if value is not None),
     )
     _check_sweep(settings)
     _check_probes(settings.probes)

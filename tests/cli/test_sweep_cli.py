@@ -81,3 +81,15 @@ def test_a_sweep_without_a_space_is_refused(home: Path, cli: CLI) -> None:
     code, _, err = cli("optimize", "demo", "--trials", "4")
     assert code == 2 and "apply to a sweep, but Phase 4 of demo runs iterative (auto)" in err
     assert not (store.run_dir / "phase4" / "attempt-1").exists()
+
+
+# rule: `run` given a sweep flag while Phase 4 runs another strategy refuses it (exit 2)
+# before Phase 4 starts, instead of leaving the flag unused
+def test_run_refuses_sweep_flags_for_another_strategy(home: Path, cli: CLI) -> None:
+    write_project(home / "proj", strategy="iterative")
+    code, out, err = cli("run", "proj/project.yaml", "--trials", "3", "--sign-off", "a")
+    assert code == 2, out + err
+    assert "--trials apply to a sweep, but Phase 4 of demo runs iterative" in err
+    store = Store.open("demo", home / "runs")
+    assert store.current == "diagnosed"
+    assert not (store.run_dir / "phase4").exists()
