@@ -279,9 +279,11 @@ class _Walk:
 
             chosen = resolve_strategy(self.store, requested)
             if chosen != "sweep":  # flags that ask for a sweep are never silently unused
+                flags = self.settings.sweep_flags
+                verb = "applies" if len(flags) == 1 else "apply"
                 raise ConfigError(
-                    f"{', '.join(self.settings.sweep_flags)} apply to a sweep, but Phase 4 of "
-                    f"{self.store.name} runs {chosen}; add --strategy sweep to search instead"
+                    f"{', '.join(flags)} {verb} to a sweep, but Phase 4 of {self.store.name} "
+                    f"runs {chosen}; add --strategy sweep to search instead"
                 )
         self.progress.step("Phase 4", f"optimize ({shown})")
         # Phase 4 notes its decisions and moves itself, through the progress it is given

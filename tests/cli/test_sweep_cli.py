@@ -89,7 +89,7 @@ def test_run_refuses_sweep_flags_for_another_strategy(home: Path, cli: CLI) -> N
     write_project(home / "proj", strategy="iterative")
     code, out, err = cli("run", "proj/project.yaml", "--trials", "3", "--sign-off", "a")
     assert code == 2, out + err
-    assert "--trials apply to a sweep, but Phase 4 of demo runs iterative" in err
+    assert "--trials applies to a sweep, but Phase 4 of demo runs iterative" in err
     store = Store.open("demo", home / "runs")
     assert store.current == "diagnosed"
     assert not (store.run_dir / "phase4").exists()
