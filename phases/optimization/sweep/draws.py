@@ -5,9 +5,11 @@ the resumed sweep would run some points twice and others never. So a point
 depends on its *place* in the search (`slot`), not on what a sampler object
 drew before:
 
-- a trial's place is the number of trials before it that count, leaving out
-  the interrupted ones (their retry takes their place) and the skipped ones
-  (they never ran); a retry has the place of the trial it retries;
+- a trial's place is the number of trials before it that were asked for a
+  new point: retries (they rerun the place of the trial they retry) and skipped
+  trials (they never ran) are left out. The interrupted ones are not: a place
+  is fixed when the trial is asked for and never moves when a trial before it
+  is found interrupted later (by then trials after it may have run);
 - random search draws each parameter of the trial at a place from its own
   random state, seeded from (study seed, place, parameter name): any worker, on
   any run, draws for a place what an uninterrupted sweep draws there, and a
@@ -70,8 +72,8 @@ def slot(trials: Sequence[FrozenTrial], number: int) -> int:
         if original is None or int(original) not in by_number:
             break
         number = int(original)
-    return sum(1 for t in trials if t.number < number
-               and t.user_attrs.get(OUTCOME) not in ("interrupted", "skipped"))
+    return sum(1 for t in trials if t.number < number and RETRY_OF not in t.user_attrs
+               and t.user_attrs.get(OUTCOME) != "skipped")
 
 
 def slot_seed(seed: int, place: int, name: str = "") -> int:

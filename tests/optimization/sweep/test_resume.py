@@ -118,20 +118,26 @@ def test_a_killed_sweep_resumes_to_the_uninterrupted_result(
     assert list(sweep_dir.glob(".trial-*.partial")) == []
 
 
-# rule: a trial's place leaves out the interrupted and skipped trials before it, so the retry of
-# an interrupted trial takes its place and the trials after it keep theirs
-def test_a_trials_place_leaves_out_interrupted_and_skipped_trials() -> None:
+# rule: a trial's place counts the trials before it that were asked for a new point: a retry
+# reruns the place of the trial it retries, a skipped trial holds none, and an interrupted one
+# keeps its place (found interrupted later, it must not move the places of trials after it)
+def test_a_trials_place_is_fixed_when_it_is_asked_for() -> None:
     from optuna.trial import TrialState, create_trial
 
-    def trial(number: int, outcome: str | None = None) -> Any:
+    def trial(number: int, outcome: str | None = None, retry_of: int | None = None) -> Any:
+        attrs: dict[str, Any] = {"outcome": outcome} if outcome else {}
+        if retry_of is not None:
+            attrs["retry_of"] = retry_of
         made = create_trial(state=TrialState.FAIL if outcome else TrialState.COMPLETE,
-                            value=None if outcome else 0.5,
-                            user_attrs={"outcome": outcome} if outcome else {})
+                            value=None if outcome else 0.5, user_attrs=attrs)
         made.number = number
         return made
 
-    trials = [trial(0), trial(1, "interrupted"), trial(2), trial(3, "skipped"), trial(4)]
-    assert [slot(trials, n) for n in range(6)] == [0, 1, 1, 2, 2, 3]
+    trials = [trial(0), trial(1, "interrupted"), trial(2, "interrupted"), trial(3),
+              trial(4, retry_of=1), trial(5, "skipped"), trial(6, retry_of=2), trial(7)]
+    assert [slot(trials, n) for n in range(9)] == [0, 1, 2, 3, 1, 4, 2, 4, 5]
+    still_running = [*trials[:1], trial(1), *trials[2:4]]  # before 1 was found interrupted
+    assert slot(still_running, 3) == slot(trials, 3)
 
 
 # rule: a Bayesian (TPE) sweep reseeded per place draws, after a kill (the sampler rebuilt
@@ -163,7 +169,7 @@ def test_a_bayesian_sampler_resumes_to_the_uninterrupted_points() -> None:
     killed.suggest_float("y", -3, 3)
     killed.set_user_attr("outcome", "interrupted")
     first.tell(killed, state=TrialState.FAIL)
-    first.enqueue_trial(killed.params)
+    first.enqueue_trial(killed.params, user_attrs={"retry_of": killed.number})
     rerun = optuna.load_study(study_name="s", storage=storage, sampler=sampler())
     run(rerun, 6)
     done = [t.params for t in rerun.trials if t.state == TrialState.COMPLETE]
