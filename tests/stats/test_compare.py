@@ -174,12 +174,12 @@ def test_paired_test_decides_on_the_same_seeds() -> None:
         compare(a, b[:4], paired=True)
 
 
-# rule: a paired comparison of an arm with itself is never significant (no spread in the
-# differences: the test is undefined, and says so)
+# rule: a paired comparison of an arm with itself is never significant (every difference
+# is zero: p = 1)
 def test_paired_arm_against_itself_is_not_significant() -> None:
     c = compare(BASELINE, BASELINE, paired=True)
-    assert not c.significant and c.t_statistic is None and c.mean_diff == 0.0
-    assert "cannot be measured" in c.reason
+    assert not c.significant and c.p_value == 1.0 and c.mean_diff == 0.0
+    assert "paired t p = 1 is not below 0.05" in c.reason
 
 
 # rule: for a lower-is-better metric a drop is an improvement, and differences are flipped
@@ -265,3 +265,15 @@ def test_a_a_false_positive_rate_stays_near_alpha() -> None:
         b = rng.normal(0.9, 0.01, size=5)
         called += compare(a, b, alpha=alpha, min_effect=0.0).significant
     assert called / draws <= alpha + 0.02
+
+
+# rule: the same nonzero difference on every seed, the arms still varying, is the limit of
+# the paired test (t infinite): significant when positive, never when zero or negative
+def test_identical_differences_on_every_seed() -> None:
+    shifted = [v + 0.05 for v in BASELINE]
+    up = compare(BASELINE, shifted, paired=True, min_effect=0.01)
+    assert up.significant and up.p_value == 0.0 and not up.below_min_effect
+    assert (up.ci_low, up.ci_high) == pytest.approx((0.05, 0.05))
+    down = compare(shifted, BASELINE, paired=True)
+    assert not down.significant and down.p_value == 1.0
+    json.dumps(up.to_dict(), allow_nan=False)

@@ -193,7 +193,13 @@ def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> 
     from scipy.stats import t
 
     if se == 0.0 or not math.isfinite(df):
-        return _Test(name, None, None, 1.0, diff, diff, None)
+        # the same difference on every seed (the arms still vary, or compare() would have
+        # called it degenerate): t is infinite, its sign the difference's
+        if diff == 0.0:
+            return _Test(name, None, None, 1.0, diff, diff, None)
+        p_below = (0.0 if diff < min_effect else 1.0) if min_effect > 0 else None
+        return _Test(name, math.copysign(math.inf, diff), df if math.isfinite(df) else None,
+                     0.0 if diff > 0 else 1.0, diff, diff, p_below)
     p_below = float(t.cdf((diff - min_effect) / se, df)) if min_effect > 0 else None
     low, high = _t_interval(diff, se, df)
     return _Test(name, diff / se, df, float(t.sf(diff / se, df)), low, high, p_below)
@@ -283,7 +289,10 @@ def compare(
     # and the paired test decides; the choice follows the design, never the data
     welch = _welch(base, cand, min_effect)
     deciding = _paired(base, cand, min_effect) if paired else welch
-    degenerate = deciding.t_statistic is None
+    # no seed noise at all: nothing to test against (a trainer that ignores the seed?)
+    degenerate = bool(np.all(base == base[0]) and np.all(cand == cand[0]))
+    if degenerate:
+        deciding = _Test(deciding.name, None, None, 1.0, diff, diff, None)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         mw = mannwhitneyu(cand, base, alternative="greater")

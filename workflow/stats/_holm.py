@@ -28,6 +28,11 @@ def holm(p_values: Sequence[float]) -> list[float]:
     return adjusted
 
 
+def _constant(values: Sequence[float]) -> bool:
+    """No seed noise at all in an arm: compare() calls two such arms degenerate."""
+    return all(v == values[0] for v in values)
+
+
 def compare_many(
     baseline: Values,
     candidates: Mapping[str, Values],
@@ -62,7 +67,7 @@ def compare_many(
             test_alpha=c.test_alpha,
             alpha=alpha,
             family=family,
-            degenerate=c.t_statistic is None,  # no spread leaves t undefined
+            degenerate=_constant(c.baseline.values) and _constant(c.candidate.values),
             correction="holm",
         )
         result[name] = dataclasses.replace(
