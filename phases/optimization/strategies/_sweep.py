@@ -77,16 +77,17 @@ class SweepStrategy(TargetedStrategy):
         sweep.check_extensions(_settings(sweep, context))
 
     def plan(self, context: Context, attempt: int) -> AttemptPlan | None:
-        best, record = context.best()
-        if record is None:
-            given = context.space is not None
-            space = context.space or read_facts(context.store).phase3.search_space or {}
-            key = "sweep:" + change_key(space)
-            if space and key not in context.tried():
-                origin = USER_SPACE if given else "phase3.search_space"
-                return AttemptPlan(attempt, "sweep", best.label, origin, [],
-                            best.config.model_dump(mode="json"),
-                            extra={SEARCH_SPACE: space, "sweep_key": key})
+        # a space not searched yet is searched around the best so far (the baseline, or
+        # the arm kept before a reopen); a space already searched goes on as targeted
+        best, _ = context.best()
+        given = context.space is not None
+        space = context.space or read_facts(context.store).phase3.search_space or {}
+        key = "sweep:" + change_key(space)
+        if space and key not in context.tried():
+            origin = USER_SPACE if given else "phase3.search_space"
+            return AttemptPlan(attempt, "sweep", best.label, origin, [],
+                               best.config.model_dump(mode="json"),
+                               extra={SEARCH_SPACE: space, "sweep_key": key})
         return super().plan(context, attempt)
 
     def run(self, context: Context, plan: AttemptPlan, reference: Arm) -> AttemptResult:

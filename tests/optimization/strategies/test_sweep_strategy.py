@@ -184,3 +184,20 @@ def test_a_sweep_without_a_search_space_is_refused_not_replaced(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "needs a search space" in err and "--space FILE" in err
     assert store.current == "diagnosed" and store.get("phase4.attempts", []) == []
+
+
+def test_a_sweep_after_reopen_searches_around_the_kept_arm(tmp_path: Path) -> None:
+    # after `reopen`, `optimize --strategy sweep --space FILE` searches the given space
+    # around the arm kept before (not a silent targeted attempt because one was kept)
+    store = diagnosed_project(tmp_path, SHORT_CONFIG, THREE_RECS, goal=0.64,
+                              trainer=FAKE_TRAINER)
+    assert optimize(store, "targeted", workers=1).decision == "A"
+    runs = str(store.run_dir.parent)
+    assert main(["reopen", store.name, "--phase", "4", "--by", "ana", "--why", "a sweep",
+                 "--runs", runs]) == 0
+    space = {"model.dropout": {"type": "float", "low": 0.0, "high": 0.5}}
+    optimize(store, "sweep", workers=1, space=space,
+             sweep_settings={"trials": 2, "top_k": 1, "method": "random"})
+    attempts = store.get("phase4.attempts")
+    assert [a["strategy"] for a in attempts] == ["targeted", "sweep"]
+    assert attempts[1]["base"] == "attempt-1"
