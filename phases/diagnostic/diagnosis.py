@@ -24,12 +24,13 @@ class Diagnosis:
     plan: Plan
 
 
-def diagnose(evidence: Evidence, *, preference: str = "auto") -> Diagnosis:
-    """Findings, config table and plan of `evidence` (no files, no store)."""
+def diagnose(evidence: Evidence, *, preference: str = "auto", id_prefix: str = "R") -> Diagnosis:
+    """Findings, config table and plan of `evidence` (no files, no store); the
+    recommendations are numbered `{id_prefix}1`, ... (recommend.plan)."""
     findings = find_all(evidence)
     return Diagnosis(
         evidence=evidence,
         findings=findings,
         config_rows=analyze_config(evidence.config, evidence),
-        plan=plan(findings, evidence, preference=preference),
+        plan=plan(findings, evidence, preference=preference, id_prefix=id_prefix),
     )

@@ -88,7 +88,9 @@ def rediagnose(arm: Arm, project: ProjectConfig, attempt_dir: Path) -> RoundDiag
     from phases.diagnostic.phase import diagnose, evidence_for
 
     runs = [SeedRun.from_result(result) for _, result in sorted(arm.results.items())]
-    found = diagnose(evidence_for(runs, arm.config, project, None))
+    # ids unique within the project: attempt-2's diagnosis recommends A2-R1, A2-R2, ...
+    attempt = attempt_dir.name.removeprefix("attempt-")
+    found = diagnose(evidence_for(runs, arm.config, project, None), id_prefix=f"A{attempt}-R")
     planned = found.plan
     diagnosis = RoundDiagnosis(
         arm=arm.label,

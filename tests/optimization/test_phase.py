@@ -102,6 +102,10 @@ def test_iterative_stops_at_the_limit_and_reports_every_round(tmp_path: Path) ->
     assert store.get("phase4.decision") == "budget" and store.get("phase4.flagged") is True
     assert [r["id"] for r in attempts[0]["recommendations"]] == ["R1"]  # HIGH only: a small step
     assert attempts[1]["source"] == "the diagnosis of attempt-1"
+    # recommendation ids are unique within the project: attempt 2 applies attempt-1's A1-R*
+    ids = [r["id"] for a in attempts for r in a["recommendations"]]
+    assert all(i.startswith("A1-R") for i in (r["id"] for r in attempts[1]["recommendations"]))
+    assert len(ids) == len(set(ids))
     assert [a["base"] for a in attempts] == ["baseline", "attempt-1", "attempt-2"]
     for k in (1, 2, 3):
         assert (store.run_dir / f"phase4/attempt-{k}/diagnosis/findings.json").is_file()
