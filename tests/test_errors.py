@@ -6,7 +6,7 @@ import re
 from pathlib import Path
 
 from workflow import errors
-from workflow.errors import EXIT_BAD_INPUT, EXIT_REFUSED, WorkflowError
+from workflow.errors import EXIT_BAD_INPUT, EXIT_BUSY, EXIT_REFUSED, WorkflowError
 
 ROOT = Path(__file__).resolve().parent.parent
 RAISE_ROOT = re.compile(r"\braise\s+WorkflowError\(")
@@ -33,6 +33,8 @@ def test_exit_codes() -> None:
     }
     codes = {name: cls.exit_code for name, cls in sorted(classes.items())}
     refused = {"GateFailed", "Refused", "RunFailed", "TestSetLocked", "WorkFailed", "WrongState"}
+    busy = {"LockHeld"}  # another command holds the project: its own code, not bad input
     assert codes == {
-        name: EXIT_REFUSED if name in refused else EXIT_BAD_INPUT for name in sorted(classes)
+        name: EXIT_REFUSED if name in refused else EXIT_BUSY if name in busy else EXIT_BAD_INPUT
+        for name in sorted(classes)
     }
