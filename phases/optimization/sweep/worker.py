@@ -90,8 +90,18 @@ def work(
         pruner=st.make_pruner(spec, base.training.epochs),
     )
     trainer = resolve_trainer(trusted.trainer)
-    root = Path(trial_root) if trial_root is not None else Path(spec.trial_root)
-    root.mkdir(parents=True, exist_ok=True)
+    if trial_root is not None:
+        root = Path(trial_root)
+        root.mkdir(parents=True, exist_ok=True)
+    else:
+        # the folder the study names is a path chosen by whoever wrote the database: used
+        # only where it already is a folder on this host (a shared disk), never created
+        root = Path(spec.trial_root)
+        if not root.is_dir():
+            raise ConfigError(
+                f"{source}: its trial folder {str(root)!r} is not a folder on this host; "
+                "give one with --out DIR"
+            )
     done = 0
     while True:
         if max_trials is not None and done >= max_trials:

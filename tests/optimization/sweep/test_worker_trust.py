@@ -135,3 +135,16 @@ def test_local_run_from_a_project_file(tmp_path: Path) -> None:
     assert local.trainer == "builtin" and local.base == tiny_base(epochs=1)
     url, study = _study(tmp_path)
     assert work(url, "p", max_trials=1, local=local).trials_run == 1
+
+
+# rule: the trial folder the study names is used only where it already is a folder on this
+# host; a worker never creates a path the database chose
+def test_a_stored_trial_folder_is_never_created(tmp_path: Path) -> None:
+    url, study = _study(tmp_path)
+    planted = tmp_path / "elsewhere" / "deep"
+    _tamper(study, trial_root=str(planted))
+    _refused(url, r"its trial folder .*elsewhere/deep' is not a folder on this host; give one "
+                  r"with --out DIR")
+    assert not (tmp_path / "elsewhere").exists()
+    assert work(url, "p", max_trials=1, trial_root=tmp_path / "mine").trials_run == 1
+    assert (tmp_path / "mine" / "trial-0").is_dir()
