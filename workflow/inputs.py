@@ -78,13 +78,7 @@ def relative(root: Path, path: str | os.PathLike[str]) -> str:
 
 def hash_files(root: Path, paths: Iterable[str | os.PathLike[str]]) -> dict[str, str]:
     """Each existing file's sha256, keyed by its path relative to `root`; missing ones left out."""
-    found = {}
-    for path in paths:
-        key = relative(root, path)
-        full = root / key
-        if full.is_file():
-            found[key] = sha256_file(full)
-    return found
+    return {key: record.sha256 for key, record in input_records(root, paths).items()}
 
 
 def changed_files(root: Path, recorded: Mapping[str, str]) -> list[FileChange]:
