@@ -41,6 +41,7 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from workflow.errors import FactsError, LockHeld, StateError, UsageError
+from workflow.eventlog import PREV, digest, last_line, lost, read_events
 from workflow.facts import ProjectFacts, check_section, path_problem
 from workflow.inputs import InputRecord, baseline_inputs, changed_inputs, input_records
 from workflow.io import (
@@ -260,30 +261,8 @@ class Store:
         return default if value is MISSING else value
 
     def events(self) -> list[dict[str, Any]]:
-        """The event log; an unterminated last line (a kill mid-append) is left out."""
-        path = self.run_dir / EVENTS_FILE
-        try:
-            data = path.read_bytes()
-        except FileNotFoundError:
-            raise StateError(_lost_log(path)) from None
-        except OSError as exc:
-            raise StateError(f"{path}: cannot be read ({exc.strerror})") from None
-        lines = data.split(b"\n")
-        complete = lines[:-1]  # the part after the last newline is empty or torn
-        events = []
-        for number, raw in enumerate(complete, 1):
-            try:
-                line = raw.decode("utf-8")
-            except UnicodeDecodeError:
-                raise StateError(f"{path}: line {number} is not valid UTF-8 (the log was "
-                                 "edited or damaged); repair it by hand or restore it") from None
-            if not line.strip():
-                continue
-            try:
-                events.append(json.loads(line))
-            except json.JSONDecodeError:
-                raise StateError(f"{path}: line {number} is not valid JSON") from None
-        return events
+        """The event log, its chain checked (`workflow.eventlog`); a torn last line is left out."""
+        return read_events(self.run_dir / EVENTS_FILE)
 
     def check_inputs(self) -> None:
         """Raise `StateError` unless the event log exists and every recorded input is as it
@@ -338,15 +317,14 @@ class Store:
             atomic_write_json(self.run_dir / STATE_FILE, state.model_dump(mode="json"))
 
     def append_event(self, event: str, fields: Mapping[str, Any] | None = None) -> None:
-        """Append one line to events.jsonl and make it durable before returning."""
+        """Append one line to events.jsonl, chained to the last, durable before returning."""
         record = {"time": now(), "event": event, **(fields or {})}
-        line = (json.dumps(record, default=str) + "\n").encode("utf-8")
         path = self.run_dir / EVENTS_FILE
         with self.lock():
             try:  # no O_CREAT: a log that is gone is an error, never a fresh empty one
                 fd = os.open(path, os.O_RDWR | os.O_APPEND)
             except FileNotFoundError:
-                raise StateError(_lost_log(path)) from None
+                raise StateError(lost(path)) from None
             with os.fdopen(fd, "r+b") as handle:
                 size = handle.seek(0, os.SEEK_END)
                 if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -354,8 +332,9 @@ class Store:
                     # after it would glue this line to it and make the log unreadable, so the
                     # fragment (never a complete event) is dropped first
                     handle.seek(0)
-                    handle.truncate(handle.read().rfind(b"\n") + 1)
-                handle.write(line)
+                    size = handle.truncate(handle.read().rfind(b"\n") + 1)
+                record[PREV] = digest(last_line(fd, size))
+                handle.write((json.dumps(record, default=str) + "\n").encode("utf-8"))
                 handle.flush()
                 os.fsync(fd)
 
@@ -423,11 +402,6 @@ class Store:
                 "signed", {"gate": gate, "item": item, "who": signoff.by, "note": note}
             )
         return signoff
-
-
-def _lost_log(path: Path) -> str:
-    return (f"{path}: the event log is missing; the project's history is not recreated "
-            "empty: restore the file from a backup")
 
 
 def _read_json(path: Path) -> Any:

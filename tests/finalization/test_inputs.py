@@ -54,6 +54,31 @@ def test_a_non_utf8_event_log_is_one_line(
     assert "events.jsonl: line 2 is not valid UTF-8" in line
 
 
+# rule: the event log is a chain: a line edited or removed is found on the next read, one line
+# naming the file and where the chain breaks; the log is not rewritten
+@pytest.mark.parametrize("edit", ["change", "remove"])
+def test_an_edited_event_log_is_reported(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], edit: str
+) -> None:
+    store = create(tmp_path / "proj", tmp_path / "runs")
+    store.append_event("signed", {"who": "ana"})
+    store.append_event("noted", {"who": "bo"})
+    log = store.run_dir / "events.jsonl"
+    lines = log.read_text().splitlines()
+    if edit == "change":
+        lines[1] = lines[1].replace('"ana"', '"eve"')
+    else:
+        del lines[1]
+    log.write_text("\n".join(lines) + "\n")
+    before = log.read_bytes()
+    assert _run(store, "status") == 2
+    line = _one_line(capsys.readouterr().err)
+    assert "events.jsonl: line" in line and "does not follow the line before it" in line
+    with pytest.raises(StateError, match="does not follow"):
+        store.events()
+    assert log.read_bytes() == before
+
+
 # rule: the run directory's project.yaml, edited after init, is reported by every command
 def test_an_edited_project_file_is_reported(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]

@@ -13,6 +13,7 @@ import pytest
 
 from phases.finalization.predictions import PREDICTIONS_FILE
 from workflow.cli import main
+from workflow.eventlog import PREV, digest
 from workflow.store import Store
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -48,9 +49,13 @@ def _before_the_look(store: Store) -> None:
         facts["phase5"].pop(key, None)
     store.facts_file.write_text(json.dumps(facts))
     events = store.run_dir / "events.jsonl"
-    kept = [line for line in events.read_text().splitlines()
+    kept = [json.loads(line) for line in events.read_text().splitlines()
             if json.loads(line)["event"] not in LOOK_EVENTS]
-    events.write_text("\n".join(kept) + "\n")
+    lines: list[bytes] = []
+    for event in kept:  # chained again, as the log was before the look
+        event[PREV] = digest(lines[-1] if lines else None)
+        lines.append(json.dumps(event).encode())
+    events.write_bytes(b"\n".join(lines) + b"\n")
     (store.run_dir / PREDICTIONS_FILE).unlink()
     (store.run_dir / "phase5/test_predictions.meta.json").unlink()
     state = store.load_state()
