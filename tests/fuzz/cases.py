@@ -327,10 +327,36 @@ def _expected(value: Any, path: str, codes: frozenset[int]) -> frozenset[int]:
 
 def _mutate(data: dict[str, Any], paths: list[str], rng: random.Random) -> tuple[str, Any]:
     path = rng.choice(paths)
-    pool = VALUES + NAMES.get(path, [])
-    value = copy.deepcopy(rng.choice(pool))
+    current = _get_path(data, path)
+    if rng.random() < 0.35 and _is_number(current):
+        value: Any = _near(current, rng)  # a plausible value, so more cases reach training
+    else:
+        value = copy.deepcopy(rng.choice(VALUES + NAMES.get(path, [])))
     set_path(data, path, value)
     return path, value
+
+
+def _get_path(data: Any, dotted: str) -> Any:
+    node = data
+    for part in dotted.split("."):
+        if isinstance(node, dict):
+            node = node.get(part)
+        elif isinstance(node, list) and part.isdigit() and int(part) < len(node):
+            node = node[int(part)]
+        else:
+            return None
+    return node
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _near(value: float, rng: random.Random) -> Any:
+    """A value near `value`: doubled, halved, a tenth, ten times, one more or one less."""
+    if isinstance(value, int):
+        return max(0, rng.choice([value + 1, value - 1, value * 2, value // 2, value * 10]))
+    return value * rng.choice([0.1, 0.5, 0.9, 1.1, 2.0, 10.0])
 
 
 def _random_train(rng: random.Random, i: int) -> Case:
@@ -348,12 +374,16 @@ def _random_train(rng: random.Random, i: int) -> Case:
     if roll < 0.3:  # an augmentation with one of its strengths fuzzed
         aug = rng.choice(sorted(AUGMENTATIONS))
         field_name = rng.choice(AUGMENTATIONS[aug])
-        value = copy.deepcopy(rng.choice(VALUES))
+        value = copy.deepcopy(rng.choice(VALUES + [0.1, 0.3, 1.5, 5.0, 20.0, 31.9]))
         data["data"]["augment"] = [{"name": aug, field_name: value}]
         path = f"data.augment.0.{field_name}"
         expect = _expected(value, path, TRAIN_CODES)
         return _train_case(f"train #{i}: {aug}.{field_name} = {_show(value)}", to_yaml(data),
                            expect=expect)
+    if rng.random() < 0.5:  # every setting written out, so each has a value to vary
+        from workflow.trainer.config import TrainConfig
+
+        data = TrainConfig.model_validate(data).model_dump(mode="json")
     path, value = _mutate(data, TRAIN_PATHS, rng)
     expect = _expected(value, path, TRAIN_CODES)
     name = f"train #{i}: {path} = {_show(value)}"
