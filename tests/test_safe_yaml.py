@@ -162,3 +162,22 @@ def test_a_nul_byte_in_the_path_is_one_line() -> None:
 def test_parse_yaml_names_its_source() -> None:
     with pytest.raises(ConfigError, match="^study s: refused"):
         parse_yaml(_bomb(), source="study s")
+
+
+# rule: a key, value or path from the input never splits an error message in two
+def test_errors_stay_one_line_whatever_the_input_holds(tmp_path: Path) -> None:
+    from workflow.io import load_model
+    from workflow.trainer.config import TrainConfig
+
+    path = tmp_path / "c.yaml"
+    path.write_text('"a\\nb": 1\n')
+    with pytest.raises(ConfigError) as info:
+        load_model(path, TrainConfig)
+    assert "\n" not in str(info.value) and "a\\nb: unknown field" in str(info.value)
+    path.write_text('data: {augment: [{name: "x\\ny"}]}\n')
+    with pytest.raises(ConfigError) as info:
+        load_model(path, TrainConfig)
+    assert "\n" not in str(info.value) and "x\\ny" in str(info.value)
+    with pytest.raises(ConfigError) as info:
+        read_yaml(tmp_path / "new\nline.yaml")
+    assert "\n" not in str(info.value) and "new\\nline.yaml" in str(info.value)

@@ -24,6 +24,7 @@ from workflow.errors import ConfigError
 
 # YAML a user gave is read under limits (regular files only, a size cap, depth and alias
 # limits, plain types): see workflow.safe_yaml
+from workflow.safe_yaml import one_line as one_line
 from workflow.safe_yaml import parse_yaml as parse_yaml
 from workflow.safe_yaml import read_yaml as read_yaml
 
@@ -157,7 +158,8 @@ def describe_validation_error(exc: ValidationError, model: type[BaseModel], sour
         if isinstance(value, (int, float, str, bool)) or value is None:
             message += f" (got {value!r})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {field}: {message}{more}"
+    return one_line(f"{source}: {field}: {message}{more}")
+
 
 
 def _allowed_fields(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:

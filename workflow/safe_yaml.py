@@ -32,11 +32,22 @@ from yaml.nodes import MappingNode, Node, SequenceNode
 
 from workflow.errors import ConfigError
 
-__all__ = ["MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "parse_yaml", "read_text_file", "read_yaml"]
+__all__ = [
+    "MAX_BYTES", "MAX_DEPTH", "MAX_NODES", "one_line", "parse_yaml", "read_text_file", "read_yaml",
+]
 
 MAX_BYTES = 4 << 20  # 4 MiB
 MAX_DEPTH = 64
 MAX_NODES = 200_000
+
+
+def one_line(text: str) -> str:
+    """`text` with its control characters escaped (a newline as \\n): a key, value or path
+    from the input can never split an error message in two or send escapes to a terminal."""
+    return "".join(
+        c if c.isprintable() or c == " " else c.encode("unicode_escape").decode("ascii")
+        for c in text
+    )
 
 
 class _Refused(yaml.YAMLError):
@@ -199,4 +210,7 @@ def parse_yaml(text: str, *, source: str) -> Any:
 
 def read_yaml(path: str | os.PathLike[str]) -> Any:
     """Read and parse the YAML file at `path` under the limits above."""
-    return parse_yaml(read_text_file(path), source=str(path))
+    try:
+        return parse_yaml(read_text_file(path), source=str(path))
+    except ConfigError as exc:  # a path given with a newline in it stays one line
+        raise ConfigError(one_line(str(exc))) from None

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 
 from workflow.errors import ConfigError
+from workflow.io import one_line
 
 if TYPE_CHECKING:
     import optuna
@@ -306,4 +307,4 @@ def _one_line(exc: ValidationError, model: type[BaseModel], source: str, name: s
         if isinstance(value, _PRIMITIVE):
             message += f" (got {value!r})"
     more = f" (+{len(errors) - 1} more)" if len(errors) > 1 else ""
-    return f"{source}: {field}: {message}{more}"
+    return one_line(f"{source}: {field}: {message}{more}")

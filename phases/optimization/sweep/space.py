@@ -42,7 +42,7 @@ from phases.optimization.sweep.parameters import (
     parse_parameter,
 )
 from workflow.errors import ConfigError
-from workflow.io import is_model, read_yaml, union_members
+from workflow.io import is_model, one_line, read_yaml, union_members
 
 if TYPE_CHECKING:
     import optuna
@@ -159,6 +159,13 @@ SPLIT_SETTINGS = frozenset({
 
 def parse_space(data: Any, *, source: str) -> SearchSpace:
     """Validate plain data (parsed YAML, or a stored space) as a `SearchSpace`."""
+    try:
+        return _parse_space(data, source)
+    except ConfigError as exc:  # a setting's name from the file may hold a newline
+        raise ConfigError(one_line(str(exc))) from None
+
+
+def _parse_space(data: Any, source: str) -> SearchSpace:
     if data is None or data == {}:
         raise ConfigError(f"{source}: (top level): the search space is empty")
     if not isinstance(data, Mapping):
