@@ -52,7 +52,8 @@ def test_two_workers_share_one_study_in_postgresql(postgres_url: str, tmp_path: 
     outputs = [worker.communicate(timeout=240)[0] for worker in workers]
     assert [w.returncode for w in workers] == [0, 0], outputs
 
-    ran = [{int(n) for n in re.findall(r"^\s*trial (\d+) complete", out, re.M)} for out in outputs]
+    ran = [{int(n) for n in re.findall(r"^\s*sweep trial (\d+) complete", out, re.M)}
+           for out in outputs]
     assert ran[0] and ran[1], f"one worker ran every trial: {outputs}"
     assert not ran[0] & ran[1], "a trial was run by both workers"
     assert ran[0] | ran[1] == set(range(8))
