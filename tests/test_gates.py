@@ -357,3 +357,31 @@ def test_write_gate_results(store: Store) -> None:
            "phase5.test_evaluations is not recorded" in text
     twin = json.loads(path.with_suffix(".json").read_text())
     assert twin["status"] == "pending" and twin["passed"] == 2 and len(twin["items"]) == 9
+
+
+# rule (issue 17): a read-only command does not run a project's code: `status` checks a
+# python check by name only (pending, naming the command that runs it); `gate check` runs it
+def test_status_does_not_import_a_projects_python_check(
+    store: Store, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from workflow.cli import main
+
+    marker = tmp_path / "imported"
+    (tmp_path / "marker_checks.py").write_text(
+        f"open({str(marker)!r}, 'w').close()\n"
+        "def ok(facts, run_dir):\n    return True, 'fine'\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _checklist(store.project_dir or Path(), "py",
+               "title: P\nitems:\n"
+               "  - {id: mine, text: T, check: {kind: python, function: 'marker_checks:ok'}}\n")
+    runs = str(store.run_dir.parent)
+    assert main(["status", store.name, "--json", "--runs", runs]) == 0
+    status = json.loads(capsys.readouterr().out)
+    assert not marker.exists()
+    item = next(i for i in status["gates"]["py"]["items"] if i["id"] == "mine")
+    assert item["status"] == "pending"
+    assert f"phasegate gate check {store.name} py` runs it" in item["reason"]
+    assert main(["gate", "check", store.name, "py", "--runs", runs]) == 0
+    assert marker.exists()

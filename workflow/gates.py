@@ -48,7 +48,7 @@ from workflow.conditions import Condition, evaluate_condition, format_value
 from workflow.errors import ConfigError, PluginError, UsageError
 from workflow.facts import checklist_problems
 from workflow.io import load_model, sha256_file
-from workflow.plugins import load_callable
+from workflow.plugins import check_spec, load_callable
 from workflow.resources import search_path, shipped_dir
 from workflow.signoff import ManualCheck, evaluate_manual, inside_run_dir
 from workflow.store import MISSING, RunState, Store, lookup, now
@@ -144,26 +144,32 @@ def checklist_ids(project_dir: Path | None = None) -> list[str]:
     return sorted({path.stem for folder in folders for path in folder.glob("*.yaml")})
 
 
-def load_checklist(gate: str, project_dir: Path | None = None) -> Checklist:
-    """The checklist `gate`, the project's own first; `extends: true` appends to the shipped one."""
+def load_checklist(
+    gate: str, project_dir: Path | None = None, *, import_checks: bool = True
+) -> Checklist:
+    """The checklist `gate`, the project's own first; `extends: true` appends to the shipped one.
+
+    `import_checks=False` (read-only commands such as `status`): a project's `python`
+    checks are checked by name only (plugins.check_spec), never imported.
+    """
     files = [f / f"{gate}.yaml" for f in search_path("checklists", project_dir)]
     files = [p for p in files if p.is_file()] if re.match(ID_PATTERN, gate) else []
     if not files:
         known = ", ".join(checklist_ids(project_dir)) or "none"
         raise UsageError(f"unknown gate {gate!r}; gates that exist: {known}")
-    first = _load(files[0])
+    first = _load(files[0], import_checks)
     if not first.extends:
         return first
     if len(files) < 2:
         raise ConfigError(f"{files[0]}: extends: there is no shipped checklist {gate!r} to extend")
-    base = _load(files[1])
+    base = _load(files[1], import_checks)
     clash = sorted({i.id for i in base.items} & {i.id for i in first.items})
     if clash:
         raise ConfigError(f"{files[0]}: items: ids {clash} already exist in {files[1]}")
     return base.model_copy(update={"items": base.items + first.items})
 
 
-def _load(path: Path) -> Checklist:
+def _load(path: Path, import_checks: bool = True) -> Checklist:
     """The checklist at `path`, its fact paths and `python` checks checked (see the docstring)."""
     checklist = load_model(path, Checklist)
     problems = checklist_problems(checklist)
@@ -172,10 +178,18 @@ def _load(path: Path) -> Checklist:
     for item in checklist.items:
         if isinstance(item.check, PythonCheck):
             try:
-                _python_check(item.check.function, item.id)
+                if import_checks or _ours(item.check.function):
+                    _python_check(item.check.function, item.id)
+                else:  # the user's code is not run by a read-only command
+                    check_spec(item.check.function, role=f"check {item.id}")
             except PluginError as exc:
                 raise PluginError(f"{path}: {exc}") from None
     return checklist
+
+
+def _ours(spec: str) -> bool:
+    """A check shipped with phasegate (workflow.checks): safe to run anywhere."""
+    return spec.partition(":")[0].split(".")[0] in ("workflow", "phases")
 
 
 def _python_check(spec: str, item_id: str) -> Callable[..., Any]:
@@ -256,18 +270,24 @@ class GateResult:
         return data
 
 
-def check_gate(store: Store, gate: str) -> GateResult:
-    """Check every item of `gate` against the store's facts, files, sign-offs and hashes."""
+def check_gate(store: Store, gate: str, *, run_code: bool = True) -> GateResult:
+    """Check every item of `gate` against the store's facts, files, sign-offs and hashes.
+
+    `run_code=False` (`status`, a read-only command): a project's own `python` check is
+    not imported or run; its item is pending and names the command that runs it.
+    """
     state = store.load_state()
     project_dir = Path(state.project_dir) if state.project_dir else None
-    checklist = load_checklist(gate, project_dir)
+    checklist = load_checklist(gate, project_dir, import_checks=run_code)
     facts = store.facts
-    items = tuple(_item(item, gate, store.run_dir, facts, state) for item in checklist.items)
+    items = tuple(_item(item, gate, store.run_dir, facts, state, run_code=run_code)
+                  for item in checklist.items)
     return GateResult(gate, checklist.title, state.project, now(), items)
 
 
 def _item(
-    item: Item, gate: str, run_dir: Path, facts: dict[str, Any], state: RunState
+    item: Item, gate: str, run_dir: Path, facts: dict[str, Any], state: RunState, *,
+    run_code: bool = True,
 ) -> ItemResult:
     def result(status: Status, reason: str, **extra: Any) -> ItemResult:
         return ItemResult(item.id, item.text, item.check.kind, status, reason, **extra)
@@ -309,6 +329,9 @@ def _item(
     if isinstance(check, ManualCheck):
         manual = evaluate_manual(check, gate, item.id, run_dir, facts, state)
         return result(manual.status, manual.reason, stale=manual.stale)
+    if not run_code and not _ours(check.function):
+        return result("pending", f"{check.function} is the project's own python check: "
+                      f"`phasegate gate check {state.project} {gate}` runs it")
     return result(*_python(check.function, item.id, facts, run_dir))
 
 

@@ -177,7 +177,8 @@ def status_data(store: Store) -> dict[str, Any]:
     ids = MACHINE.gates + [g for g in checklist_ids(project_dir)
                            if g not in MACHINE.gates and (g not in shipped_checklist_ids()
                                                           or g in state.gates)]
-    gates = {gate: check_gate(store, gate) for gate in ids}
+    # read-only: a project's own python checks are not run here (`gate check` runs them)
+    gates = {gate: check_gate(store, gate, run_code=False) for gate in ids}
     try:
         move = MACHINE.next_transition(state.state, facts, project=state.project)
         result = gates.get(move.gate) if move.gate else None
