@@ -113,3 +113,16 @@ def test_out_inside_a_file_exits_2_with_one_line(tmp_path: Path) -> None:
     assert done.stderr.strip() == (
         f"phasegate: {out}: the run folder cannot be created (Not a directory)"
     )
+
+
+def test_a_seed_out_of_range_exits_2_with_one_line(tmp_path: Path) -> None:
+    # --seed 2**64 or -5 would crash the generators' seeding: one line, exit 2, nothing written
+    path = write_config(tmp_path, tiny_config())
+    for seed in (str(2**64), "-5"):
+        out = tmp_path / "run"
+        done = phasegate("train", str(path), "--seed", seed, "--out", str(out))
+        assert done.returncode == 2, done.stderr
+        assert done.stderr.strip() == (
+            f"phasegate: --seed must be a whole number from 0 to {2**32 - 1}, but got {seed}"
+        )
+        assert not out.exists()

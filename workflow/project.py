@@ -25,13 +25,14 @@ from __future__ import annotations
 import os
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from workflow.errors import ConfigError, PluginError
 from workflow.io import load_model
 from workflow.metric import Metric
+from workflow.trainer.config import MAX_SEED, Seed
 
 __all__ = [
     "BUILTIN_STRATEGIES",
@@ -52,15 +53,13 @@ _TRAINER_PATTERN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 # Phase 4's built-in strategies (phases.optimization.strategies checks its registry against
 # these at import); a project may also name its own as module:Class
 BUILTIN_STRATEGIES = ("targeted", "iterative", "sweep")
-# bounds: a seed is what numpy and torch accept; a budget past ten days or a thousand
-# iterations is a typo, not a plan
-MAX_SEED = 2**32 - 1
+# bounds: a seed is what numpy and torch accept (the trainer's Seed, one definition); a
+# budget past ten days or a thousand iterations is a typo, not a plan
 MAX_BUDGET_MINUTES = 10 * 24 * 60
 MAX_ITERATIONS = 1000
 MAX_WORKERS = 1024
 MAX_TRIALS = 100_000
 
-Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
 class Target(BaseModel):
@@ -228,11 +227,11 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
             raise type(exc)(f"{path}: {exc}") from None
     baseline = (path.parent / config.baseline.expanduser()).resolve()
     if require_baseline and not baseline.is_file():
-        raise ConfigError(f"{path}: baseline: file not found: {baseline}")
+        raise ConfigError(f"{path}: baseline: file not found: {str(baseline)!r}")
     sweep = config.sweep
     if isinstance(sweep.space, Path):
         space = (path.parent / sweep.space.expanduser()).resolve()
         if not space.is_file():
-            raise ConfigError(f"{path}: sweep.space: file not found: {space}")
+            raise ConfigError(f"{path}: sweep.space: file not found: {str(space)!r}")
         sweep = sweep.model_copy(update={"space": space})
     return config.model_copy(update={"baseline": baseline, "sweep": sweep})

@@ -27,12 +27,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def run(args: argparse.Namespace) -> int:
+    from workflow.errors import UsageError
     from workflow.trainer import fit
-    from workflow.trainer.config import load_train_config
+    from workflow.trainer.config import check_seed, load_train_config
     from workflow.trainer.result import RunStatus
 
     config = load_train_config(args.config)
-    seed = config.seed if args.seed is None else args.seed
+    try:  # 2**64 or -5 would crash the generators' seeding later, with a traceback
+        seed = config.seed if args.seed is None else check_seed(args.seed, "--seed")
+    except ValueError as exc:
+        raise UsageError(str(exc)) from None
     progress = RichProgress(json=args.json)
     started = False
 
