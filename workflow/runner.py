@@ -24,10 +24,9 @@ from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from workflow.errors import PluginError
+from workflow.errors import PluginError, UsageError
 from workflow.lifeline import worker_init
+from workflow.safe_yaml import read_yaml
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
 from workflow.trainer.run_folder import staging_dir
@@ -43,7 +42,7 @@ def finished_run(run_dir: Path, config: TrainConfig) -> RunResult | None:
     """The run in `run_dir` if it finished with this very config, else None."""
     if not (run_dir / METRICS_FILE).is_file() or not (run_dir / CONFIG_FILE).is_file():
         return None
-    recorded = yaml.safe_load((run_dir / CONFIG_FILE).read_text())
+    recorded = read_yaml(run_dir / CONFIG_FILE)
     expected = config.model_dump(mode="json")
     recorded.pop("seed", None)
     expected.pop("seed", None)
@@ -123,7 +122,14 @@ def train_seeds(
 def default_workers() -> int:
     env = os.environ.get("PHASEGATE_WORKERS")
     if env:
-        return max(1, int(env))
+        try:
+            workers = int(env)
+        except ValueError:
+            workers = 0
+        if workers < 1:  # never silently one worker: a typo in the environment is bad input
+            raise UsageError(f"PHASEGATE_WORKERS must be a whole number of at least 1, "
+                             f"but got {env!r}")
+        return workers
     return max(1, min(4, os.cpu_count() or 1))
 
 

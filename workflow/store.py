@@ -40,7 +40,7 @@ from typing import Any
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from workflow.errors import FactsError, LockHeld, StateError, UsageError
+from workflow.errors import ConfigError, FactsError, LockHeld, StateError, UsageError
 from workflow.eventlog import PREV, digest, last_line, lost, read_events
 from workflow.facts import ProjectFacts, check_section, path_problem
 from workflow.inputs import InputRecord, baseline_inputs, changed_inputs, input_records
@@ -53,6 +53,7 @@ from workflow.io import (
     validate,
 )
 from workflow.project import ProjectConfig, check_name
+from workflow.safe_yaml import read_yaml
 
 __all__ = [
     "MISSING",
@@ -210,10 +211,10 @@ class Store:
     @property
     def project(self) -> ProjectConfig:
         path = self.run_dir / PROJECT_FILE
-        try:
-            data = yaml.safe_load(path.read_text())
-        except (OSError, yaml.YAMLError) as exc:
-            raise StateError(f"{path}: cannot be read ({exc.__class__.__name__})") from None
+        try:  # under the YAML limits every file phasegate reads has (workflow.safe_yaml)
+            data = read_yaml(path)
+        except ConfigError as exc:
+            raise StateError(str(exc)) from None
         return validate(data, ProjectConfig, source=str(path))
 
     def load_state(self) -> RunState:

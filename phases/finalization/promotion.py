@@ -26,8 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-import yaml
-
 from phases.finalization.export import versions
 from workflow.errors import GateFailed, StateError
 from workflow.facts import read_facts
@@ -35,6 +33,7 @@ from workflow.gates import check_gate
 from workflow.inputs import changed_files
 from workflow.io import atomic_write_json, read_json, sha256_file
 from workflow.machine import MACHINE, require, take
+from workflow.safe_yaml import read_yaml
 from workflow.store import Store, now
 
 __all__ = ["MANIFEST", "PROMOTED_DIR", "Promotion", "promote"]
@@ -148,7 +147,7 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
         }
     phase5 = read_facts(store).phase5
     config_file = Path(phase5.config_file or "")
-    config = yaml.safe_load(config_file.read_text()) if config_file.is_file() else None
+    config = read_yaml(config_file) if config_file.is_file() else None
     manifest = {
         "project": store.name,
         "promoted_at": now(),

@@ -29,7 +29,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-import yaml
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from phases.optimization.sweep.storage import quiet
@@ -37,6 +36,7 @@ from workflow.errors import ConfigError, ExtensionError
 from workflow.io import validate
 from workflow.metric import Direction, Metric
 from workflow.plugins import load_class
+from workflow.safe_yaml import parse_yaml
 
 if TYPE_CHECKING:
     import optuna
@@ -160,7 +160,7 @@ class SweepSpec(BaseModel):
     def base(self, source: str) -> TrainConfig:
         from workflow.trainer.config import TrainConfig
 
-        return validate(yaml.safe_load(self.base_config), TrainConfig, source=source)
+        return validate(parse_yaml(self.base_config, source=source), TrainConfig, source=source)
 
     def search_space(self, source: str) -> SearchSpace:
         from phases.optimization.sweep.space import parse_space
