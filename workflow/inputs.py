@@ -68,8 +68,13 @@ class FileChange:
 
 
 def relative(root: Path, path: str | os.PathLike[str]) -> str:
-    """`path` relative to `root` when it lies inside it (POSIX form), else absolute."""
-    full = Path(path) if Path(path).is_absolute() else root / path
+    """`path` relative to `root` when it lies inside it (POSIX form), else absolute.
+
+    A relative `path` is relative to the working directory, as every path a command
+    builds from its run directory is (`runs/x/phase5/model.pt` under `--runs runs`), never
+    to `root`: read that way it would name `runs/x/runs/x/phase5/model.pt`.
+    """
+    full = Path(path)
     try:
         return full.resolve().relative_to(root.resolve()).as_posix()
     except ValueError:
