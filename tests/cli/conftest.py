@@ -14,8 +14,10 @@ import pytest
 import yaml
 
 from tests.conftest import tiny_config
+from tests.test_cli_engine import record_baseline, record_diagnosis, record_optimization
 from workflow.cli import main
-from workflow.store import RUNS_ENV
+from workflow.machine import take
+from workflow.store import RUNS_ENV, Store
 
 CLI = Callable[..., tuple[int, str, str]]
 
@@ -49,3 +51,16 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
         return code, out.out, out.err
 
     return run
+
+
+def optimized(home: Path, cli: CLI, *, decision: str = "D") -> Store:
+    """`init` the project `demo`, then walk it to `optimized` by Phase 4's `decision`."""
+    assert cli("init", "demo", "--config", "proj/project.yaml")[0] == 0
+    store = Store.open("demo", home / "runs")
+    record_baseline(store)
+    take(store, "diagnose", "test")
+    record_diagnosis(store)
+    take(store, "optimize", "test")
+    record_optimization(store, decision=decision)
+    take(store, {"A": "accept", "D": "ceiling", "budget": "budget"}[decision], "test")
+    return store

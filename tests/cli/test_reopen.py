@@ -8,22 +8,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from tests.cli.conftest import CLI
-from tests.test_cli_engine import record_baseline, record_diagnosis, record_optimization
-from workflow.machine import take
-from workflow.store import Store
-
-
-def _optimized(home: Path, cli: CLI) -> Store:
-    assert cli("init", "demo", "--config", "proj/project.yaml")[0] == 0
-    store = Store.open("demo", home / "runs")
-    record_baseline(store)
-    take(store, "diagnose", "test")
-    record_diagnosis(store)
-    take(store, "optimize", "test")
-    record_optimization(store, decision="D")
-    take(store, "ceiling", "test")
-    return store
+from tests.cli.conftest import CLI, optimized
 
 
 # rule (acceptance): asking an optimized project for another strategy is refused (exit 1),
@@ -31,7 +16,7 @@ def _optimized(home: Path, cli: CLI) -> Store:
 def test_optimize_with_a_strategy_on_an_optimized_project_is_refused(
     home: Path, cli: CLI
 ) -> None:
-    store = _optimized(home, cli)
+    store = optimized(home, cli)
     for argv in (["--strategy", "sweep"], ["--strategy", "targeted"], ["--trials", "4"]):
         code, out, err = cli("optimize", "demo", *argv)
         assert code == 1 and out == "", argv
@@ -43,7 +28,7 @@ def test_optimize_with_a_strategy_on_an_optimized_project_is_refused(
 # rule (acceptance): reopen moves optimized -> diagnosed through its own gate, records its
 # own event, keeps Phase 4's attempts, and says what to run next
 def test_reopen_phase_4(home: Path, cli: CLI) -> None:
-    store = _optimized(home, cli)
+    store = optimized(home, cli)
     assert "reopen_phase4" not in json.loads(cli("status", "demo", "--json")[1])["gates"]
     code, out, _ = cli("reopen", "demo", "--phase", "4", "--by", "ana", "--why", "try a sweep")
     assert code == 0
@@ -63,7 +48,7 @@ def test_reopen_phase_4(home: Path, cli: CLI) -> None:
 # rule: once Phase 5 has looked at the test split, Phase 4 cannot be reopened (tuning after
 # seeing the test set); a skipped Phase 4 has nothing to reopen
 def test_reopen_is_refused_after_the_test_look(home: Path, cli: CLI) -> None:
-    store = _optimized(home, cli)
+    store = optimized(home, cli)
     store.record("phase5", {"test_evaluations": 1})
     code, _, err = cli("reopen", "demo", "--phase", "4")
     assert code == 1 and "test_split_untouched [fail]: " in err

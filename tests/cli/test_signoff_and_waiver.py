@@ -15,12 +15,9 @@ from typing import Any
 
 import pytest
 
-from tests.cli.conftest import CLI
+from tests.cli.conftest import CLI, optimized
 from tests.test_cli_engine import (
-    record_baseline,
-    record_diagnosis,
     record_finalization,
-    record_optimization,
 )
 from workflow.machine import take
 from workflow.store import Store
@@ -30,14 +27,7 @@ SIGN = ("gate", "sign", "demo", "finalization_complete")
 
 
 def _finalized(home: Path, cli: CLI, *, final_mean: float = 0.975) -> Store:
-    assert cli("init", "demo", "--config", "proj/project.yaml")[0] == 0
-    store = Store.open("demo", home / "runs")
-    record_baseline(store)
-    take(store, "diagnose", "test")
-    record_diagnosis(store)
-    take(store, "optimize", "test")
-    record_optimization(store, decision="A")
-    take(store, "accept", "test")
+    store = optimized(home, cli, decision="A")
     store.record("phase5", {"completed": True})
     take(store, "finalize", "test")
     record_finalization(store, final_mean=final_mean)

@@ -67,7 +67,6 @@ def rerun_top(
     workers: int | None = None,
     alpha: float = 0.05,
     min_effect: float = 0.0,
-    seed: int = 0,  # unused since the interval is Welch's (no bootstrap to seed)
     progress: Progress | None = None,
 ) -> list[Candidate]:
     """Train each of `top` as an arm on every fresh seed (finished seeds are not trained

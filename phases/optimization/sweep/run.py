@@ -133,7 +133,6 @@ def run_sweep(
             workers=workers,
             alpha=alpha,
             min_effect=min_effect,
-            seed=settings.seed,
             progress=progress,
         )
         if baseline_values is None:
