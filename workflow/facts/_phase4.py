@@ -39,7 +39,7 @@ DecisionValue = Literal["A", "B", "C", "D", "budget"]
 
 
 class BesideRecord(FactsModel):
-    """workflow.stats.Beside: the other test on the same values (Welch when paired decides)."""
+    """workflow.stats.TTest: the other test on the same values (Welch when paired decides)."""
 
     test: str | None = None
     t_statistic: float | None = None
@@ -47,6 +47,7 @@ class BesideRecord(FactsModel):
     p_value: float | None = None
     ci_low: float | None = None
     ci_high: float | None = None
+    p_below: float | None = None
 
 
 class ComparisonRecord(FactsModel):

@@ -46,7 +46,7 @@ scipy is imported inside the functions: it takes most of a second to import, and
 """
 
 from workflow.stats._common import CONFIDENCE_LEVEL, MIN_SEEDS
-from workflow.stats._compare import Beside, Comparison, compare
+from workflow.stats._compare import Comparison, TTest, compare
 from workflow.stats._holm import compare_many, holm
 from workflow.stats._mcnemar import McNemarResult, mcnemar
 from workflow.stats._rule import MAX_SEEDS, Rule
@@ -55,7 +55,7 @@ from workflow.stats._summary import ArmSummary, summarize
 __all__ = [
     "MIN_SEEDS",
     "MAX_SEEDS",
-    "Beside",
+    "TTest",
     "Rule",
     "CONFIDENCE_LEVEL",
     "ArmSummary",

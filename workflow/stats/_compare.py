@@ -28,19 +28,22 @@ from workflow.stats._summary import ArmSummary, summarize
 
 
 @dataclass(frozen=True)
-class Beside:
-    """The other test on the same values, reported beside the verdict, never deciding it.
+class TTest:
+    """One one-sided t-test of the oriented difference: statistic, df, p, 95% interval, and
+    the p of "the gain is at least min_effect" (None when min_effect is 0).
 
-    When both arms ran the same seeds the paired t-test decides and Welch's test is
-    shown here, so a reader sees what ignoring the pairing would have said.
+    The deciding test's numbers are the `Comparison`'s own; the other test (Welch's, when
+    the paired test decides) is `Comparison.beside`, so a reader sees what ignoring the
+    pairing would have said.
     """
 
     test: str
-    t_statistic: float | None
+    t_statistic: float | None  # None: no spread to test against
     df: float | None
     p_value: float
     ci_low: float
     ci_high: float
+    p_below: float | None = None
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -50,20 +53,8 @@ class Beside:
             "p_value": self.p_value,
             "ci_low": self.ci_low,
             "ci_high": self.ci_high,
+            "p_below": _json_float(self.p_below),
         }
-
-
-@dataclass(frozen=True)
-class _Test:
-    """One t-test of the oriented difference: its statistic, df, p, interval, p_below."""
-
-    name: str
-    t_statistic: float | None  # None: no spread to test against
-    df: float | None
-    p_value: float
-    ci_low: float
-    ci_high: float
-    p_below: float | None
 
 
 @dataclass(frozen=True)
@@ -102,7 +93,7 @@ class Comparison:
     min_effect: float
     p_below: float | None  # one-sided p of "the gain is at least min_effect" (None: min_effect 0)
     below_min_effect: bool  # significantly smaller than min_effect: a real gain not worth it
-    beside: Beside | None
+    beside: TTest | None
     correlation: float | None  # same-seed Pearson r of the two arms (paired arms only)
     significant: bool
     reason: str
@@ -187,7 +178,7 @@ def _t_interval(diff: float, se: float, df: float | None) -> tuple[float, float]
     return diff - half, diff + half
 
 
-def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> _Test:
+def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> TTest:
     """The one-sided t-test of `diff` > 0 with standard error `se`, its interval and the
     one-sided p of "the gain is at least min_effect" (None when min_effect is 0)."""
     from scipy.stats import t
@@ -196,16 +187,16 @@ def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> 
         # the same difference on every seed (the arms still vary, or compare() would have
         # called it degenerate): t is infinite, its sign the difference's
         if diff == 0.0:
-            return _Test(name, None, None, 1.0, diff, diff, None)
+            return TTest(name, None, None, 1.0, diff, diff, None)
         p_below = (0.0 if diff < min_effect else 1.0) if min_effect > 0 else None
-        return _Test(name, math.copysign(math.inf, diff), df if math.isfinite(df) else None,
+        return TTest(name, math.copysign(math.inf, diff), df if math.isfinite(df) else None,
                      0.0 if diff > 0 else 1.0, diff, diff, p_below)
     p_below = float(t.cdf((diff - min_effect) / se, df)) if min_effect > 0 else None
     low, high = _t_interval(diff, se, df)
-    return _Test(name, diff / se, df, float(t.sf(diff / se, df)), low, high, p_below)
+    return TTest(name, diff / se, df, float(t.sf(diff / se, df)), low, high, p_below)
 
 
-def _welch(base: FloatArray, cand: FloatArray, min_effect: float) -> _Test:
+def _welch(base: FloatArray, cand: FloatArray, min_effect: float) -> TTest:
     """Welch's test: the arms' own variances, Welch-Satterthwaite df."""
     a, b = np.var(base, ddof=1) / base.size, np.var(cand, ddof=1) / cand.size
     se2 = float(a + b)
@@ -215,7 +206,7 @@ def _welch(base: FloatArray, cand: FloatArray, min_effect: float) -> _Test:
                    min_effect)
 
 
-def _paired(base: FloatArray, cand: FloatArray, min_effect: float) -> _Test:
+def _paired(base: FloatArray, cand: FloatArray, min_effect: float) -> TTest:
     """The paired t-test on the per-seed differences (n - 1 df)."""
     d = cand - base
     sd = float(np.std(d, ddof=1))
@@ -292,7 +283,7 @@ def compare(
     # no seed noise at all: nothing to test against (a trainer that ignores the seed?)
     degenerate = bool(np.all(base == base[0]) and np.all(cand == cand[0]))
     if degenerate:
-        deciding = _Test(deciding.name, None, None, 1.0, diff, diff, None)
+        deciding = TTest(deciding.test, None, None, 1.0, diff, diff, None)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", category=RuntimeWarning)
         mw = mannwhitneyu(cand, base, alternative="greater")
@@ -303,7 +294,7 @@ def compare(
 
     base_sum, cand_sum = summarize(base_raw), summarize(cand_raw)
     significant, below, reason = _decide(
-        test=deciding.name, p=deciding.p_value, p_below=deciding.p_below,
+        test=deciding.test, p=deciding.p_value, p_below=deciding.p_below,
         test_alpha=test_alpha, alpha=alpha, family=family, degenerate=degenerate,
         correction="none",
     )
@@ -312,7 +303,7 @@ def compare(
         candidate=cand_sum,
         higher_is_better=higher_is_better,
         mean_diff=diff,
-        test=deciding.name,
+        test=deciding.test,
         t_statistic=deciding.t_statistic,
         df=deciding.df,
         p_value=deciding.p_value,
@@ -332,8 +323,7 @@ def compare(
         min_effect=min_effect,
         p_below=deciding.p_below,
         below_min_effect=below,
-        beside=(Beside(welch.name, welch.t_statistic, welch.df, welch.p_value, welch.ci_low,
-                       welch.ci_high) if paired else None),
+        beside=welch if paired else None,
         correlation=correlation,
         significant=significant,
         reason=reason,
