@@ -5,8 +5,9 @@ of the same config is not trained again, so a killed command rerun picks up
 where it stopped. The trainer is phasegate's own or a user's `module:function`
 with the same contract; workers import it by name.
 
-Workers are spawned processes that die with the command (`workflow.lifeline`):
-a killed command leaves no worker finishing its seeds beside the rerun. Ctrl-C
+Workers are the command's one pool (`workflow.pool`), started once and kept warm
+for every arm; they die with the command (`workflow.lifeline`): a killed command
+leaves no worker finishing its seeds beside the rerun. Ctrl-C
 stops them: the command ends their processes, removes the staging folders
 (`.seed-<n>.partial`) of the seeds it did not finish, and raises
 `KeyboardInterrupt` once.
@@ -14,18 +15,15 @@ stops them: the command ends their processes, removes the staging folders
 
 from __future__ import annotations
 
-import multiprocessing
 import os
-import queue
 import shutil
-import threading
 from collections.abc import Callable, Iterable, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import FIRST_COMPLETED, Future, wait
+from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
-from typing import Any
 
 from workflow.errors import PluginError, UsageError
-from workflow.lifeline import worker_init
+from workflow.pool import THREADS_PER_WORKER, command_pool, discard, report_epoch
 from workflow.safe_yaml import read_yaml
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
@@ -75,12 +73,12 @@ def train_seeds(
             pending.append(seed)
     if not pending:
         return results
-    workers = max(1, min(workers or default_workers(), len(pending)))
-    threads = max(1, (os.cpu_count() or 1) // workers)
+    size = max(1, workers or default_workers())
+    workers = min(size, len(pending))
     if workers == 1:
         for seed in pending:
             try:
-                result = _train_one(trainer, config, seed, root, threads, on_epoch)
+                result = _train_one(trainer, config, seed, root, on_epoch)
             except KeyboardInterrupt:
                 _remove_staging(root, [seed])
                 raise
@@ -88,35 +86,59 @@ def train_seeds(
             if on_done:
                 on_done(result)
         return results
+    _in_pool(trainer, config, pending, root, (workers, size), results, on_epoch, on_done)
+    return {seed: results[seed] for seed in seeds}
 
-    context = multiprocessing.get_context("spawn")
-    events: Any = context.Queue()
-    drain = threading.Thread(target=_drain, args=(events, on_epoch), daemon=True)
-    drain.start()
-    # the kernel's parent-death signal follows the spawning thread: asked for only from the
-    # main thread, which ends with the process (the watchdog covers every other case)
-    from_main = threading.current_thread() is threading.main_thread()
-    pool = ProcessPoolExecutor(max_workers=workers, mp_context=context, initializer=_init_worker,
-                               initargs=(os.getpid(), from_main, events))
+
+def _in_pool(
+    trainer: str,
+    config: TrainConfig,
+    pending: list[int],
+    root: Path,
+    sizes: tuple[int, int],
+    results: dict[int, RunResult],
+    on_epoch: EpochCallback | None,
+    on_done: Callable[[RunResult], None] | None,
+) -> None:
+    """Train `pending` in the command's pool, at most `workers` at a time, into `results`.
+
+    `sizes`: (workers, the pool's size): an arm with fewer seeds left than the command has
+    workers uses the warm pool, never a smaller one of its own.
+    """
+    workers, size = sizes
+    pool = command_pool(size, trainer)
+    pool.sink = on_epoch
+    waiting = list(pending)
+    running: dict[Future[RunResult], int] = {}
     try:
-        futures = {
-            pool.submit(_worker, trainer, config, seed, root, threads): seed for seed in pending
-        }
-        for future in futures:
-            result = future.result()
-            results[futures[future]] = result
-            if on_done:
-                on_done(result)
+        while waiting or running:
+            while waiting and len(running) < workers:
+                seed = waiting.pop(0)
+                running[pool.submit(_worker, trainer, config, seed, root)] = seed
+            finished, _ = wait(running, return_when=FIRST_COMPLETED)
+            for future in sorted(finished, key=lambda f: running[f]):
+                seed = running.pop(future)
+                result = future.result()
+                results[seed] = result
+                if on_done:
+                    on_done(result)
+        pool.flush()
     except KeyboardInterrupt:
-        _stop(pool)
+        discard(pool)
         _remove_staging(root, [seed for seed in pending if seed not in results])
         raise
+    except BrokenProcessPool:
+        discard(pool)
+        _remove_staging(root, [seed for seed in pending if seed not in results])
+        raise
+    except BaseException:
+        # a failed seed: the seeds already running finish (a rerun finds them), as they
+        # did when each arm shut its own pool down
+        wait(running)
+        raise
     finally:
-        pool.shutdown(wait=True)
-        events.put(None)
-        drain.join(timeout=5)
-        events.close()
-    return {seed: results[seed] for seed in seeds}
+        if pool.sink is on_epoch:
+            pool.sink = None
 
 
 def default_workers() -> int:
@@ -138,14 +160,13 @@ def _train_one(
     config: TrainConfig,
     seed: int,
     root: Path,
-    threads: int,
     on_epoch: EpochCallback | None,
 ) -> RunResult:
     import torch
 
     from workflow.trainer import resolve_trainer
 
-    torch.set_num_threads(threads)
+    torch.set_num_threads(THREADS_PER_WORKER)
     fit = resolve_trainer(trainer)
     report = (lambda epoch, row: on_epoch(seed, epoch, row)) if on_epoch else None
     result = fit(config, seed, seed_dir(root, seed), report=report, should_stop=None)
@@ -156,50 +177,11 @@ def _train_one(
     return result
 
 
-_EVENTS: Any = None  # in a worker process: the queue its epochs are reported on
-
-
-def _init_worker(parent_pid: int, pdeathsig: bool, events: Any) -> None:
-    global _EVENTS
-    worker_init(parent_pid, pdeathsig)
-    _EVENTS = events
-
-
-def _worker(
-    trainer: str, config: TrainConfig, seed: int, root: Path, threads: int
-) -> RunResult:
-    events = _EVENTS
-    return _train_one(
-        trainer, config, seed, root, threads, lambda s, e, row: events.put((s, e, row))
-    )
-
-
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """End the pool's workers now (they ignore Ctrl-C) and wait until they are gone."""
-    # the executor offers no way to end running calls before Python 3.14's terminate_workers
-    processes = list((getattr(pool, "_processes", None) or {}).values())
-    for process in processes:
-        process.terminate()
-    pool.shutdown(wait=False, cancel_futures=True)
-    for process in processes:
-        process.join(timeout=30)
+def _worker(trainer: str, config: TrainConfig, seed: int, root: Path) -> RunResult:
+    return _train_one(trainer, config, seed, root, lambda s, e, row: report_epoch(s, e, row))
 
 
 def _remove_staging(root: Path, seeds: Iterable[int]) -> None:
     """The half-written run folders of seeds that did not finish (a rerun trains them anew)."""
     for seed in seeds:
         shutil.rmtree(staging_dir(seed_dir(root, seed)), ignore_errors=True)
-
-
-def _drain(events: Any, on_epoch: EpochCallback | None) -> None:
-    while True:
-        try:
-            item = events.get(timeout=0.5)
-        except queue.Empty:
-            continue
-        except (EOFError, OSError):
-            return
-        if item is None:
-            return
-        if on_epoch is not None:
-            on_epoch(*item)

@@ -1,0 +1,199 @@
+"""One pool of worker processes for the whole command, started and warmed once.
+
+Every arm of a command (the baseline, each Phase 4 attempt, a sweep's re-runs,
+Phase 5's final training) trains its seeds in the same spawned workers. A new
+pool per arm paid, per worker, seconds of imports (torch, the trainer, the
+dataset's library) before its first step, once per arm; a walk of five arms
+paid it five times. `command_pool(workers)` gives the live pool, or starts one:
+
+- its workers are spawned at once, from the calling thread, and warmed (torch
+  and the trainer imported, one intra-op thread set) while the command goes on;
+- a pool is kept while what its workers inherited is unchanged: the worker
+  count, the trainer, `sys.path`, the working directory and the environment
+  (a test that changes any of them gets a fresh pool, never a stale import);
+- its workers die with the command and ignore Ctrl-C (`workflow.lifeline`);
+  `discard()` ends them at once (Ctrl-C, a broken pool); the interpreter's exit
+  ends an idle pool.
+
+A worker reports epochs on one queue whose writes are synchronous
+(`SimpleQueue`): by the time a task's result is back, its epochs are in the
+pipe, so `flush()` (a marker behind them) delivers every epoch of a finished
+arm before its caller moves on.
+"""
+
+from __future__ import annotations
+
+import atexit
+import hashlib
+import multiprocessing
+import os
+import sys
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future, ProcessPoolExecutor
+from typing import Any
+
+from workflow.lifeline import worker_init
+
+__all__ = ["THREADS_PER_WORKER", "WorkerPool", "command_pool", "discard", "report_epoch"]
+
+# one intra-op thread per worker on CPU: on this project's small models a second thread
+# per worker only spins against the other workers (a CNN step measured 250 ms with two
+# threads on a busy 2-core machine against 10 ms with one)
+THREADS_PER_WORKER = 1
+
+EpochSink = Callable[[int, int, dict[str, float]], None]  # (seed, epoch, row)
+
+
+class WorkerPool:
+    """Spawned workers serving task after task; epochs come back through `sink`."""
+
+    def __init__(self, workers: int, key: str, warm: str | None = None) -> None:
+        self.workers, self.key = workers, key
+        context = multiprocessing.get_context("spawn")
+        self._events: Any = context.SimpleQueue()
+        self.sink: EpochSink | None = None
+        self._flushed: dict[int, threading.Event] = {}
+        self._lock = threading.Lock()
+        self._drain = threading.Thread(target=self._read, name="phasegate-epochs", daemon=True)
+        self._drain.start()
+        # the kernel's parent-death signal follows the spawning thread: asked for only from
+        # the main thread, which ends with the process (the watchdog covers every other case)
+        from_main = threading.current_thread() is threading.main_thread()
+        self._executor = ProcessPoolExecutor(
+            max_workers=workers, mp_context=context, initializer=_init_worker,
+            initargs=(os.getpid(), from_main, self._events),
+        )
+        # each submit of an idle-less pool spawns one worker, here, from this thread
+        self._warming = [self._executor.submit(_warm, warm) for _ in range(workers)]
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        return self._executor.submit(fn, *args)
+
+    def pids(self) -> list[int]:
+        """The worker processes' ids (a test counts them)."""
+        return sorted((getattr(self._executor, "_processes", None) or {}).keys())
+
+    def flush(self) -> None:
+        """Deliver every epoch reported so far to `sink` (see the module docstring)."""
+        marker = threading.Event()
+        with self._lock:
+            token = id(marker)
+            self._flushed[token] = marker
+        self._events.put(("flush", token))
+        marker.wait(timeout=30)
+
+    def stop(self) -> None:
+        """End the workers now (they ignore Ctrl-C) and wait until they are gone."""
+        # the executor offers no way to end running calls before Python 3.14's
+        # terminate_workers
+        processes = list((getattr(self._executor, "_processes", None) or {}).values())
+        for process in processes:
+            process.terminate()
+        self._executor.shutdown(wait=False, cancel_futures=True)
+        for process in processes:
+            process.join(timeout=30)
+        self._close_events()
+
+    def close(self) -> None:
+        """Let the workers finish and exit (an idle pool at the end of the command)."""
+        self._executor.shutdown(wait=True)
+        self._close_events()
+
+    def _close_events(self) -> None:
+        try:
+            self._events.put(None)
+        except (OSError, ValueError):
+            return
+        self._drain.join(timeout=5)
+
+    def _read(self) -> None:
+        while True:
+            try:
+                item = self._events.get()
+            except (EOFError, OSError):
+                return
+            if item is None:
+                return
+            if item[0] == "flush":
+                with self._lock:
+                    marker = self._flushed.pop(item[1], None)
+                if marker is not None:
+                    marker.set()
+                continue
+            sink = self.sink
+            if sink is not None:
+                sink(*item[1:])
+
+
+_POOL: WorkerPool | None = None
+_GUARD = threading.Lock()
+
+
+def command_pool(workers: int, trainer: str = "builtin") -> WorkerPool:
+    """The command's pool of `workers` workers for `trainer`: the live one, or a new one."""
+    global _POOL
+    key = _inherited(workers, trainer)
+    with _GUARD:
+        if _POOL is not None and _POOL.key != key:
+            _POOL.close()
+            _POOL = None
+        if _POOL is None:
+            _POOL = WorkerPool(workers, key, warm=trainer)
+        return _POOL
+
+
+def discard(pool: WorkerPool) -> None:
+    """End `pool` now (Ctrl-C, a broken worker): the next arm starts a fresh one."""
+    global _POOL
+    with _GUARD:
+        if _POOL is pool:
+            _POOL = None
+    pool.stop()
+
+
+def report_epoch(seed: int, epoch: int, row: dict[str, float]) -> None:
+    """In a worker: report one epoch of `seed` to the command."""
+    if _EVENTS is not None:
+        _EVENTS.put(("epoch", seed, epoch, row))
+
+
+@atexit.register
+def _close_at_exit() -> None:
+    global _POOL
+    pool, _POOL = _POOL, None
+    if pool is not None:
+        pool.close()
+
+
+def _inherited(workers: int, trainer: str) -> str:
+    """What a spawned worker inherits from the command, as one digest."""
+    digest = hashlib.sha256()
+    for part in (str(workers), trainer, os.getcwd(), *sys.path,
+                 *sorted(f"{k}={v}" for k, v in os.environ.items())):
+        digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
+    return digest.hexdigest()
+
+
+_EVENTS: Any = None  # in a worker process: the queue its epochs are reported on
+
+
+def _init_worker(parent_pid: int, pdeathsig: bool, events: Any) -> None:
+    global _EVENTS
+    worker_init(parent_pid, pdeathsig)
+    _EVENTS = events
+
+
+def _warm(trainer: str | None) -> int:
+    """A worker's first task: the imports every run needs, made before the first run."""
+    import torch
+
+    torch.set_num_threads(THREADS_PER_WORKER)
+    if trainer is not None:
+        from workflow.trainer import resolve_trainer
+
+        try:
+            resolve_trainer(trainer)
+        except Exception:  # noqa: BLE001 - the command resolves it too, and says why
+            pass
+    return os.getpid()
