@@ -32,10 +32,14 @@ MAX_CHANNELS = 8_192  # channels of one cnn block
 MAX_LAYERS = 128
 MAX_LR = 1e6  # far past divergence (reported as `diverged`), far below float32 overflow
 MAX_NAME = 100
+MAX_PREFETCH = 64
+MAX_DEVICE_INDEX = 1_023
+DEFAULT_FRACTION = 0.15  # val and test shares carved where the dataset gives no such split
 
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED, description=f"0 .. {MAX_SEED}")]
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 _PLUGIN = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
+_CUDA_INDEX = re.compile(r"^cuda:(\d{1,4})$")
 
 
 def check_seed(seed: int, field: str = "seed") -> int:
@@ -140,8 +144,16 @@ class DataConfig(_Strict):
         None, ge=4, le=MAX_IMAGE_SIZE,
         description=f"resize images to this square size (4 .. {MAX_IMAGE_SIZE} px)",
     )
-    val_fraction: float = Field(0.15, gt=0, lt=0.5)
-    test_fraction: float = Field(0.15, gt=0, lt=0.5)
+    val_fraction: float | None = Field(
+        None, gt=0, lt=0.5,
+        description=f"share carved from train for validation (unset: {DEFAULT_FRACTION}); "
+        "an error where the dataset gives its own val split",
+    )
+    test_fraction: float | None = Field(
+        None, gt=0, lt=0.5,
+        description=f"share held out as the test split (unset: {DEFAULT_FRACTION}); an error "
+        "where the dataset gives its own test split (torchvision's official one, a test/ folder)",
+    )
     split_seed: Seed = 0
     max_samples: int | None = Field(
         None, ge=10, le=MAX_SAMPLES, description="keep a subset (quick tests)"
@@ -149,6 +161,23 @@ class DataConfig(_Strict):
     batch_size: int = Field(64, ge=1, le=MAX_BATCH_SIZE, description=f"1 .. {MAX_BATCH_SIZE}")
     workers: int = Field(0, ge=0, le=MAX_WORKERS, description=f"0 .. {MAX_WORKERS}")
     augment: list[Augmentation] = Field(default_factory=list, max_length=32)
+    loader: Literal["auto", "memory", "stream"] = Field(
+        "auto",
+        description="memory: decode everything once into tensors (fast for small data); "
+        "stream: a DataLoader decodes files lazily each epoch; auto: stream when the decoded "
+        "data would not fit `memory_budget_mb`",
+    )
+    memory_budget_mb: int | None = Field(
+        None, ge=1, le=2**40,
+        description="decoded data above this streams under `loader: auto` "
+        "(unset: a quarter of this machine's memory)",
+    )
+    prefetch: int = Field(2, ge=1, le=MAX_PREFETCH,
+                          description=f"streaming: batches each worker loads ahead (1 .. "
+                          f"{MAX_PREFETCH})")
+    pin_memory: Literal["auto", "on", "off"] = Field(
+        "auto", description="streaming: page-locked batches for faster copies (auto: on CUDA)"
+    )
 
     @field_validator("dataset")
     @classmethod
@@ -170,9 +199,22 @@ class DataConfig(_Strict):
             self.root is None
         ):
             raise ValueError(f"dataset {self.dataset!r} needs `root`, a local folder")
-        if self.val_fraction + self.test_fraction >= 0.8:
+        if self.dataset == "digits":  # no split of its own: both fractions always apply
+            self.val_fraction = self.val_fraction or DEFAULT_FRACTION
+            self.test_fraction = self.test_fraction or DEFAULT_FRACTION
+        if self.val_share + self.test_share >= 0.8:
             raise ValueError("val_fraction + test_fraction must leave at least 20% to train")
         return self
+
+    @property
+    def val_share(self) -> float:
+        """The share carved for validation where the dataset gives no val split."""
+        return DEFAULT_FRACTION if self.val_fraction is None else self.val_fraction
+
+    @property
+    def test_share(self) -> float:
+        """The share held out for testing where the dataset gives no test split."""
+        return DEFAULT_FRACTION if self.test_fraction is None else self.test_fraction
 
 
 # ---- model ----------------------------------------------------------------
@@ -308,6 +350,10 @@ class TrainingConfig(_Strict):
     stages: list[Stage] | None = Field(
         None, max_length=MAX_LAYERS, description="progressive unfreezing, in order"
     )
+    channels_last: Literal["auto", "on", "off"] = Field(
+        "auto", description="channels-last memory format for conv models (auto: on CUDA)"
+    )
+    compile: bool = Field(False, description="torch.compile the model (needs a C compiler)")
 
     _known_monitor = field_validator("monitor")(lambda cls, v: _check_monitor(v))
 
@@ -336,12 +382,27 @@ class TrainConfig(_Strict):
     schedule: ScheduleConfig = Field(default_factory=ScheduleConfig)
     training: TrainingConfig = Field(default_factory=TrainingConfig)
     seed: Seed = 0
-    device: Literal["auto", "cpu", "cuda", "mps"] = "auto"
+    device: str = Field(
+        "auto", description="auto | cpu | cuda | cuda:N (the N-th GPU) | mps"
+    )
 
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
         return _plain_text(value, "name")
+
+    @field_validator("device")
+    @classmethod
+    def _known_device(cls, value: str) -> str:
+        match = _CUDA_INDEX.match(value)
+        if value in ("auto", "cpu", "cuda", "mps") or (
+            match and int(match.group(1)) <= MAX_DEVICE_INDEX
+        ):
+            return value
+        raise ValueError(
+            f"unknown device (allowed: auto, cpu, cuda, cuda:N with N 0 .. {MAX_DEVICE_INDEX}, "
+            "mps)"
+        )
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.model_dump(mode="json"), sort_keys=False)

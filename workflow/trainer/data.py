@@ -1,17 +1,24 @@
-"""Datasets, held in memory as tensors and split train / val / test with a recorded seed.
+"""Datasets split train / val / test with a recorded seed, held in memory or streamed.
 
-Nothing here downloads unless the config says `download: true`. The embedded
-default, `digits`, is scikit-learn's bundled handwritten digits (1,797 8x8
-images, 10 classes): real data that installs from the package registry.
+A dataset gives the splits it has (`workflow.trainer.sources`); the ones it does
+not give are carved here with `split_seed`: val from train, test from the whole.
+A fraction set for a split the dataset gives is an error naming it, never ignored.
+Small data is decoded once into tensors; data that would not fit the memory budget
+streams through a DataLoader (`workflow.trainer.streaming`). Both paths see the
+same samples, in the same order, normalized by the same statistics.
+
+The embedded default, `digits`, is scikit-learn's bundled handwritten digits (1,797
+8x8 images, 10 classes): real data that installs from the package registry.
 
 The test split is built but never handed out by `load_data` unless the caller
-asks for it: only Phase 5 does, through the test lock.
+asks for it: only Phase 5 does, through the test lock. It is always in memory.
 """
 
 from __future__ import annotations
 
 import hashlib
 import os
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,8 +26,11 @@ import numpy as np
 import torch
 
 from workflow.errors import DataError
-from workflow.plugins import load_callable
 from workflow.trainer.config import IMAGE_ONLY_AUGMENTATIONS, DataConfig
+from workflow.trainer.sources import Part, decoded_bytes, load_source
+from workflow.trainer.streaming import Batch, LoaderPlan, StreamSplit, plan
+
+STATS_BATCH = 256  # samples per pass of the training statistics, on both paths alike
 
 
 @dataclass
@@ -31,19 +41,33 @@ class Split:
     def __len__(self) -> int:
         return int(self.y.shape[0])
 
+    @property
+    def device(self) -> torch.device:
+        return self.x.device
+
     def to(self, device: torch.device) -> Split:
         return Split(self.x.to(device), self.y.to(device))
+
+    def batches(self, chunks: Iterable[torch.Tensor]) -> Iterator[Batch]:
+        """The batches of `chunks` (positions in this split, on its device)."""
+        for index in chunks:
+            yield self.x[index], self.y[index]
+
+    def in_order(self, size: int) -> Iterator[Batch]:
+        for start in range(0, len(self), size):
+            yield self.x[start : start + size], self.y[start : start + size]
 
 
 @dataclass
 class DataBundle:
-    train: Split
-    val: Split
+    train: Split | StreamSplit
+    val: Split | StreamSplit
     test: Split | None
     class_names: list[str]
     input_shape: tuple[int, ...]
     normalization: dict[str, list[float]]
     split_info: dict[str, Any] = field(default_factory=dict)
+    loader: LoaderPlan | None = None
 
     @property
     def num_classes(self) -> int:
@@ -52,15 +76,17 @@ class DataBundle:
 
 def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     """Load, split and normalize the dataset of `config`, on the CPU."""
-    x, y, class_names, official_test = _load_source(config)
-    y = y.long()
+    source = load_source(config)
+    given_val, given_test = source.given("val"), source.given("test")
+    _check_fractions(config, given_val, given_test)
+    whole = source.parts["train"]
     generator = torch.Generator().manual_seed(config.split_seed)
-    order = torch.randperm(len(y), generator=generator)
+    order = torch.randperm(len(whole), generator=generator)
     if config.max_samples is not None:
         order = order[: config.max_samples]
     n = len(order)
-    n_test = 0 if official_test is not None else max(1, round(n * config.test_fraction))
-    n_val = max(1, round(n * config.val_fraction))
+    n_test = 0 if given_test is not None else max(1, round(n * config.test_share))
+    n_val = 0 if given_val is not None else max(1, round(n * config.val_share))
     test_idx, val_idx, train_idx = (
         order[:n_test],
         order[n_test : n_test + n_val],
@@ -68,51 +94,139 @@ def load_data(config: DataConfig, *, include_test: bool = False) -> DataBundle:
     )
     if len(train_idx) < 2:
         raise DataError(f"dataset {config.dataset!r} has too few samples ({n}) to split")
+    _check_augmentations(config, source.sample_shape)
 
-    # only the kept samples, in split order (test, val, train), are converted and resized:
-    # `max_samples` of a large dataset never costs the whole dataset's memory
-    x, y = x[order].float(), y[order]
-    if config.image_size is not None and x.dim() == 4 and x.shape[-1] != config.image_size:
-        x = _resize(x, config.image_size)
-        if official_test is not None:
-            official_test = Split(_resize(official_test.x.float(), config.image_size),
-                                  official_test.y)
-    _check_augmentations(config, x)
-    test_pos, val_pos = slice(0, n_test), slice(n_test, n_test + n_val)
-    train_pos = slice(n_test + n_val, None)
-
-    train = Split(x[train_pos], y[train_pos])
-    # per-channel statistics of the training split only: val and test stay unseen
-    dims = [d for d in range(train.x.dim()) if d != 1] if train.x.dim() > 2 else [0]
-    mean = train.x.mean(dim=dims, keepdim=True)
-    std = train.x.std(dim=dims, keepdim=True).clamp_min(1e-6)
-
-    def normalize(split: Split) -> Split:
-        return Split((split.x.float() - mean) / std, split.y)
+    val_part, val_pick = (given_val, None) if given_val is not None else (whole, val_idx)
+    n_decoded = len(train_idx) + (len(val_idx) if given_val is None else len(given_val))
+    chosen = plan(config, decoded_bytes(n_decoded, source.sample_shape),
+                  streamable=source.streamable, machine=_memory_bytes())
+    if chosen.path == "stream" and not source.streamable:
+        raise DataError(
+            f"data.loader: stream: dataset {config.dataset!r} is already in memory as tensors "
+            "(streaming decodes files); use loader: memory or auto"
+        )
+    if chosen.path == "stream":
+        train_stream = _stream(whole, train_idx, config)
+        mean, std = _statistics(train_stream.raw_batches(STATS_BATCH))
+        train: Split | StreamSplit = _stream(whole, train_idx, config, mean, std)
+        val: Split | StreamSplit = _stream(val_part, val_pick, config, mean, std)
+    else:
+        raw_train = _decode(whole, train_idx, config)
+        # per-channel statistics of the training split only: val and test stay unseen
+        mean, std = _statistics(raw_train.x.split(STATS_BATCH))
+        train = _normalize(raw_train, mean, std)
+        val = _normalize(_decode(val_part, val_pick, config), mean, std)
 
     test: Split | None = None
     if include_test:
-        test = official_test if official_test is not None else Split(x[test_pos], y[test_pos])
-        test = normalize(test)
+        test_part, test_pick = (given_test, None) if given_test is not None else (whole, test_idx)
+        test = _normalize(_decode(test_part, test_pick, config), mean, std)
     split_info = {
         "split_seed": config.split_seed,
         "sizes": {
             "train": len(train_idx),
-            "val": len(val_idx),
-            "test": len(official_test) if official_test is not None else n_test,
+            "val": len(val_idx) if given_val is None else len(given_val),
+            "test": n_test if given_test is None else len(given_test),
         },
-        "test_source": "official" if official_test is not None else "held_out",
+        "test_source": _test_source(given_test, config),
+        "sources": _sources(config, whole, given_val, given_test),
         "index_sha256": _hash_indices(train_idx, val_idx, test_idx),
     }
     return DataBundle(
-        train=normalize(train),
-        val=normalize(Split(x[val_pos], y[val_pos])),
+        train=train,
+        val=val,
         test=test,
-        class_names=class_names,
-        input_shape=tuple(x.shape[1:]),
+        class_names=source.class_names,
+        input_shape=source.sample_shape,
         normalization={"mean": mean.flatten().tolist(), "std": std.flatten().tolist()},
         split_info=split_info,
+        loader=chosen,
     )
+
+
+def _check_fractions(config: DataConfig, given_val: Part | None, given_test: Part | None) -> None:
+    """A fraction for a split the dataset gives would be silently ignored: refuse it."""
+    for name, value, given in (("val_fraction", config.val_fraction, given_val),
+                               ("test_fraction", config.test_fraction, given_test)):
+        if value is not None and given is not None:
+            split = name.partition("_")[0]
+            raise DataError(
+                f"data.{name}: {value:g} does not apply: dataset {config.dataset!r} gives its "
+                f"own {split} split ({given.origin}, {len(given)} samples); remove {name}"
+            )
+
+
+def _test_source(given_test: Part | None, config: DataConfig) -> str:
+    if given_test is None:
+        return "held_out"
+    return "official" if config.dataset.startswith("torchvision:") else "given"
+
+
+def _sources(config: DataConfig, whole: Part, given_val: Part | None,
+             given_test: Part | None) -> dict[str, str]:
+    """Where each split came from, in words (metrics.json and the reports)."""
+    seed = f"split seed {config.split_seed}"
+    at_most = f", at most {config.max_samples} samples" if config.max_samples else ""
+    test = given_test.origin if given_test is not None else (
+        f"held out from {whole.origin} ({config.test_share:g}, {seed}{at_most})")
+    val = given_val.origin if given_val is not None else (
+        f"carved from {whole.origin} ({config.val_share:g}, {seed}{at_most})")
+    return {"train": f"{whole.origin} (the rest{at_most})", "val": val, "test": test}
+
+
+def _decode(part: Part, pick: torch.Tensor | None, config: DataConfig) -> Split:
+    """The samples `pick` of `part` (all of them when None), decoded in memory in that order."""
+    positions = pick if pick is not None else torch.arange(len(part))
+    y = part.y[positions]
+    if part.tensor is not None and part.prepare is not None:
+        # only the kept samples are converted and resized: `max_samples` of a large dataset
+        # never costs the whole dataset's memory
+        return Split(part.prepare(part.tensor[positions]).contiguous(), y)
+    subset = torch.utils.data.Subset(part.dataset, positions.tolist())
+    loader = torch.utils.data.DataLoader(subset, batch_size=256, num_workers=config.workers)
+    xs = [x for x, _ in loader]
+    return Split(torch.cat(xs).float(), y)
+
+
+def _stream(part: Part, pick: torch.Tensor | None, config: DataConfig,
+            mean: torch.Tensor | None = None, std: torch.Tensor | None = None) -> StreamSplit:
+    positions = pick if pick is not None else torch.arange(len(part))
+    subset = torch.utils.data.Subset(part.dataset, positions.tolist())
+    zero = torch.zeros(())
+    return StreamSplit(subset, part.y[positions], mean if mean is not None else zero,
+                       std if std is not None else zero + 1, config)
+
+
+def _statistics(batches: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per-channel (per-feature for tables) mean and sample std, shaped to broadcast.
+
+    Accumulated batch by batch in float64 (Chan's parallel update), so the streaming
+    path, which never holds the split, gets the in-memory path's numbers exactly.
+    """
+    count, mean, m2 = 0, None, None
+    shape: list[int] = []
+    for batch in batches:
+        x = batch.double()
+        dims = [d for d in range(x.dim()) if d != 1] if x.dim() > 2 else [0]
+        size = x.numel() // (x.shape[1] if x.dim() > 1 else 1)
+        shape = [1 if d in dims else x.shape[d] for d in range(x.dim())]
+        b_mean = x.mean(dim=dims, keepdim=True)
+        b_m2 = ((x - b_mean) ** 2).sum(dim=dims, keepdim=True)
+        if mean is None or m2 is None:
+            count, mean, m2 = size, b_mean, b_m2
+            continue
+        delta, total = b_mean - mean, count + size
+        mean = mean + delta * size / total
+        m2 = m2 + b_m2 + delta**2 * count * size / total
+        count = total
+    if mean is None or m2 is None:
+        raise DataError("the training split is empty")
+    std = (m2 / max(count - 1, 1)).sqrt().clamp_min(1e-6)
+    return mean.float().reshape(shape), std.float().reshape(shape)
+
+
+def _normalize(split: Split, mean: torch.Tensor, std: torch.Tensor) -> Split:
+    return Split((split.x.float() - mean) / std, split.y)
 
 
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
@@ -136,121 +250,21 @@ def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
 
 
 def _memory_bytes() -> int | None:
+    """This machine's physical memory, where the OS says it."""
     try:
         return int(os.sysconf("SC_PHYS_PAGES")) * int(os.sysconf("SC_PAGE_SIZE"))
     except (ValueError, OSError, AttributeError):
         return None
 
 
-def _load_source(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[str], Split | None]:
-    name = config.dataset
-    if name == "digits":
-        return (*_digits(), None)
-    if name == "imagefolder":
-        return (*_image_folder(config), None)
-    if name.startswith("torchvision:"):
-        return _torchvision(config, name.partition(":")[2])
-    return (*_user_dataset(config), None)
-
-
-def _digits() -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    from sklearn.datasets import load_digits
-
-    bunch = load_digits()
-    images = torch.from_numpy(bunch.images.astype(np.float32) / 16.0).unsqueeze(1)
-    return images, torch.from_numpy(bunch.target), [str(c) for c in bunch.target_names]
-
-
-def _image_folder(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    from torchvision import datasets, transforms
-
-    assert config.root is not None
-    size = config.image_size or 32
-    try:
-        folder = datasets.ImageFolder(
-            config.root,
-            transform=transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()]),
-        )
-    except (FileNotFoundError, OSError) as exc:
-        raise DataError(f"data.root {config.root!r}: {exc}") from None
-    loader = torch.utils.data.DataLoader(folder, batch_size=256, num_workers=config.workers)
-    xs, ys = zip(*loader, strict=True)
-    return torch.cat(xs), torch.cat(ys), list(folder.classes)
-
-
-def _torchvision(
-    config: DataConfig, name: str
-) -> tuple[torch.Tensor, torch.Tensor, list[str], Split | None]:
-    from torchvision import datasets
-
-    factory = getattr(datasets, name, None)
-    if factory is None or not isinstance(factory, type):
-        raise DataError(f"data.dataset: torchvision has no dataset {name!r}")
-    try:
-        train = factory(config.root, train=True, download=config.download)
-        test = factory(config.root, train=False, download=config.download)
-    except TypeError:
-        raise DataError(
-            f"data.dataset: torchvision:{name} has no train/test split; use imagefolder"
-        ) from None
-    except RuntimeError as exc:
-        hint = "" if config.download else " (phasegate never downloads unless data.download: true)"
-        raise DataError(f"data.root {config.root!r}: {exc}{hint}") from None
-    x, y = _as_tensors(train)
-    tx, ty = _as_tensors(test)
-    classes = [str(c) for c in getattr(train, "classes", sorted(set(y.tolist())))]
-    return x, y, classes, Split(tx, ty)
-
-
-def _as_tensors(dataset: Any) -> tuple[torch.Tensor, torch.Tensor]:
-    """A torchvision dataset as (N, C, H, W) floats in [0, 1] and labels."""
-    data, targets = getattr(dataset, "data", None), getattr(dataset, "targets", None)
-    if data is not None and targets is not None:
-        x = torch.as_tensor(np.asarray(data))
-        if x.dim() == 3:  # (N, H, W) grayscale
-            x = x.unsqueeze(1)
-        elif x.dim() == 4 and x.shape[-1] in (1, 3):  # (N, H, W, C)
-            x = x.permute(0, 3, 1, 2)
-        scale = 255.0 if x.dtype == torch.uint8 else 1.0
-        return x.float() / scale, torch.as_tensor(np.asarray(targets)).long()
-    from torchvision.transforms.functional import pil_to_tensor
-
-    pairs = [(pil_to_tensor(img).float() / 255.0, int(label)) for img, label in dataset]
-    return torch.stack([p[0] for p in pairs]), torch.tensor([p[1] for p in pairs])
-
-
-def _user_dataset(config: DataConfig) -> tuple[torch.Tensor, torch.Tensor, list[str]]:
-    """A user's `module:function(root)` returning (x, y) or (x, y, class_names)."""
-    func = load_callable(config.dataset, role="dataset", required=("root",))
-    try:
-        out = func(config.root)
-    except Exception as exc:
-        raise DataError(
-            f"dataset {config.dataset!r} raised {exc.__class__.__name__}: {exc}"
-        ) from exc
-    if not isinstance(out, tuple) or len(out) not in (2, 3):
-        raise DataError(
-            f"dataset {config.dataset!r} must return (x, y) or (x, y, class_names), "
-            f"got {type(out).__name__}"
-        )
-    x, y = torch.as_tensor(np.asarray(out[0])), torch.as_tensor(np.asarray(out[1])).long()
-    if x.shape[0] != y.shape[0]:
-        raise DataError(
-            f"dataset {config.dataset!r}: x has {x.shape[0]} rows but y has {y.shape[0]}"
-        )
-    n_classes = int(y.max()) + 1
-    names = [str(c) for c in out[2]] if len(out) == 3 else [str(i) for i in range(n_classes)]
-    return x, y, names
-
-
-def _check_augmentations(config: DataConfig, x: torch.Tensor) -> None:
-    if x.dim() == 4:
+def _check_augmentations(config: DataConfig, sample_shape: tuple[int, ...]) -> None:
+    if len(sample_shape) == 3:
         return
     for aug in config.augment:
         if aug.name in IMAGE_ONLY_AUGMENTATIONS:
             raise DataError(
                 f"data.augment: {aug.name!r} needs images (N, C, H, W) but dataset "
-                f"{config.dataset!r} gives shape {tuple(x.shape)}"
+                f"{config.dataset!r} gives shape {(None, *sample_shape)}"
             )
 
 
@@ -260,4 +274,3 @@ def _hash_indices(*parts: torch.Tensor) -> str:
         digest.update(part.numpy().astype(np.int64).tobytes())
         digest.update(b"|")
     return digest.hexdigest()
-

@@ -23,6 +23,8 @@ from torch import nn
 
 from workflow.errors import ConfigError
 from workflow.io import atomic_open, atomic_write_json, atomic_write_text
+from workflow.trainer.accel import amp_dtype as _amp_dtype
+from workflow.trainer.accel import prepare, resolve_device
 from workflow.trainer.augment import BatchAugmenter
 from workflow.trainer.config import Stage, TrainConfig, load_train_config
 from workflow.trainer.data import Split, load_data
@@ -39,6 +41,7 @@ from workflow.trainer.result import (
 )
 from workflow.trainer.run_folder import finite, publish, write_history, write_predictions
 from workflow.trainer.schedule import LrSchedule
+from workflow.trainer.streaming import StreamSplit
 
 EVAL_BATCH = 1024
 # a loss this many times its first value (or non-finite) means the run diverged
@@ -63,6 +66,7 @@ def fit(
     torch.manual_seed(seed)
     model, head = build_model(config.model, data.input_shape, data.num_classes)
     model.to(device)
+    forward = prepare(model, config.training, device)  # channels-last, compiled: same weights
     stages = config.training.stages or [Stage(epochs=config.training.epochs, train="all")]
     optimizer = _optimizer(config, model, head)
     train, val = data.train.to(device), data.val.to(device)
@@ -114,9 +118,10 @@ def fit(
             losses: list[torch.Tensor] = []
             sizes = torch.tensor([len(c) for c in chunks], device=device, dtype=torch.float32)
             predictions, targets = [], []
-            for index in chunks:
+            batches = train.batches(chunks)  # in memory: indexing; streaming: a DataLoader
+            for _ in chunks:
                 fetch = time.perf_counter()
-                x, y = train.x[index], train.y[index]
+                x, y = next(batches)
                 target: torch.Tensor = y
                 if augment:
                     x, target = augment(x, y)
@@ -127,7 +132,7 @@ def fit(
                         group["lr"] = group["base_lr"] * factor
                     lr_stale = False
                 with autocast():
-                    logits = model(x)
+                    logits = forward(x)
                     loss = F.cross_entropy(logits, target, label_smoothing=training.label_smoothing)
                 # flush the gradients as soon as we can, no need for this memory anymore
                 optimizer.zero_grad(set_to_none=True)
@@ -175,7 +180,7 @@ def fit(
             train_metrics = classification_metrics(
                 confusion(torch.cat(targets), torch.cat(predictions), data.num_classes)
             )
-            val_loss, val_pred = evaluate(model, val, data.num_classes, autocast)
+            val_loss, val_pred = evaluate(forward, val, data.num_classes, autocast)
             val_metrics = classification_metrics(confusion(val.y, val_pred, data.num_classes))
             epoch_time = time.perf_counter() - epoch_start
             row: dict[str, float] = {
@@ -253,6 +258,7 @@ def fit(
             "device": str(device),
             "mixed_precision": str(amp_dtype).replace("torch.", "") if amp_dtype else "off",
             "split": data.split_info,
+            "loader": data.loader.to_dict() if data.loader else None,
             "stages": stage_log,
             "parameters": sum(p.numel() for p in model.parameters()),
         },
@@ -273,34 +279,6 @@ def _as_config(config: TrainConfig | dict[str, Any] | str | Path) -> TrainConfig
 
         return validate(config, TrainConfig, source="config")
     return load_train_config(config)
-
-
-def resolve_device(name: str) -> torch.device:
-    if name == "auto":
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    available = {
-        "cpu": True,
-        "cuda": torch.cuda.is_available(),
-        "mps": torch.backends.mps.is_available(),
-    }
-    if not available[name]:
-        have = ", ".join(k for k, ok in available.items() if ok)
-        raise ConfigError(f"device: {name} is not available on this machine (available: {have})")
-    return torch.device(name)
-
-
-def _amp_dtype(setting: str, device: torch.device) -> torch.dtype | None:
-    if setting == "off" or (setting == "auto" and device.type != "cuda"):
-        return None
-    if device.type == "cuda":
-        return torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-    if device.type == "cpu":
-        return torch.bfloat16
-    return None  # mps: autocast support is partial, train in full precision
 
 
 def _optimizer(config: TrainConfig, model: nn.Module, head: list[str]) -> torch.optim.Optimizer:
@@ -378,14 +356,14 @@ def _enter_stage(
 
 @torch.inference_mode()
 def evaluate(
-    model: nn.Module, split: Split, num_classes: int, autocast: Callable[[], Any] = nullcontext
+    model: nn.Module, split: Split | StreamSplit, num_classes: int,
+    autocast: Callable[[], Any] = nullcontext,
 ) -> tuple[float, torch.Tensor]:
     """Mean cross-entropy and the predicted class of every sample of `split`."""
     model.eval()
-    total = torch.zeros((), device=split.x.device, dtype=torch.float64)
+    total = torch.zeros((), device=split.device, dtype=torch.float64)
     predictions = []
-    for start in range(0, len(split), EVAL_BATCH):
-        x, y = split.x[start : start + EVAL_BATCH], split.y[start : start + EVAL_BATCH]
+    for x, y in split.in_order(EVAL_BATCH):
         with autocast():
             logits = model(x)
         total += F.cross_entropy(logits.float(), y, reduction="sum").double()
