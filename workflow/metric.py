@@ -4,10 +4,17 @@ Every question "is lower better?", "is this a rate?", "which epoch is best?",
 "how many points is this difference?" goes through `Metric`. Nothing else in
 phasegate looks at a metric's name to decide.
 
-| metric             | direction | rate | a difference of 0.01 is |
-|--------------------|-----------|------|-------------------------|
-| `*loss`            | minimize  | no   | 100 * 0.01 / abs(reference) % |
-| anything else      | maximize  | yes  | 1 point                  |
+| metric                                   | default direction | rate | a difference of 0.01 is |
+|------------------------------------------|-------------------|------|-------------------------|
+| `*loss`                                  | minimize (always) | no   | 100 * 0.01 / abs(ref) % |
+| `*error`, `*mse`, `*mae`, `*rmse`        | minimize          | no   | 100 * 0.01 / abs(ref) % |
+| `*accuracy`, `*f1`, `*auc`, `*map`, `*rate`, ... | maximize     | yes  | 1 point                 |
+| anything else (`cider`, `bleu`, `r2`)    | maximize          | no   | 100 * 0.01 / abs(ref) % |
+
+A project names its metric and direction (`target:`); the direction given wins
+over the default (except that a loss is never maximized). A rate is a fraction
+in [0, 1]: its goal is bounded, it is written as a percentage and its
+differences in points.
 
 A history is a list of per-epoch rows (dicts of floats, as in history.csv).
 The best epoch is the first row with the best finite value of the metric: a
@@ -25,6 +32,12 @@ from typing import Literal
 __all__ = ["Direction", "Metric"]
 
 Direction = Literal["maximize", "minimize"]
+
+
+# a lower-is-better metric that is not a loss (a regression's error): minimized by default
+_ERRORS = ("error", "mse", "mae", "rmse")
+# fractions in [0, 1], by the ending of their name
+_RATES = ("accuracy", "f1", "precision", "recall", "auc", "iou", "map", "rate")
 
 
 def _is_loss(name: str) -> bool:
@@ -47,7 +60,8 @@ class Metric:
 
     @staticmethod
     def default_direction(name: str) -> Direction:
-        return "minimize" if _is_loss(name) else "maximize"
+        lower = name.lower()
+        return "minimize" if _is_loss(lower) or lower.endswith(_ERRORS) else "maximize"
 
     @property
     def direction(self) -> Direction:
@@ -65,7 +79,7 @@ class Metric:
     @property
     def is_rate(self) -> bool:
         """A fraction in [0, 1] (accuracy, balanced accuracy, F1): 0.01 is one point."""
-        return not self.is_loss
+        return not self.is_loss and self.name.lower().endswith(_RATES)
 
     def better(self, a: float, b: float) -> bool:
         """Whether `a` is strictly better than `b`."""

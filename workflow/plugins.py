@@ -21,13 +21,22 @@ from __future__ import annotations
 
 import importlib
 import inspect
+import os
 import sys
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
 from workflow.errors import ExtensionError, PluginError
 
-__all__ = ["CONTRACTS", "check_spec", "is_standard_library", "load_callable", "load_class"]
+__all__ = [
+    "CONTRACTS",
+    "check_spec",
+    "importable_from",
+    "is_standard_library",
+    "load_callable",
+    "load_class",
+]
 
 # modules that ship with Python or that any import reaches: never a user's plug-in
 _STANDARD = frozenset(sys.stdlib_module_names) | {"builtins", "__main__", "__future__"}
@@ -40,6 +49,21 @@ CONTRACTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
     "model": ((), ("num_classes", "input_shape")),
     "trainer": (("config", "seed", "out_dir"), ("report", "should_stop")),
 }
+
+
+def importable_from(folder: str | os.PathLike[str] | None) -> None:
+    """Make the modules beside a project file importable (`dataset: mydata:load` with
+    `mydata.py` next to it), as Python does for a script's own folder.
+
+    Appended, not prepended: a module of the folder never shadows an installed one.
+    Worker processes are spawned with the parent's `sys.path`, so they find them too.
+    """
+    if folder is None:
+        return
+    path = str(Path(folder).resolve())
+    if path not in sys.path:
+        sys.path.append(path)
+        importlib.invalidate_caches()
 
 
 def is_standard_library(module_name: str) -> bool:

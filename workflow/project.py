@@ -5,7 +5,8 @@ the baseline path (and a sweep's space file) absolute (they are written
 relative to the project file), checks that the baseline config exists, so a
 run directory never depends on the folder a command was started from, and
 loads a user's strategy named as `module:Class`, so one that does not fit
-Phase 4's `Strategy` base is refused when the project is created.
+Phase 4's `Strategy` base is refused when the project is created. The project
+file's folder is importable from then on: plug-ins may live beside it.
 
 Besides the target and the statistical rules, a project file carries every
 setting `phasegate run` needs to walk it without flags: Phase 3's probes,
@@ -32,6 +33,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from workflow.errors import ConfigError, PluginError
 from workflow.io import load_model
 from workflow.metric import Metric
+from workflow.plugins import importable_from
 from workflow.trainer.config import MAX_SEED, Seed
 
 __all__ = [
@@ -170,7 +172,10 @@ class ProjectConfig(BaseModel):
     @classmethod
     def _trainer_spec(cls, spec: str) -> str:
         if spec != "builtin" and not _TRAINER_PATTERN.match(spec):
-            raise ValueError(f"expected 'builtin' or 'module:function', but got {spec!r}")
+            raise ValueError(
+                f"expected 'builtin' or 'module:function' (or 'module:Class', a trainer of your "
+                f"own, see workflow.protocol), but got {spec!r}"
+            )
         return spec
 
     @field_validator("strategy")
@@ -207,6 +212,8 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
     """Load a project file; its baseline path becomes absolute (relative to the file's folder)."""
     path = Path(path)
     config = load_model(path, ProjectConfig)
+    # the plug-ins it names may live beside it (mydata.py next to the project file)
+    importable_from(path.parent)
     if config.trainer == "builtin":
         from workflow.trainer.config import MONITORS
 

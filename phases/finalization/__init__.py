@@ -2,7 +2,8 @@
 
 - `training`: the chosen config, the final training on every seed, the median seed kept
 - `testlock`: the only door to the test split (`open_test_split`), once, in Phase 5
-- `export`: model.pt (state dict with its config) and the TorchScript file
+- the export of the built-in trainer lives with it (`workflow.trainer.export`); a user's
+  trainer exports through its own `export` (`workflow.protocol`)
 - `evaluation`: the final model against the baseline on the test set (McNemar, per class)
 - `report`: the finalization report's context (path, test, gates, model card)
 - `phase`: `run_finalize`, with the store
@@ -12,7 +13,6 @@
 from __future__ import annotations
 
 from phases.finalization.evaluation import arm_metrics, compare_on_test, plot_confusion
-from phases.finalization.export import export_model, load_checkpoint, load_final_model
 from phases.finalization.phase import Finalization, run_finalize
 from phases.finalization.promotion import Promotion, promote
 from phases.finalization.testlock import (
@@ -23,6 +23,7 @@ from phases.finalization.testlock import (
     recorded_evaluation,
 )
 from phases.finalization.training import Chosen, Selection, chosen_config, select_median
+from workflow.trainer.export import export_model, load_checkpoint, load_final_model
 
 __all__ = [
     "LOCK",

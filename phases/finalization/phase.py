@@ -27,7 +27,6 @@ from pathlib import Path
 from typing import Any
 
 from phases.finalization.evaluation import compare_on_test, plot_confusion
-from phases.finalization.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
 from phases.finalization.predictions import PREDICTIONS_FILE, TestEvaluation, recorded_evaluation
 from phases.finalization.report import report_context
 from phases.finalization.testlock import open_test_split, recover_unrecorded
@@ -49,6 +48,7 @@ from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress, QuietProgress
 from workflow.stats import summarize
 from workflow.store import Store, now
+from workflow.trainer.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
 from workflow.trainer.result import RunResult
 
 __all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "card_files", "record_card_files",

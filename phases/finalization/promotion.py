@@ -26,7 +26,6 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from phases.finalization.export import versions
 from workflow.errors import GateFailed, StateError
 from workflow.facts import read_facts
 from workflow.gates import check_gate
@@ -35,6 +34,7 @@ from workflow.io import atomic_write_json, read_json, sha256_file
 from workflow.machine import MACHINE, require, take
 from workflow.safe_yaml import read_yaml
 from workflow.store import Store, now
+from workflow.trainer.export import versions
 
 __all__ = ["MANIFEST", "PROMOTED_DIR", "Promotion", "promote"]
 

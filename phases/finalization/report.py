@@ -256,7 +256,7 @@ def report_context(
         {"name": "test macro-F1", "value": f"{final['macro_f1']:.4f}"},
         {"name": "baseline test accuracy", "value": fmt_metric(ACCURACY, base["accuracy"])},
     ]
-    from phases.finalization.export import versions
+    from workflow.trainer.export import versions
 
     found_versions = versions()
     model = final_config.model

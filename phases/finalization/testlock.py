@@ -76,7 +76,6 @@ from workflow.store import Store, now
 
 if TYPE_CHECKING:
     import torch
-    from torch import nn
 
 __all__ = [
     "LOCK",
@@ -172,16 +171,14 @@ class TestSession:
 
     def predict(self, arm: str, checkpoint: Path) -> list[int]:
         """Each test example's predicted class by a trainer checkpoint's model (or model.pt's)."""
-        import torch
-
-        from phases.finalization.export import load_checkpoint, normalized_model
+        from workflow.trainer.builtin import predict
+        from workflow.trainer.export import load_checkpoint, normalized_model
 
         self._new_arm(arm, checkpoint)
         saved = load_checkpoint(checkpoint)
         key, inputs = self._test_inputs(saved["config"]["data"], arm)
         model = normalized_model(saved)
-        with torch.inference_mode():
-            predicted = _predict(model, inputs)
+        predicted = predict(model, inputs)
         self._arm_inputs[arm] = key
         self.predictions[arm] = predicted
         return list(predicted)
@@ -227,30 +224,21 @@ class TestSession:
         _check_model(self._store, arm, named)
 
     def _test_inputs(self, config_data: dict[str, Any], arm: str) -> tuple[str, torch.Tensor]:
-        from workflow.trainer.config import DataConfig
-        from workflow.trainer.data import load_data
+        from workflow.trainer.builtin import split_key, test_inputs
 
-        data_config = DataConfig.model_validate(config_data)
-        # the fields that decide which examples are the test split, and their values
-        key = json.dumps(data_config.model_dump(
-            mode="json", include={"dataset", "root", "image_size", "val_fraction",
-                                  "test_fraction", "split_seed", "max_samples"}), sort_keys=True)
+        key = split_key(config_data)
         if key not in self._inputs:
-            bundle = load_data(data_config, include_test=True)  # the door: nowhere else
-            assert bundle.test is not None
-            targets = [int(v) for v in bundle.test.y.tolist()]
-            if self._targets is not None and targets != self._targets:
+            test = test_inputs(config_data)  # the door: nowhere else
+            if self._targets is not None and test.targets != self._targets:
                 raise DataError(
-                    f"arm {arm!r} has a different test split ({len(targets)} examples, data "
-                    f"{key}) than the arms before it: baseline and final must be compared on "
-                    "the same examples"
+                    f"arm {arm!r} has a different test split ({len(test.targets)} examples, "
+                    f"data {key}) than the arms before it: baseline and final must be "
+                    "compared on the same examples"
                 )
-            mean, std = _stats(bundle.normalization, bundle.input_shape)
-            # the inputs as the data loader read them, before the training split's normalization
-            self._inputs[key] = bundle.test.x * std + mean
-            self._targets = targets
-            self._class_names = list(bundle.class_names)
-            self._split = dict(bundle.split_info)
+            self._inputs[key] = test.inputs
+            self._targets = list(test.targets)
+            self._class_names = list(test.class_names)
+            self._split = dict(test.split)
         return key, self._inputs[key]
 
     def _close(self, who: str) -> TestEvaluation:
@@ -400,22 +388,3 @@ def _record(
     evaluation = recorded_evaluation(store)
     assert evaluation is not None
     return evaluation
-
-
-def _stats(
-    normalization: dict[str, list[float]], input_shape: tuple[int, ...]
-) -> tuple[torch.Tensor, torch.Tensor]:
-    import torch
-
-    shape = (1, -1, *([1] * (len(input_shape) - 1)))
-    mean = torch.tensor(normalization["mean"], dtype=torch.float32).view(shape)
-    std = torch.tensor(normalization["std"], dtype=torch.float32).view(shape)
-    return mean, std
-
-
-def _predict(model: nn.Module, inputs: torch.Tensor) -> list[int]:
-    import torch
-
-    model.eval()
-    out = [model(inputs[i : i + 1024]).argmax(1) for i in range(0, inputs.shape[0], 1024)]
-    return [int(v) for v in torch.cat(out).tolist()]

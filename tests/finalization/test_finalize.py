@@ -41,15 +41,11 @@ def _test_inputs(store: Store) -> tuple[object, list[int]]:
     """
     import torch
 
-    from phases.finalization.testlock import _stats
-    from workflow.trainer.config import DataConfig
-    from workflow.trainer.data import load_data
+    from workflow.trainer.builtin import test_inputs
 
     saved = torch.load(store.run_dir / "phase5/model/model.pt", weights_only=True)
-    bundle = load_data(DataConfig.model_validate(saved["config"]["data"]), include_test=True)
-    assert bundle.test is not None
-    mean, std = _stats(bundle.normalization, bundle.input_shape)
-    return bundle.test.x * std + mean, [int(v) for v in bundle.test.y.tolist()]
+    test = test_inputs(saved["config"]["data"])
+    return test.inputs, test.targets
 
 
 # rule: finalize records every fact the finalization_complete gate checks and moves the

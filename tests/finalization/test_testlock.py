@@ -77,14 +77,19 @@ def test_saved_predictions_are_checked_against_their_hash(finalized_copy: Store)
         recorded_evaluation(finalized_copy)
 
 
-# rule: the lock is the only door: no other module of phasegate asks for the test split
+# rule: the lock is the only door: the built-in trainer's evaluate side is the one module that
+# asks the data loader for the test split, and only the test lock asks a trainer for it
 def test_only_the_test_lock_loads_the_test_split() -> None:
-    callers = []
+    loaders, askers = [], []
     for folder in ("workflow", "phases"):
         for path in (ROOT / folder).rglob("*.py"):
-            if re.search(r"include_test\s*=\s*True", path.read_text()):
-                callers.append(path.relative_to(ROOT).as_posix())
-    assert callers == ["phases/finalization/testlock.py"]
+            text = path.read_text()
+            if re.search(r"include_test\s*=\s*True", text):
+                loaders.append(path.relative_to(ROOT).as_posix())
+            if re.search(r"\btest_inputs\(|evaluate\([^)]*[\"']test[\"']\)", text):
+                askers.append(path.relative_to(ROOT).as_posix())
+    assert loaders == ["workflow/trainer/builtin.py"]
+    assert sorted(askers) == ["phases/finalization/testlock.py", "workflow/trainer/builtin.py"]
 
 
 # rule: a look whose predictions were saved but not recorded (the command was killed in

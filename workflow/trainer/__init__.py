@@ -1,6 +1,8 @@
 """The shared PyTorch trainer.
 
-The contract every phase drives (the built-in `fit` or a user's own function):
+The built-in implementation of the trainer protocol (`workflow.protocol`; the
+protocol object is `workflow.trainer.builtin.BUILTIN`). The contract every phase
+drives for training (the built-in `fit` or a user's own):
 
     fit(config, seed, out_dir, *, report=None, should_stop=None) -> RunResult
 
@@ -17,7 +19,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from workflow.plugins import load_callable
 from workflow.trainer.result import RunResult, RunStatus
 
 __all__ = ["RunResult", "RunStatus", "fit", "resolve_trainer", "Trainer"]
@@ -40,12 +41,8 @@ def fit(
 
 
 def resolve_trainer(spec: str) -> Trainer:
-    """`builtin` for phasegate's trainer, or a user's `module:function` with the same contract."""
-    if spec == "builtin":
-        return fit
-    return load_callable(
-        spec,
-        role="trainer",
-        required=("config", "seed", "out_dir"),
-        keyword_only=("report", "should_stop"),
-    )
+    """The `fit` of the trainer `spec` (`builtin`, or a user's, see `workflow.protocol`),
+    checked against the whole protocol when it is loaded."""
+    from workflow.protocol import resolve_trainer_protocol
+
+    return resolve_trainer_protocol(spec).fit

@@ -1,4 +1,4 @@
-"""The final model, exported: a state dict with everything needed to rebuild it, and TorchScript.
+"""The built-in trainer's export: a state dict with all that rebuilds it, and TorchScript.
 
 `phase5/model/model.pt` is a plain dict, loadable with
 `torch.load(path, weights_only=True)`: the network's state dict (`model`), the

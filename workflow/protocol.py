@@ -1,0 +1,218 @@
+"""The trainer protocol: everything phasegate asks of a trainer, built-in or a user's.
+
+```
+fit(config, seed, out_dir, *, report=None, should_stop=None) -> RunResult
+evaluate(run_dir, split) -> Evaluation        # Phase 5's one test look ("test")
+export(run_dir, dest) -> dict | None          # optional: how to package the model
+task = "classification" | "regression" | "other"
+tunable = {"optimizer.lr": (1e-4, 1e-1), "model.kwargs.hidden": [16, 32, 64], ...}
+```
+
+A project names its trainer once (`trainer:` in the project file) and
+`resolve_trainer_protocol` turns it into a frozen `TrainerProtocol`, checked
+when it is loaded: a trainer without `evaluate` is refused with one line naming
+what is missing. The name may be
+
+- `builtin`: phasegate's own trainer (`workflow.trainer.builtin`);
+- `module:Class`: a class (derived from `Trainer`, or any class with the same
+  methods), instantiated without arguments;
+- `module:object`: an instance with those methods;
+- `module:fit`: a function; `evaluate`, `export`, `TASK` and `TUNABLE` are then
+  looked up beside it, in its module: a trainer in one file.
+
+A bare `module:fit` whose module defines no `evaluate` is the older, train-only
+form: it trains (Phases 3 and 4) and Phase 5 refuses it before the test look,
+naming what is missing. Every other form lacking `evaluate` is refused at `init`.
+
+`tunable` are the config keys (dotted paths of the training config, such as
+`optimizer.lr` or a key of the user's own section `model.kwargs`) the trainer
+honours, with their ranges: Phase 3 and Phase 4 ask `tunable_keys(spec)` which
+knobs they may recommend and patch, instead of assuming phasegate's own.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, ClassVar, Literal
+
+from workflow.errors import PluginError
+from workflow.plugins import check_spec, load_callable
+from workflow.trainer.user_run import write_run
+
+__all__ = [
+    "TASKS",
+    "Evaluation",
+    "Task",
+    "Trainer",
+    "TrainerProtocol",
+    "Tunable",
+    "resolve_trainer_protocol",
+    "tunable_keys",
+    "write_run",
+]
+
+Task = Literal["classification", "regression", "other"]
+TASKS: tuple[Task, ...] = ("classification", "regression", "other")
+SPLITS = ("val", "test")
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """What `evaluate(run_dir, split)` returns: one target and one prediction per example
+    (class indices for a classifier, numbers for a regression), and the split's metrics
+    as the trainer computes them (`{"test_mse": 0.41}`)."""
+
+    targets: Sequence[float]
+    predictions: Sequence[float]
+    metrics: Mapping[str, float] = field(default_factory=dict)
+    class_names: Sequence[str] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.targets) != len(self.predictions):
+            raise PluginError(f"evaluate returned {len(self.predictions)} predictions for "
+                              f"{len(self.targets)} targets; they must pair one to one")
+
+
+@dataclass(frozen=True)
+class Tunable:
+    """One config key a trainer honours, and the values Phase 3 and 4 may give it."""
+
+    key: str  # a dotted path of the training config: optimizer.lr, model.kwargs.hidden
+    low: float | None = None
+    high: float | None = None
+    choices: tuple[Any, ...] | None = None
+
+    @classmethod
+    def parse(cls, key: str, given: Any, *, source: str) -> Tunable:
+        """`(low, high)` for a range, a list for choices."""
+        if isinstance(given, tuple) and len(given) == 2 and all(
+                isinstance(v, int | float) and not isinstance(v, bool) for v in given):
+            low, high = float(given[0]), float(given[1])
+            if not low < high:
+                raise PluginError(f"{source}: tunable {key!r}: range needs low < high, "
+                                  f"but got {given!r}")
+            return cls(key, low=low, high=high)
+        if isinstance(given, list) and given:
+            return cls(key, choices=tuple(given))
+        raise PluginError(f"{source}: tunable {key!r}: expected (low, high) or a list of "
+                          f"choices, but got {given!r}")
+
+    def to_dict(self) -> dict[str, Any]:
+        if self.choices is not None:
+            return {"key": self.key, "choices": list(self.choices)}
+        return {"key": self.key, "low": self.low, "high": self.high}
+
+
+class Trainer(ABC):
+    """A base a user's trainer may derive from (any class with these methods also fits)."""
+
+    task: ClassVar[Task] = "classification"
+    tunable: ClassVar[Mapping[str, Any]] = {}
+
+    @abstractmethod
+    def fit(self, config: Any, seed: int, out_dir: Path, *,
+            report: Callable[[int, dict[str, float]], None] | None = None,
+            should_stop: Callable[[], str | None] | None = None) -> Any:
+        """Train `config` with `seed` into `out_dir` (`workflow.trainer.run_folder.write_run`)."""
+
+    @abstractmethod
+    def evaluate(self, run_dir: Path, split: str) -> Evaluation:
+        """The model of the finished run `run_dir` on `split` ("val" or "test")."""
+
+    def export(self, run_dir: Path, dest: Path) -> dict[str, Any] | None:
+        """Package the model of `run_dir` into `dest`; what was written (None: nothing)."""
+        return None
+
+
+@dataclass(frozen=True)
+class TrainerProtocol:
+    """A resolved trainer: the callables phasegate uses, and nothing else of it."""
+
+    spec: str
+    fit: Callable[..., Any]
+    evaluate: Callable[[Path, str], Evaluation] | None
+    export: Callable[[Path, Path], dict[str, Any] | None] | None = None
+    task: Task = "classification"
+    tunable: tuple[Tunable, ...] = ()
+
+    @property
+    def is_builtin(self) -> bool:
+        return self.spec == "builtin"
+
+    def missing(self) -> list[str]:
+        """What Phase 5 needs of this trainer and it lacks."""
+        return [] if self.evaluate is not None else ["evaluate(run_dir, split)"]
+
+
+@functools.cache
+def resolve_trainer_protocol(spec: str) -> TrainerProtocol:
+    """The trainer named `spec`, checked (see the module docstring); cached per process."""
+    if spec == "builtin":
+        from workflow.trainer.builtin import BUILTIN
+
+        return BUILTIN
+    module_name, _ = check_spec(spec, role="trainer", shape="module:Class")
+    from workflow.plugins import _resolve
+
+    target = _resolve(spec, "trainer", "module:Class")
+    if inspect.isfunction(target):
+        fit = load_callable(spec, role="trainer")
+        home: Any = inspect.getmodule(target)
+        evaluate = getattr(home, "evaluate", None)
+        if evaluate is None:  # the train-only form: Phase 5 refuses it, naming evaluate
+            return TrainerProtocol(spec, fit, None)
+        return _protocol(spec, home, fit, legacy_name=f"module {module_name!r}")
+    instance = target
+    if inspect.isclass(target):
+        try:
+            instance = target()
+        except Exception as exc:  # a user's constructor may fail in any way
+            raise PluginError(f"trainer {spec!r}: {target.__name__}() failed "
+                              f"({exc.__class__.__name__}: {exc})") from None
+    missing = [name for name in ("fit", "evaluate") if not callable(getattr(instance, name, None))]
+    if missing:
+        raise PluginError(f"trainer {spec!r} lacks {' and '.join(missing)}: a trainer has "
+                          "fit(config, seed, out_dir, *, report, should_stop) and "
+                          "evaluate(run_dir, split)")
+    return _protocol(spec, instance, instance.fit, legacy_name=f"{spec!r}")
+
+
+def _protocol(spec: str, owner: Any, fit: Callable[..., Any], *, legacy_name: str
+              ) -> TrainerProtocol:
+    from workflow.plugins import _check_signature
+
+    evaluate = getattr(owner, "evaluate", None)
+    export = getattr(owner, "export", None)
+    if not callable(evaluate):
+        raise PluginError(f"trainer {spec!r}: {legacy_name} has no callable evaluate")
+    _check_signature(fit, spec, "trainer", ("config", "seed", "out_dir"),
+                     ("report", "should_stop"))
+    _check_signature(evaluate, f"{spec} evaluate", "trainer", ("run_dir", "split"), ())
+    if export is not None:
+        _check_signature(export, f"{spec} export", "trainer", ("run_dir", "dest"), ())
+    task = getattr(owner, "task", None) or getattr(owner, "TASK", None) or "classification"
+    if task not in TASKS:
+        raise PluginError(f"trainer {spec!r}: task must be one of {', '.join(TASKS)}, "
+                          f"but got {task!r}")
+    given = getattr(owner, "tunable", None) or getattr(owner, "TUNABLE", None) or {}
+    if not isinstance(given, Mapping):
+        raise PluginError(f"trainer {spec!r}: tunable must map config keys to ranges, "
+                          f"but got {type(given).__name__}")
+    tunable = tuple(Tunable.parse(str(k), v, source=f"trainer {spec!r}")
+                    for k, v in given.items())
+    return TrainerProtocol(spec, fit, evaluate, export, task, tunable)
+
+
+def tunable_keys(spec: str) -> tuple[Tunable, ...] | None:
+    """The config keys the trainer `spec` declares tunable, with their ranges.
+
+    None for phasegate's own trainer, which honours every knob of its config (Phase 3
+    may recommend any); a user's trainer honours only what it declares (possibly none).
+    """
+    protocol = resolve_trainer_protocol(spec)
+    return None if protocol.is_builtin else protocol.tunable
