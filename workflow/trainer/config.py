@@ -132,6 +132,34 @@ Augmentation = Annotated[
 IMAGE_ONLY_AUGMENTATIONS = ("hflip", "random_crop", "rotation", "affine", "color_jitter", "blur")
 
 
+FOLDER_SPLITS = ("train", "val", "test")
+
+
+def folder_splits(root: str) -> list[str] | None:
+    """The split folders of an image folder laid out by split (`train/` and any of `val/`,
+    `test/`, nothing else), or None for a folder of class folders."""
+    try:
+        entries = {e.name for e in os.scandir(root) if e.is_dir()}
+    except OSError:
+        return None
+    if "train" in entries and entries <= set(FOLDER_SPLITS):
+        return [s for s in FOLDER_SPLITS if s in entries]
+    return None
+
+
+def given_splits(dataset: str, root: str | None) -> dict[str, str] | None:
+    """The splits `dataset` gives by itself (split -> where from), where that is known
+    without loading it (a function's splits are known only once it has returned)."""
+    if dataset == "digits":
+        return {}
+    if dataset.startswith("torchvision:"):
+        return {"test": "torchvision's official test split"}
+    if dataset == "imagefolder" and root is not None and os.path.isdir(root):
+        found = folder_splits(root) or []
+        return {s: f"the {s}/ folder" for s in found if s != "train"}
+    return None
+
+
 class DataConfig(_Strict):
     dataset: str = Field(
         "digits",
@@ -199,9 +227,19 @@ class DataConfig(_Strict):
             self.root is None
         ):
             raise ValueError(f"dataset {self.dataset!r} needs `root`, a local folder")
-        if self.dataset == "digits":  # no split of its own: both fractions always apply
-            self.val_fraction = self.val_fraction or DEFAULT_FRACTION
-            self.test_fraction = self.test_fraction or DEFAULT_FRACTION
+        # where it is known here which splits the dataset gives, a fraction that applies
+        # gets its default written out, and one that cannot apply is refused now
+        given = given_splits(self.dataset, self.root)
+        if given is not None:
+            for split in ("val", "test"):
+                name = f"{split}_fraction"
+                if split not in given:
+                    setattr(self, name, getattr(self, name) or DEFAULT_FRACTION)
+                elif getattr(self, name) is not None:
+                    raise ValueError(
+                        f"{name} does not apply: dataset {self.dataset!r} gives its own {split} "
+                        f"split ({given[split]}); remove {name}"
+                    )
         if self.val_share + self.test_share >= 0.8:
             raise ValueError("val_fraction + test_fraction must leave at least 20% to train")
         return self

@@ -171,7 +171,10 @@ def _sources(config: DataConfig, whole: Part, given_val: Part | None,
         f"held out from {whole.origin} ({config.test_share:g}, {seed}{at_most})")
     val = given_val.origin if given_val is not None else (
         f"carved from {whole.origin} ({config.val_share:g}, {seed}{at_most})")
-    return {"train": f"{whole.origin} (the rest{at_most})", "val": val, "test": test}
+    carved = [s for s, given in (("val", given_val), ("test", given_test)) if given is None]
+    train = f"{whole.origin}, less the {' and '.join(carved)} carved from it{at_most}" \
+        if carved else whole.origin
+    return {"train": train, "val": val, "test": test}
 
 
 def _decode(part: Part, pick: torch.Tensor | None, config: DataConfig) -> Split:

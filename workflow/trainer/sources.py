@@ -23,11 +23,9 @@ import torch
 
 from workflow.errors import DataError
 from workflow.plugins import load_callable
-from workflow.trainer.config import DataConfig
+from workflow.trainer.config import FOLDER_SPLITS, DataConfig, folder_splits
 
-SPLITS = ("train", "val", "test")
-# an image folder whose subfolders are only these is laid out by split, not by class
-FOLDER_SPLITS = frozenset(SPLITS)
+SPLITS = FOLDER_SPLITS
 DEFAULT_IMAGE_SIZE = 32
 
 
@@ -132,7 +130,6 @@ def _user_dataset(config: DataConfig) -> Source:
         raise DataError(
             f"dataset {config.dataset!r} raised {exc.__class__.__name__}: {exc}"
         ) from exc
-    where = f"given by {config.dataset}"
     names: Any = None
     if isinstance(out, Mapping):
         unknown = sorted(str(k) for k in out if k not in (*SPLITS, "class_names"))
@@ -147,7 +144,6 @@ def _user_dataset(config: DataConfig) -> Source:
     elif isinstance(out, tuple) and len(out) in (2, 3):
         pairs = {"train": _pair(config, out[:2], "x, y")}
         names = out[2] if len(out) == 3 else None
-        where = f"returned whole by {config.dataset}"
     else:
         raise DataError(
             f"dataset {config.dataset!r} must return (x, y), (x, y, class_names) or a mapping "
@@ -163,7 +159,10 @@ def _user_dataset(config: DataConfig) -> Source:
     if len(class_names) < n_classes:
         raise DataError(f"dataset {config.dataset!r}: labels go up to {n_classes - 1} but "
                         f"only {len(class_names)} class names are given")
-    parts = {k: _tensor_part(x, y, where, config) for k, (x, y) in pairs.items()}
+    whole = isinstance(out, tuple)
+    parts = {k: _tensor_part(x, y, f"the data returned by {config.dataset}" if whole
+                             else f"the {k} split given by {config.dataset}", config)
+             for k, (x, y) in pairs.items()}
     x0 = pairs["train"][0]
     return Source(parts, class_names, _sample_shape(x0, config), streamable=False)
 
@@ -192,12 +191,11 @@ def _image_folder(config: DataConfig) -> Source:
     assert config.root is not None
     size = config.image_size or DEFAULT_IMAGE_SIZE
     transform = transforms.Compose([transforms.Resize((size, size)), transforms.ToTensor()])
-    try:
-        entries = sorted(e.name for e in os.scandir(config.root) if e.is_dir())
-    except OSError as exc:
-        raise DataError(f"data.root {config.root!r}: {exc.strerror or exc}") from None
-    by_split = "train" in entries and set(entries) <= FOLDER_SPLITS
-    folders = {k: os.path.join(config.root, k) for k in SPLITS if k in entries} if by_split \
+    if not os.path.isdir(config.root):
+        raise DataError(f"data.root {config.root!r}: not a folder")
+    split_folders = folder_splits(config.root)
+    by_split = split_folders is not None
+    folders = {k: os.path.join(config.root, k) for k in split_folders or ()} if by_split \
         else {"train": config.root}
     try:
         first = datasets.ImageFolder(folders["train"], transform=transform)
