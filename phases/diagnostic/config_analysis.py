@@ -11,15 +11,25 @@ tell more (the training split's size, the active probes' suggestions).
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, replace
 from typing import TYPE_CHECKING, Any, Literal
 
 from workflow.trainer.config import TrainConfig
 
 if TYPE_CHECKING:
     from phases.diagnostic.evidence import Evidence
+    from phases.diagnostic.rules import Finding
 
-__all__ = ["LR_RANGES", "SettingRow", "Status", "analyze_config", "is_image_data"]
+__all__ = ["LR_RANGES", "SettingRow", "Status", "analyze_config", "is_image_data", "reconcile"]
+
+# findings after which a model restrained further would do worse (recommend.UNDERFIT_FINDINGS)
+_UNDERFIT = frozenset({
+    "underfitting", "lr_too_low", "sgd_no_momentum", "adam_betas", "too_little_capacity",
+    "heavy_regularization", "frozen_layers", "few_steps", "not_converged", "input_scale",
+})
+# rows that ask for a restraint the model does not need while it underfits
+_RESTRAINT_ROWS = ("regularization", "data.augment", "training.grad_clip")
 
 Status = Literal["good", "warning", "missing"]
 
@@ -67,7 +77,8 @@ def _fmt(value: Any) -> str:
 def analyze_config(config: TrainConfig, evidence: Evidence | None = None) -> list[SettingRow]:
     """The table of settings, in the order a person tunes them."""
     probes = evidence.probes if evidence is not None else {}
-    rows = [_optimizer(config, probes), _schedule(config), _regularization(config)]
+    rows = [_optimizer(config, probes), *_optimizer_extras(config), _schedule(config),
+            _regularization(config), _capacity(config)]
     rows.append(_augmentation(config))
     rows.append(_grad_clip(config))
     rows.append(_batch(config, evidence, probes))
@@ -90,6 +101,64 @@ def _optimizer(config: TrainConfig, probes: dict[str, Any]) -> SettingRow:
         note = f"far from the range test's suggestion {suggested:.2g}"
         return SettingRow("optimizer.lr", value, "warning", note)
     return SettingRow("optimizer.lr", value, "good", f"within the usual {opt.name} range")
+
+
+def _optimizer_extras(config: TrainConfig) -> list[SettingRow]:
+    """Momentum (SGD, RMSprop) or betas (Adam): their verdicts are the findings'."""
+    opt = config.optimizer
+    if opt.name in ("sgd", "rmsprop"):
+        return [SettingRow("optimizer.momentum", f"{opt.momentum:g}", "good", "see findings")]
+    return [SettingRow("optimizer.betas", f"{opt.betas[0]:g}, {opt.betas[1]:g}", "good",
+                       "see findings")]
+
+
+def _capacity(config: TrainConfig) -> SettingRow:
+    model = config.model
+    if model.name == "mlp":
+        value = f"mlp, widths {model.hidden_widths()}"
+    elif model.name == "cnn":
+        value = f"cnn, channels {model.channels}"
+    else:
+        value = model.name
+    if model.freeze:
+        value += f", frozen {', '.join(model.freeze)}"
+    return SettingRow("model.capacity", value, "good", "see findings")
+
+
+def reconcile(rows: Sequence[SettingRow], findings: Sequence[Finding]) -> list[SettingRow]:
+    """The table with one verdict per setting: the findings' where they judge a setting.
+
+    A finding names the settings it judges (`Rule.settings`): their rows become warnings
+    that name it (a row the table lacks is added). While the model underfits and does not
+    overfit, a missing regularization, augmentation or clipping is not a gap: those rows
+    say so, and config_gaps leaves them out.
+    """
+    from phases.diagnostic.rules import rule_for
+
+    out = list(rows)
+    index = {row.setting: i for i, row in enumerate(out)}
+    ids = {f.id for f in findings}
+    if ids & _UNDERFIT and "overfitting" not in ids:
+        why = ", ".join(sorted(ids & _UNDERFIT))
+        for name in _RESTRAINT_ROWS:
+            i = index.get(name)
+            if i is not None and out[i].status != "good":
+                out[i] = replace(out[i], status="good",
+                                 note=f"not needed while the model underfits ({why})")
+    judged: set[str] = set()
+    for finding in findings:
+        for setting in rule_for(finding.id).settings:
+            note = f"{finding.title} ({finding.id}, {finding.severity})"
+            i = index.get(setting)
+            if i is None:
+                index[setting] = len(out)
+                out.append(SettingRow(setting, "see finding", "warning", note))
+            elif setting in judged:  # a second finding on the same setting: both named
+                out[i] = replace(out[i], note=f"{out[i].note}; {note}")
+            else:
+                out[i] = replace(out[i], status="warning", note=note)
+            judged.add(setting)
+    return out
 
 
 def _schedule(config: TrainConfig) -> SettingRow:

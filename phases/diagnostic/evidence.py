@@ -142,6 +142,7 @@ class Evidence:
     probes: dict[str, Any] = field(default_factory=dict)
     power: float = 0.8
     family: int = 1  # Phase 4's iteration limit: alpha is family-wise over its attempts
+    trainer: str = "builtin"  # the project's trainer: which settings reach the model
 
     @property
     def rule(self) -> Rule:

@@ -86,6 +86,7 @@ def evidence_for(
         probes=probes or {},
         power=project.power,
         family=project.iteration_limit,
+        trainer=project.trainer,
     )
 
 

@@ -22,11 +22,19 @@ one root cause with a few changes is targeted.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any, Literal
 
-from phases.diagnostic.answers import Context, Recommendation, fallbacks, priority_of
+from phases.diagnostic.answers import (
+    RESTRAINING,
+    Context,
+    Recommendation,
+    fallbacks,
+    priority_of,
+)
 from phases.diagnostic.evidence import Evidence
+from phases.diagnostic.knobs import honoured
+from phases.diagnostic.predict import Record, predict
 from phases.diagnostic.rules import RULES, Finding, rule_for
 from workflow.errors import ConfigError
 from workflow.trainer.config import TrainConfig
@@ -51,6 +59,12 @@ MAX_TARGETED_CHANGES = 4
 # a single root cause that can hide others: fix it, then diagnose again (`Rule.hides_others`)
 MASKING_CAUSES = tuple(rule.id for rule in RULES if rule.hides_others)
 PRIORITY_RANK: dict[str, int] = {"HIGH": 0, "MEDIUM": 1, "LOW": 2}
+# findings that say the model does not fit its training set as it could: while one of them
+# is found (and overfitting is not), nothing that restrains the model is recommended
+UNDERFIT_FINDINGS = frozenset({
+    "underfitting", "lr_too_low", "sgd_no_momentum", "adam_betas", "too_little_capacity",
+    "heavy_regularization", "frozen_layers", "few_steps", "not_converged", "input_scale",
+})
 
 
 @dataclass(frozen=True)
@@ -67,6 +81,9 @@ class Plan:
     root_causes: list[str]
     search_space: dict[str, dict[str, Any]]
     seeds_needed: int | None
+    # candidates left out, with why (a regularizer for an underfit model, a setting the
+    # model never receives): the report says so instead of recommending them
+    withheld: list[str] = field(default_factory=list)
 
     @property
     def changes(self) -> dict[str, Any]:
@@ -89,6 +106,7 @@ class Plan:
             "search_space": self.search_space,
             "seeds_needed": self.seeds_needed,
             "changes": self.changes,
+            "withheld": self.withheld,
         }
 
 
@@ -125,7 +143,7 @@ def _rank(
 ) -> list[Recommendation]:
     """`after`, then the best candidates touching settings nothing before touched, up to `limit`."""
     ordered = sorted(
-        candidates, key=lambda r: (PRIORITY_RANK[r.priority], -r.expected_gain[1], r.name)
+        candidates, key=lambda r: (PRIORITY_RANK[r.priority], -r.gain_per_cost, r.name)
     )
     chosen = list(after)
     claimed = {key for rec in chosen for key in (*rec.changes, *rec.space)}
@@ -150,9 +168,36 @@ def combined_potential(recs: Sequence[Recommendation], room: float) -> float:
     return round(room * (1 - left), 2)
 
 
+def _screen(
+    candidates: Sequence[Recommendation], findings: Sequence[Finding], evidence: Evidence
+) -> tuple[list[Recommendation], list[str]]:
+    """The candidates that fit the diagnosis and the model, and why the others do not."""
+    ids = {f.id for f in findings}
+    underfit = bool(ids & UNDERFIT_FINDINGS) and "overfitting" not in ids
+    honours = honoured(evidence.config, evidence.trainer)
+    kept: list[Recommendation] = []
+    withheld: list[str] = []
+    for rec in candidates:
+        unseen = [k for k in (*rec.changes, *rec.space) if not honours(k)]
+        restrains = rec.name in RESTRAINING and not (
+            rec.name == "grad_clip" and "lr_too_high" in ids)
+        if underfit and restrains:
+            why = (f"{rec.name}: restrains a model that underfits "
+                   f"({', '.join(sorted(ids & UNDERFIT_FINDINGS))})")
+        elif unseen:
+            why = (f"{rec.name}: {', '.join(unseen)} never reaches the model "
+                   f"{evidence.config.model.name} (it declares no such knob)")
+        else:
+            kept.append(rec)
+            continue
+        if why not in withheld:
+            withheld.append(why)
+    return kept, withheld
+
+
 def plan(
     findings: Sequence[Finding], evidence: Evidence, *, preference: str = "auto",
-    id_prefix: str = "R",
+    id_prefix: str = "R", record: Record | None = None,
 ) -> Plan:
     """The recommendations, the strategy and the potential for these findings.
 
@@ -167,10 +212,14 @@ def plan(
     for finding in findings:
         if finding.explained_by is None:  # a symptom's answers are its cause's
             candidates += rule_for(finding.id).offer(finding, ctx, priority_of(finding.severity))
-    chosen = _rank(candidates, config)
+    candidates, withheld = _screen(candidates, findings, evidence)
+    chosen = _rank(predict(candidates, evidence, record), config)
     if len(chosen) < MIN_RECOMMENDATIONS:
         # generic changes fill the list, after every answer to a finding
-        chosen = _rank(fallbacks(ctx), config, after=chosen, limit=MIN_RECOMMENDATIONS)
+        extra, left_out = _screen(fallbacks(ctx), findings, evidence)
+        withheld += [w for w in left_out if w not in withheld]
+        chosen = _rank(predict(extra, evidence, record), config, after=chosen,
+                       limit=MIN_RECOMMENDATIONS)
     chosen = [replace(rec, id=f"{id_prefix}{i}") for i, rec in enumerate(chosen, start=1)]
     try:
         config.with_changes({k: v for r in chosen for k, v in r.changes.items()})
@@ -206,6 +255,7 @@ def plan(
         root_causes=causes,
         search_space=space,
         seeds_needed=int(noise.evidence["seeds_needed"]) if noise else None,
+        withheld=withheld,
     )
 
 

@@ -45,8 +45,11 @@ def build_model(
         model, head = _vgg16(config, _image_shape(config.name, input_shape), num_classes)
     else:
         func = load_callable(config.name, role="model")  # the contract: plugins.CONTRACTS
+        generic = {knob: getattr(config, knob) for knob in declared_knobs(func)
+                   if knob not in config.kwargs}
         try:
-            model = func(num_classes=num_classes, input_shape=input_shape, **config.kwargs)
+            model = func(num_classes=num_classes, input_shape=input_shape, **generic,
+                         **config.kwargs)
         except Exception as exc:
             raise ConfigError(
                 f"model {config.name!r} raised {exc.__class__.__name__}: {exc}"
@@ -59,6 +62,29 @@ def build_model(
     check_prefixes(model, head, "model.head")
     check_prefixes(model, config.freeze, "model.freeze")
     return model, head
+
+
+# the generic model settings a plug-in may declare it accepts (`phasegate_knobs`)
+PLUGIN_KNOBS = ("widths", "width", "depth", "channels", "dropout")
+
+
+def declared_knobs(func: object) -> tuple[str, ...]:
+    """The generic model settings a plug-in model declares it accepts.
+
+    A plug-in sets `phasegate_knobs = ("dropout", "widths")` on its function (or class):
+    it then receives those settings as keyword arguments (a key of `model.kwargs` of the
+    same name wins), and Phase 3 may recommend changing them. Without the attribute it
+    receives only `model.kwargs`, and Phase 3 recommends no `model.*` setting it would
+    never see. An unknown name is a `ConfigError` naming the allowed ones.
+    """
+    knobs = getattr(func, "phasegate_knobs", ())
+    if isinstance(knobs, str) or not all(isinstance(k, str) for k in knobs):
+        raise ConfigError(f"phasegate_knobs must be a tuple of names, but got {knobs!r}")
+    unknown = [k for k in knobs if k not in PLUGIN_KNOBS]
+    if unknown:
+        raise ConfigError(f"phasegate_knobs: {unknown[0]!r} is not a generic model setting "
+                          f"(allowed: {', '.join(PLUGIN_KNOBS)})")
+    return tuple(knobs)
 
 
 def check_size(config: ModelConfig, input_shape: tuple[int, ...], num_classes: int) -> None:

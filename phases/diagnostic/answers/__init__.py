@@ -18,6 +18,7 @@ from phases.diagnostic.answers._fallbacks import FALLBACK_ANSWERS, fallbacks
 from phases.diagnostic.answers._optimization import grad_clip, schedule, set_lr
 from phases.diagnostic.answers._recommendation import (
     ANSWERS,
+    RESTRAINING,
     Context,
     Priority,
     Recommendation,
@@ -40,6 +41,7 @@ __all__ = [
     "ANSWERS",
     "FALLBACK_ANSWERS",
     "FEATURE_AUGMENTATION",
+    "RESTRAINING",
     "IMAGE_AUGMENTATION",
     "Context",
     "Priority",

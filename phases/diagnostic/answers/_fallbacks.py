@@ -31,6 +31,7 @@ def fallbacks(ctx: Context) -> list[Recommendation]:
             rationale="with a decaying lr, more epochs usually buy a little more",
             expected_gain=ctx.gain(h, 0.0, 0.1),
             risk="1.5x the training time",
+            cost=1.5,
         )
     )
     recs.append(

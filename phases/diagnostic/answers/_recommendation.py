@@ -17,6 +17,7 @@ from workflow.trainer.config import TrainConfig
 
 __all__ = [
     "ANSWERS",
+    "RESTRAINING",
     "Context",
     "Priority",
     "Recommendation",
@@ -54,7 +55,16 @@ ANSWERS: dict[str, str] = {
     "larger_batch": "a larger batch",
     "label_smoothing": "label smoothing 0.1",
     "backbone_lr": "a tenth of the head's lr for a pretrained backbone",
+    "add_momentum": "momentum 0.9 for plain SGD",
+    "usual_betas": "Adam's usual betas (0.9, 0.999)",
+    "decoupled_decay": "AdamW instead of Adam with L2 decay",
+    "smaller_batch": "a smaller batch: more steps an epoch",
+    "unfreeze": "train every layer",
 }
+# answers that restrain a model (regularize it, cap its steps, shorten it): never offered to
+# a model that underfits, whatever else is found (`recommend.plan` drops them)
+RESTRAINING = ("add_augmentation", "add_dropout", "add_weight_decay", "add_early_stopping",
+               "less_capacity", "label_smoothing", "grad_clip", "train_shorter")
 
 
 def priority_of(severity: str) -> Priority:
@@ -82,6 +92,18 @@ class Recommendation:
     space: dict[str, dict[str, Any]] = field(default_factory=dict)  # knobs for a sweep
     uncertain: bool = False  # the value is a guess a search should tune
     id: str = ""  # R1, R2, ... in priority order
+    # the training cost of the changed config against the baseline's (3x the epochs: 3.0);
+    # recommendations rank by expected gain per unit of cost within a priority
+    cost: float = 1.0
+    # where the expected gain comes from: "prior" (a share of the headroom, no measurement),
+    # "probe" (short runs of this change), "record" (this project's earlier attempts)
+    basis: str = "prior"
+    basis_text: str = "a share of the headroom: nothing measured"
+
+    @property
+    def gain_per_cost(self) -> float:
+        """The middle of the expected gain per unit of training cost: what ranking reads."""
+        return (self.expected_gain[0] + self.expected_gain[1]) / 2 / max(self.cost, 1e-9)
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
@@ -125,6 +147,11 @@ class Context:
         """A share (low, high) of `room` points, capped by the headroom."""
         room = max(0.0, min(room, self.headroom))
         return (round(low * room, 1), round(high * room, 1))
+
+    def prior(self, finding: str, low: float, high: float) -> tuple[float, float]:
+        """The prior gain of an answer to `finding`: a share of the whole headroom (until a
+        probe or the project's record measures it, `recommend` replaces it)."""
+        return self.gain(self.headroom, low, high)
 
 
 def sig(value: float, digits: int = 2) -> float:

@@ -66,6 +66,21 @@ class Rule(ABC):
     hides_others: ClassVar[bool] = False
     # the names (ANSWERS) of every recommendation `answer` may make
     answers: ClassVar[tuple[str, ...]] = ()
+    # the config settings (rows of config_analysis) this finding passes a verdict on: when
+    # it is found, the config table shows its verdict there (one verdict per setting)
+    settings: ClassVar[tuple[str, ...]] = ()
+    # what the check reads that not every task records: "accuracy" (a classifier's
+    # accuracy columns). Without it the finding is "not applicable", said so in the report
+    needs: ClassVar[tuple[str, ...]] = ()
+
+    def not_applicable(self, ev: Evidence) -> str | None:
+        """Why this finding cannot be judged on `ev` (None: it can)."""
+        if "accuracy" in self.needs and ev.usable and not any(
+            run.has("train_accuracy") and run.has("val_accuracy") for run in ev.usable
+        ):
+            return (f"needs train and val accuracy, which a {ev.metric} "
+                    f"({ev.target.direction}) history does not record")
+        return None
 
     @abstractmethod
     def check(self, ev: Evidence) -> Finding | None:

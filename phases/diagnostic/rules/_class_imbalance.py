@@ -21,6 +21,8 @@ class ClassImbalance(Rule):
     id = "class_imbalance"
     title = "Class imbalance"
     answers = ("monitor_balanced_accuracy",)
+    needs = ("accuracy",)
+    settings = ("training.monitor",)
 
     def check(self, ev: Evidence) -> Finding | None:
         runs = having(ev.usable, "val_accuracy", "val_balanced_accuracy")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from phases.diagnostic.answers import (
@@ -12,7 +13,7 @@ from phases.diagnostic.answers import (
     schedule,
     sig,
 )
-from phases.diagnostic.config_analysis import analyze_config
+from phases.diagnostic.config_analysis import SettingRow, analyze_config
 from phases.diagnostic.evidence import Evidence
 from phases.diagnostic.rules._base import Finding, Rule, Severity
 
@@ -29,7 +30,11 @@ class ConfigGaps(Rule):
     answers = ("lr_schedule", "add_augmentation", "label_smoothing", "grad_clip", "backbone_lr")
 
     def check(self, ev: Evidence) -> Finding | None:
-        rows = analyze_config(ev.config, ev)
+        return self.of_rows(analyze_config(ev.config, ev))
+
+    def of_rows(self, rows: Sequence[SettingRow]) -> Finding | None:
+        """The finding of a config table's gaps (`diagnose` passes the reconciled table, so
+        the finding and the table never disagree)."""
         missing = [row for row in rows if row.status == "missing"]
         warnings = [row for row in rows if row.status == "warning"]
         if not missing and not warnings:

@@ -77,8 +77,9 @@ def late_progress(ev: Evidence) -> LateProgress | None:
 class NotConverged(Rule):
     id = "not_converged"
     title = "Not converged: still improving at the last epoch"
-    explained_by = ("lr_too_low",)
+    explained_by = ("lr_too_low", "sgd_no_momentum", "few_steps")
     answers = ("train_longer", "lr_schedule")
+    settings = ("training.epochs",)
 
     def check(self, ev: Evidence) -> Finding | None:
         p = late_progress(ev)
@@ -112,6 +113,7 @@ class NotConverged(Rule):
             rationale="the target was still improving when training stopped",
             expected_gain=ctx.gain(max(2 * late, 1.0), 0.25, 1.0),
             risk="2x the training time; may start to overfit (watch val loss)",
+            cost=2.0,
             space={"training.epochs": {"type": "int", "low": epochs + epochs // 2,
                                        "high": 4 * epochs}},
         )]
@@ -125,6 +127,7 @@ class SaturatedEarly(Rule):
     title = "Saturated early: the best epoch comes early"
     explained_by = ("overfitting", "lr_too_high")
     answers = ("train_shorter",)
+    settings = ("training.epochs",)
 
     def check(self, ev: Evidence) -> Finding | None:
         p = late_progress(ev)
@@ -158,4 +161,5 @@ class SaturatedEarly(Rule):
             rationale=f"the best epoch comes at {best:.0f}: the rest is compute spent for nothing",
             expected_gain=(0.0, 0.0),
             risk="a seed that peaks late loses its best epoch",
+            cost=shorter / epochs,
         )]

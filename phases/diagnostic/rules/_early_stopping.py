@@ -55,6 +55,7 @@ class EarlyStoppingEager(Rule):
     title = "Early stopping too eager"
     hides_others = True
     answers = ("more_patience",)
+    settings = ("training.early_stopping",)
 
     def check(self, ev: Evidence) -> Finding | None:
         seen = stopping(ev)
@@ -104,6 +105,7 @@ class EarlyStoppingNeverFires(Rule):
     title = "Early stopping never fires"
     root_cause = False
     answers = ("early_stopping_on_target",)
+    settings = ("training.early_stopping",)
 
     def check(self, ev: Evidence) -> Finding | None:
         seen = stopping(ev)

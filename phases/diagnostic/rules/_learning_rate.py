@@ -33,8 +33,10 @@ LOW_LR_TOTAL_REDUCTION = 0.20
 class LrTooHigh(Rule):
     id = "lr_too_high"
     title = "Learning rate too high"
+    explained_by = ("input_scale", "adam_betas")
     hides_others = True
     answers = ("lower_lr", "grad_clip", "lr_schedule")
+    settings = ("optimizer.lr",)
 
     def check(self, ev: Evidence) -> Finding | None:
         lr = ev.config.optimizer.lr
@@ -112,9 +114,10 @@ class LrTooHigh(Rule):
 class LrTooLow(Rule):
     id = "lr_too_low"
     title = "Learning rate too low"
-    explained_by = ("early_stopping_eager",)
+    explained_by = ("sgd_no_momentum", "few_steps", "frozen_layers", "early_stopping_eager")
     hides_others = True
     answers = ("raise_lr", "lr_schedule")
+    settings = ("optimizer.lr",)
 
     def check(self, ev: Evidence) -> Finding | None:
         runs = [run for run in having(ev.usable, "train_loss")

@@ -15,17 +15,21 @@ from dataclasses import replace
 from phases.diagnostic.answers import ANSWERS, FALLBACK_ANSWERS
 from phases.diagnostic.evidence import Evidence
 from phases.diagnostic.rules._base import SEVERITY_RANK, Finding, Rule
+from phases.diagnostic.rules._capacity import FrozenLayers, HeavyRegularization, TooLittleCapacity
 from phases.diagnostic.rules._class_imbalance import ClassImbalance
 from phases.diagnostic.rules._config_gaps import ConfigGaps
 from phases.diagnostic.rules._convergence import NotConverged, SaturatedEarly
 from phases.diagnostic.rules._early_stopping import EarlyStoppingEager, EarlyStoppingNeverFires
 from phases.diagnostic.rules._fit import Overfitting, Underfitting
+from phases.diagnostic.rules._input_scale import InputScale
 from phases.diagnostic.rules._learning_rate import LrTooHigh, LrTooLow
+from phases.diagnostic.rules._optimizer import AdamBetas, AdamL2Decay, SgdNoMomentum
 from phases.diagnostic.rules._resources import ResourceWaste
 from phases.diagnostic.rules._seed_noise import SeedNoise
+from phases.diagnostic.rules._steps import FewSteps
 from workflow.errors import ExtensionError
 
-__all__ = ["RULES", "check_rules", "find_all", "rule_for"]
+__all__ = ["RULES", "check_rules", "find_all", "not_applicable", "rule_for"]
 
 
 def _problems(rules: Sequence[Rule]) -> list[str]:
@@ -92,6 +96,13 @@ def check_rules(rules: Sequence[Rule]) -> tuple[Rule, ...]:
 # every rule, in the order findings are reported when severities tie
 RULES: tuple[Rule, ...] = check_rules((
     LrTooHigh(),
+    InputScale(),
+    SgdNoMomentum(),
+    AdamBetas(),
+    FrozenLayers(),
+    HeavyRegularization(),
+    FewSteps(),
+    TooLittleCapacity(),
     Overfitting(),
     Underfitting(),
     LrTooLow(),
@@ -102,6 +113,7 @@ RULES: tuple[Rule, ...] = check_rules((
     ClassImbalance(),
     SeedNoise(),
     ResourceWaste(),
+    AdamL2Decay(),
     ConfigGaps(),
 ))
 _BY_ID = {rule.id: rule for rule in RULES}
@@ -117,9 +129,18 @@ def rule_for(finding_id: str) -> Rule:
         ) from None
 
 
+def not_applicable(ev: Evidence, rules: Sequence[Rule] = RULES) -> dict[str, str]:
+    """Each finding that cannot be judged on `ev`, with why (a regression has no accuracy)."""
+    return {rule.id: why for rule in rules if (why := rule.not_applicable(ev)) is not None}
+
+
 def find_all(ev: Evidence, rules: Sequence[Rule] = RULES) -> list[Finding]:
-    """Every finding, symptoms marked, sorted by severity (then by the order of `rules`)."""
-    found = [finding for rule in rules if (finding := rule.check(ev)) is not None]
+    """Every finding, symptoms marked, sorted by severity (then by the order of `rules`).
+
+    A rule that is not applicable to `ev` (`Rule.not_applicable`) is not checked.
+    """
+    found = [finding for rule in rules
+             if rule.not_applicable(ev) is None and (finding := rule.check(ev)) is not None]
     ids = {f.id for f in found}
     by_id = {rule.id: rule for rule in rules}
     marked = []

@@ -42,12 +42,15 @@ def test_findings_sort_by_severity() -> None:
 def test_the_registry_holds_every_finding_once_in_report_order() -> None:
     # the whole list: a rule dropped or renamed shows here
     assert [rule.id for rule in RULES] == [
-        "lr_too_high", "overfitting", "underfitting", "lr_too_low", "not_converged",
-        "saturated_early", "early_stopping_eager", "early_stopping_never_fires",
-        "class_imbalance", "seed_noise", "resource_waste", "config_gaps",
+        "lr_too_high", "input_scale", "sgd_no_momentum", "adam_betas", "frozen_layers",
+        "heavy_regularization", "few_steps", "too_little_capacity", "overfitting",
+        "underfitting", "lr_too_low", "not_converged", "saturated_early",
+        "early_stopping_eager", "early_stopping_never_fires", "class_imbalance", "seed_noise",
+        "resource_waste", "adam_l2_decay", "config_gaps",
     ]
     assert check_rules(RULES) == RULES
-    assert MASKING_CAUSES == ("lr_too_high", "lr_too_low", "early_stopping_eager")
+    assert MASKING_CAUSES == ("lr_too_high", "input_scale", "sgd_no_momentum", "few_steps",
+                              "lr_too_low", "early_stopping_eager")
 
 
 def test_every_rule_names_only_known_answers_and_causes() -> None:
