@@ -289,7 +289,9 @@ def report_context(
         },
         "path": path_rows,
         "final_training": {
-            "source": chosen.source,
+            "source": _source_text(chosen.source, facts.phase5.final_source),
+            "final_source": (facts.phase5.final_source.model_dump(mode="json")
+                             if facts.phase5.final_source else None),
             "config": str(chosen.path),
             "why": chosen.why,
             "changes": changes,
@@ -364,3 +366,15 @@ def _finalized_at(facts: Facts) -> str:
     if entry is not None and entry.transition == "finalize":
         return entry.at
     return "pending (set when the finalize transition is taken)"
+
+
+def _source_text(source: str, final_source: Any) -> str:
+    """Where the final runs came from, as the report says it: reused from an earlier arm (no
+    work done twice) or trained in Phase 5."""
+    if final_source is None:
+        return source
+    if final_source.reused:
+        return (f"{source}; the runs of {final_source.source} reused, not trained again: the "
+                f"same config (sha256 {final_source.config_sha256[:12]}, split included) on "
+                "the same seeds")
+    return f"{source}; trained in Phase 5 ({final_source.why})"

@@ -88,9 +88,18 @@ def chosen_config(store: Store) -> Chosen:
 def train_final(
     store: Store, chosen: Chosen, *, workers: int | None = None, progress: Progress | None = None,
 ) -> dict[int, RunResult]:
-    """Train the chosen config on every project seed (finished seeds are not trained again)."""
+    """The chosen config on every project seed: an earlier arm's identical runs reused
+    (phases.finalization.reuse, recorded as `phase5.final_source`), else trained here
+    (finished seeds are not trained again)."""
+    from phases.finalization.reuse import find_source, link_runs
+
     project = store.project
-    arm = train_arm("final", chosen.config, project.seeds, store.run_dir / FINAL_DIR,
+    dest = store.run_dir / FINAL_DIR
+    source = find_source(store.run_dir, chosen.config, project.seeds, FINAL_DIR)
+    if source.reused:
+        link_runs(store.run_dir, source, dest)
+    store.record("phase5", {"final_source": source.to_dict()})
+    arm = train_arm("final", chosen.config, project.seeds, dest,
                     trainer=project.trainer, workers=workers, progress=progress)
     return arm.results
 

@@ -7,6 +7,7 @@ from typing import Any
 from workflow.facts._base import ByMetric, FactsModel
 
 __all__ = [
+    "FinalSourceFact",
     "FinalTrainingFact",
     "McNemarFact",
     "Phase5Facts",
@@ -22,6 +23,17 @@ class FinalTrainingFact(ByMetric):
 
     runs: int | None = None
     seeds: int | None = None
+
+
+class FinalSourceFact(FactsModel):
+    """Where the final training's runs come from: an earlier arm's runs of the very same
+    config (sha256, split included) on the same seeds, reused; or trained in Phase 5."""
+
+    reused: bool
+    source: str  # the arm's folder, relative to the run directory
+    config_sha256: str
+    seeds: list[int]
+    why: str
 
 
 class SelectionFact(FactsModel):
@@ -100,6 +112,7 @@ class Phase5Facts(FactsModel):
 
     config_source: str | None = None
     config_file: str | None = None
+    final_source: FinalSourceFact | None = None
     final: FinalTrainingFact | None = None
     selection: SelectionFact | None = None
     final_training_completed: bool | None = None
