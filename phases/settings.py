@@ -1,7 +1,7 @@
 """The phase settings of a command: the project file's, overridden by its flags, checked up front.
 
 A project file carries every setting `phasegate run` needs (workflow.project:
-`probes`, `strategy`, `sweep`, `workers`); a command's flags override them for
+`probes`, `probe_steps`, `strategy`, `sweep`, `workers`); a command's flags override them for
 that command only (the run directory's project.yaml is never changed by a
 flag). `resolve` merges the two into one `PhaseSettings`, which every command
 that runs a phase (`run`, `diagnose`, `optimize`) hands to the phases.
@@ -34,6 +34,8 @@ class PhaseSettings:
     """What the phases run with: Phase 3's probes, Phase 4's strategy and sweep, the workers."""
 
     probes: tuple[str, ...] = ()
+    # the training steps Phase 3's probes may spend (the project's probe_steps)
+    probe_steps: int = 0
     strategy: str = "auto"
     sweep: Mapping[str, Any] = field(default_factory=dict)  # SweepSettings fields
     space: Mapping[str, Any] | None = None  # the search space as data (None: Phase 3's)
@@ -48,7 +50,8 @@ class PhaseSettings:
         return self.strategy == "sweep"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"probes": list(self.probes), "strategy": self.strategy,
+        return {"probes": list(self.probes), "probe_steps": self.probe_steps,
+                "strategy": self.strategy,
                 "sweep": dict(self.sweep), "space": dict(self.space) if self.space else None,
                 "workers": self.workers}
 
@@ -82,8 +85,12 @@ def resolve(
         given_space = _space_data(Path(space), source=str(space))
     else:
         given_space = _project_space(project)
+    budget = project.probe_steps
     settings = PhaseSettings(
-        probes=tuple(probes if probes is not None else project.probes),
+        # the project's probes, and the lr range test when it fits the budget; a --probe
+        # flag names exactly the probes it wants
+        probes=tuple(probes if probes is not None else _default_probes(project.probes, budget)),
+        probe_steps=budget,
         strategy=chosen,
         sweep=sweep,
         space=given_space,
@@ -142,6 +149,12 @@ def _check_sweep(settings: PhaseSettings) -> None:
 
     checked = validate(dict(settings.sweep), SweepSettings, source="sweep")
     check_extensions(checked)  # a user's sampler or pruner that does not fit: exit 2
+
+
+def _default_probes(given: Sequence[str], budget: int) -> list[str]:
+    from phases.diagnostic.probes import default_probes
+
+    return default_probes(given, budget)
 
 
 def _check_probes(probes: Sequence[str]) -> None:

@@ -156,7 +156,10 @@ class ProjectConfig(BaseModel):
     strategy: str = "auto"  # auto, a built-in strategy, or a user's module:Class
     trainer: str = "builtin"
     # what `phasegate run` does without flags (each command's flags override them)
-    probes: list[str] = Field(default_factory=list)  # Phase 3's active probes: lr, batch
+    probes: list[str] = Field(default_factory=list)  # Phase 3's active probes: lr, batch, trials
+    # the training steps Phase 3's probes may spend: the lr range test (100 steps) runs by
+    # default when it fits, trial runs (probes: [trials]) within the rest; 0: none by default
+    probe_steps: int = Field(default=1000, ge=0, le=10**8)
     sweep: SweepChoice = Field(default_factory=SweepChoice)
     workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
 

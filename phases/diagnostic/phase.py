@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import shutil
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +37,8 @@ from phases.diagnostic.evidence import (
     mean,
     std,
 )
+from phases.diagnostic.predict import Record
+from phases.diagnostic.record import load_record, save_predictions
 from phases.diagnostic.report import REPORT_FILE, write_diagnosis
 from phases.diagnostic.rules import seed_advice
 from workflow.arms import train_arm
@@ -65,6 +68,7 @@ __all__ = [
 
 BASELINE_DIR = "baseline"
 PHASE_DIR = "phase3"
+TRIALS_DIR = "trials"  # phase3/trials/<n>/seed-<s>/: the trial runs of the leading changes
 BASELINE_STATE = "baseline"
 DIAGNOSED_STATE = "diagnosed"
 TRANSITION = "diagnose"
@@ -239,10 +243,34 @@ def phase3_facts(diagnosis: Diagnosis) -> dict[str, Any]:
     }
 
 
+def _with_trials(
+    diagnosis: Diagnosis, out_dir: Path, project: ProjectConfig, record: Record,
+    *, workers: int | None,
+) -> Diagnosis:
+    """The diagnosis again, once the leading changes were tried (`probes.trial_runs`) within
+    the probe budget left after the range test: their expected gains are then measured."""
+    from phases.diagnostic.probes import LR_STEPS, trial_runs
+
+    evidence = diagnosis.evidence
+    spent = LR_STEPS if "lr_range" in evidence.probes else 0
+    trials = trial_runs(evidence, diagnosis.plan.recommendations, out_dir / TRIALS_DIR,
+                        budget=project.probe_steps - spent, workers=workers)
+    if trials is None:
+        return diagnosis
+    evidence = replace(evidence, probes={**evidence.probes, "trials": trials})
+    return diagnose(evidence, preference=project.strategy, record=record)
+
+
 def run_diagnose(
-    store: Store, *, probes: Sequence[str] = (), who: str = "phasegate"
+    store: Store, *, probes: Sequence[str] = (), who: str = "phasegate",
+    workers: int | None = None,
 ) -> tuple[Diagnosis, Path]:
-    """Diagnose the recorded baseline, write phase3/, record the facts, take `diagnose`."""
+    """Diagnose the recorded baseline, write phase3/, record the facts, take `diagnose`.
+
+    `probes`: `lr`, `batch` run first; `trials` tries the leading changes on a seed or two
+    (within the project's probe_steps) and diagnoses again with their measured gains.
+    Every diagnosis appends its predictions to phase3/predictions.json (`record`).
+    """
     with store.lock():
         state = require(store, "diagnose")  # the diagnosis Phase 4 acted on is kept as it was
         baseline = read_facts(store).baseline
@@ -256,16 +284,22 @@ def run_diagnose(
         seeds = baseline.seed_list if baseline.seed_list is not None else list(project.seeds)
         runs = load_seed_runs(store.run_dir / BASELINE_DIR, seeds, config)
         measured: dict[str, Any] = {}
-        if probes:
+        names = [p for p in probes if p != "trials"]
+        if names:
             from phases.diagnostic.probes import run_probes
 
-            measured = run_probes(config, list(probes), seed=seeds[0] if seeds else 0)
+            measured = run_probes(config, names, seed=seeds[0] if seeds else 0,
+                                  trainer=project.trainer)
         evidence = evidence_for(runs, config, project, measured)
-        diagnosis = diagnose(evidence, preference=project.strategy)
         out_dir = store.run_dir / PHASE_DIR
+        record = load_record(store, out_dir)
+        diagnosis = diagnose(evidence, preference=project.strategy, record=record)
+        if "trials" in probes:
+            diagnosis = _with_trials(diagnosis, out_dir, project, record, workers=workers)
         write_diagnosis(diagnosis, project, out_dir, source=baseline.source or "trained",
-                        project_dir=store.project_dir)
+                        project_dir=store.project_dir, record=record)
         store.record(PHASE_DIR, phase3_facts(diagnosis), who=who)
+        save_predictions(out_dir, diagnosis)
         if state == BASELINE_STATE:
             take(store, TRANSITION, who, f"Phase 3: strategy {diagnosis.plan.strategy}")
         else:

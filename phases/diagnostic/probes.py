@@ -1,217 +1,186 @@
-"""Active probes, run only when asked (`phasegate diagnose NAME --probe lr,batch`).
+"""Active probes: the lr range test, the batch-size probe, and trial runs of the candidates.
 
-- The learning-rate range test (Smith, 2017; the fastai "lr finder"): train
-  from a fresh model for about a hundred steps while the lr grows
-  exponentially from tiny to huge, smooth the loss, stop once it passes four
-  times its best, and suggest the lr where the smoothed loss falls fastest
-  (the steepest descent against log lr).
-- The batch-size probe: time a few training steps at each power-of-two batch
-  size the training split allows, and suggest the smallest batch that reaches
-  90% of the best throughput (beyond it a bigger batch buys little speed and
-  fewer steps per epoch). On CUDA it records the peak memory of each.
+- `lr` and `batch` (`run_probes`): on the built-in trainer, `workflow.trainer.probe`
+  runs them with the trainer's own data and model (phases/ never imports those). A
+  user's trainer has its own: the range test applies only when the trainer offers
+  one (an `lr_range_test(config, seed=, steps=)` beside its `fit`); otherwise the
+  result says it does not apply.
+- trials (`trial_runs`): the leading candidate changes, and the set Phase 4 will
+  apply first, each trained in full on a seed or two through the project's trainer
+  (`workflow.arms.train_arm`, so any trainer's `fit`, resumable). Their gains on the
+  baseline's same seeds are what `predict` turns into expected-gain intervals.
 
-Both need torch, imported inside the functions: the diagnosis itself stays
-torch-free. Results are plain dicts (JSON-ready) kept in `Evidence.probes`.
+`lr` runs by default in `run` and `diagnose` when it is cheap: its steps fit the
+project's probe budget (`probe_steps`; 0 turns the default off). Trials run when
+their steps fit the same budget. Results are plain dicts (JSON-ready) kept in
+`Evidence.probes`.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
+from phases.diagnostic.answers import Recommendation
+from phases.diagnostic.evidence import Evidence
+from phases.diagnostic.predict import change_key
 from workflow.errors import ConfigError
 from workflow.trainer.config import TrainConfig
 
-__all__ = ["PROBES", "batch_probe", "lr_range_test", "run_probes", "steepest_descent"]
+__all__ = [
+    "LR_STEPS",
+    "PROBES",
+    "STOP_FACTOR",
+    "batch_probe",
+    "default_probes",
+    "lr_range_test",
+    "run_probes",
+    "steepest_descent",
+    "trial_candidates",
+    "trial_runs",
+]
 
-PROBES = ("lr", "batch")
-LR_START = 1e-7
-LR_END = 10.0
+PROBES = ("lr", "batch", "trials")
 LR_STEPS = 100
-SMOOTHING = 0.98  # exponential moving average of the loss, bias-corrected
-STOP_FACTOR = 4.0  # stop once the smoothed loss is 4x its best
-SKIP_START = 0.1  # the first 10% of the points are too noisy to judge a slope
-BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
-BATCH_STEPS = 5
-THROUGHPUT_SHARE = 0.9
+STOP_FACTOR = 4.0
+TRIAL_SEEDS = 2  # seeds of each trial run (the first of the project's)
+TRIAL_CANDIDATES = 3  # single changes probed, besides the set Phase 4 applies first
 
 
 def steepest_descent(lrs: Sequence[float], losses: Sequence[float]) -> float | None:
-    """The lr where `losses` (smoothed) falls fastest against log10(lr), before its minimum."""
-    n = len(losses)
-    if n < 5:
+    """The lr where `losses` falls fastest against log10(lr) (workflow.trainer.probe's)."""
+    from workflow.trainer.probe import steepest_descent as find
+
+    return find(lrs, losses)
+
+
+def lr_range_test(config: TrainConfig, *, seed: int = 0, steps: int = LR_STEPS,
+                  start_lr: float = 1e-7, end_lr: float = 10.0) -> dict[str, Any]:
+    """The built-in trainer's range test on a fresh model of `config`."""
+    from workflow.trainer.probe import lr_range_test as test
+
+    return test(config, seed=seed, steps=steps, start_lr=start_lr, end_lr=end_lr)
+
+
+def batch_probe(config: TrainConfig, *, seed: int = 0, sizes: Sequence[int] | None = None,
+                steps: int | None = None) -> dict[str, Any]:
+    """The built-in trainer's batch-size probe."""
+    from workflow.trainer import probe
+
+    return probe.batch_probe(config, seed=seed, sizes=sizes or probe.BATCH_SIZES,
+                             steps=steps or probe.BATCH_STEPS)
+
+
+def default_probes(given: Sequence[str], budget: int) -> list[str]:
+    """`given`, with the range test added when it is cheap: its steps fit `budget`."""
+    names = list(given)
+    if "lr" not in names and 0 < LR_STEPS <= budget:
+        names.append("lr")
+    return names
+
+
+def _offered(trainer: str) -> Callable[..., dict[str, Any]] | None:
+    """A user's trainer's own range test, if it offers one beside its `fit`."""
+    try:
+        from workflow.protocol import resolve_trainer_protocol  # type: ignore[import-not-found,unused-ignore]
+    except ImportError:
         return None
-    low = min(range(n), key=lambda i: losses[i])
-    start = min(int(n * SKIP_START), max(0, low - 2))
-    best, best_slope = None, 0.0
-    logs = [math.log10(lr) for lr in lrs]
-    for i in range(max(1, start), min(low + 1, n - 1)):
-        slope = (losses[i + 1] - losses[i - 1]) / (logs[i + 1] - logs[i - 1])
-        if slope < best_slope:
-            best, best_slope = i, slope
-    return float(lrs[best]) if best is not None else None
+    found = getattr(resolve_trainer_protocol(trainer), "lr_range_test", None)
+    return found if callable(found) else None
 
 
-def _setup(config: TrainConfig, seed: int) -> tuple[Any, Any, Any, Any]:
-    import torch
-
-    from workflow.trainer.data import load_data
-    from workflow.trainer.loop import resolve_device
-    from workflow.trainer.models import build_model
-
-    device = resolve_device(config.device)
-    data = load_data(config.data)
-    torch.manual_seed(seed)
-    model, _ = build_model(config.model, data.input_shape, data.num_classes)
-    return torch, device, data, model.to(device)
-
-
-def _optimizer(torch: Any, config: TrainConfig, parameters: Any, lr: float) -> Any:
-    from workflow.trainer.loop import make_optimizer
-
-    return make_optimizer(config, parameters, lr=lr)
-
-
-def lr_range_test(
-    config: TrainConfig,
-    *,
-    seed: int = 0,
-    steps: int = LR_STEPS,
-    start_lr: float = LR_START,
-    end_lr: float = LR_END,
-) -> dict[str, Any]:
-    """Run the range test on a fresh model of `config`; the curve and the suggested lr."""
-    if not 0 < start_lr < end_lr:
-        raise ConfigError(
-            f"lr range test: need 0 < start_lr < end_lr, but got {start_lr=}, {end_lr=}"
-        )
-    torch, device, data, model = _setup(config, seed)
-    import torch.nn.functional as F
-
-    train = data.train.to(device)
-    optimizer = _optimizer(torch, config, model.parameters(), start_lr)
-    generator = torch.Generator().manual_seed(seed)
-    batch = min(config.data.batch_size, len(train))
-    ratio = (end_lr / start_lr) ** (1 / max(1, steps - 1))
-    lrs: list[float] = []
-    raw: list[float] = []
-    smoothed: list[float] = []
-    average, best, stop_reason = 0.0, math.inf, "reached the last lr"
-    order = torch.randperm(len(train), generator=generator)
-    cursor = 0
-    model.train()
-    for step in range(steps):
-        lr = start_lr * ratio**step
-        for group in optimizer.param_groups:
-            group["lr"] = lr
-        if cursor + batch > len(order):
-            order, cursor = torch.randperm(len(train), generator=generator), 0
-        index = order[cursor : cursor + batch].to(device)
-        cursor += batch
-        loss = F.cross_entropy(model(train.x[index]), train.y[index],
-                               label_smoothing=config.training.label_smoothing)
-        value = float(loss.item())
-        if not math.isfinite(value):
-            stop_reason = f"the loss became {value} at lr {lr:.3g}"
-            break
-        average = SMOOTHING * average + (1 - SMOOTHING) * value
-        debiased = average / (1 - SMOOTHING ** (step + 1))
-        lrs.append(lr)
-        raw.append(value)
-        smoothed.append(debiased)
-        best = min(best, debiased)
-        if step > 0 and debiased > STOP_FACTOR * best:
-            stop_reason = f"the smoothed loss passed {STOP_FACTOR:g}x its best at lr {lr:.3g}"
-            break
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-    suggested = steepest_descent(lrs, smoothed)
-    low = min(range(len(smoothed)), key=lambda i: smoothed[i]) if smoothed else None
-    return {
-        "probe": "lr_range",
-        "seed": seed,
-        "steps_run": len(lrs),
-        "start_lr": start_lr,
-        "end_lr": end_lr,
-        "stop_reason": stop_reason,
-        "suggested_lr": suggested,
-        "min_loss_lr": lrs[low] if low is not None else None,
-        "lrs": lrs,
-        "losses": raw,
-        "smoothed": smoothed,
-        "current_lr": config.optimizer.lr,
-    }
-
-
-def batch_probe(
-    config: TrainConfig, *, seed: int = 0, sizes: Sequence[int] = BATCH_SIZES,
-    steps: int = BATCH_STEPS,
-) -> dict[str, Any]:
-    """Time training steps at each batch size; the throughput table and a suggested size."""
-    torch, device, data, model = _setup(config, seed)
-    import torch.nn.functional as F
-
-    train = data.train.to(device)
-    optimizer = _optimizer(torch, config, model.parameters(), config.optimizer.lr)
-    rows: list[dict[str, Any]] = []
-    for size in [s for s in sizes if s <= len(train)] or [len(train)]:
-        if device.type == "cuda":
-            torch.cuda.reset_peak_memory_stats(device)
-        index = torch.arange(size, device=device) % len(train)
-        x, y = train.x[index], train.y[index]
-        try:
-            for step in range(steps + 1):
-                if step == 1:  # the first step warms up kernels and allocations
-                    _sync(torch, device)
-                    started = time.perf_counter()
-                optimizer.zero_grad(set_to_none=True)
-                F.cross_entropy(model(x), y).backward()
-                optimizer.step()
-            _sync(torch, device)
-        except RuntimeError as exc:  # out of memory: the device holds no bigger batch
-            rows.append({"batch_size": size, "samples_per_sec": None, "error": str(exc)[:80]})
-            break
-        seconds = time.perf_counter() - started
-        memory = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-        rows.append({
-            "batch_size": size,
-            "samples_per_sec": size * steps / seconds if seconds > 0 else None,
-            "peak_memory_mb": memory / 2**20 if memory is not None else None,
-        })
-    speeds = {int(r["batch_size"]): float(r["samples_per_sec"])
-              for r in rows if r.get("samples_per_sec")}
-    best = max(speeds.values()) if speeds else None
-    suggested = next(
-        (size for size, speed in speeds.items() if best and speed >= THROUGHPUT_SHARE * best),
-        None,
-    )
-    return {
-        "probe": "batch",
-        "seed": seed,
-        "device": str(device),
-        "train_size": len(train),
-        "rows": rows,
-        "suggested_batch_size": suggested,
-        "current_batch_size": config.data.batch_size,
-    }
-
-
-def _sync(torch: Any, device: Any) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-
-
-def run_probes(config: TrainConfig, names: Sequence[str], *, seed: int = 0) -> dict[str, Any]:
-    """The probes named (`lr`, `batch`), keyed as `Evidence.probes` expects."""
+def run_probes(config: TrainConfig, names: Sequence[str], *, seed: int = 0,
+               trainer: str = "builtin") -> dict[str, Any]:
+    """The probes named (`lr`, `batch`), keyed as `Evidence.probes` expects (`trials` run
+    after a first diagnosis, `trial_runs`)."""
     unknown = [n for n in names if n not in PROBES]
     if unknown:
         raise ConfigError(f"--probe: unknown probe {unknown[0]!r} (allowed: {', '.join(PROBES)})")
     results: dict[str, Any] = {}
+    builtin = trainer == "builtin"
     if "lr" in names:
-        results["lr_range"] = lr_range_test(config, seed=seed)
+        own = None if builtin else _offered(trainer)
+        if builtin:
+            results["lr_range"] = lr_range_test(config, seed=seed)
+        elif own is not None:
+            results["lr_range"] = own(config, seed=seed, steps=LR_STEPS)
+        else:
+            results["not_applied"] = {"lr": f"the trainer {trainer} offers no lr range test "
+                                            "(an lr_range_test beside its fit)"}
     if "batch" in names:
-        results["batch"] = batch_probe(config, seed=seed)
+        if builtin:
+            results["batch"] = batch_probe(config, seed=seed)
+        else:
+            results.setdefault("not_applied", {})["batch"] = (
+                f"the batch probe times the built-in trainer's steps, not {trainer}'s")
     return results
+
+
+def trial_candidates(recs: Sequence[Recommendation]) -> list[tuple[str, dict[str, Any]]]:
+    """What to try: the leading single changes, and the set Phase 4's targeted attempt
+    applies (the HIGH and MEDIUM ones together), each once, as (name, changes)."""
+    out: list[tuple[str, dict[str, Any]]] = []
+    keys: set[str] = set()
+
+    def add(name: str, changes: dict[str, Any]) -> None:
+        key = change_key(changes)
+        if changes and key not in keys:
+            keys.add(key)
+            out.append((name, changes))
+
+    urgent = [r for r in recs if r.priority in ("HIGH", "MEDIUM")] or list(recs[:3])
+    combined: dict[str, Any] = {}
+    for rec in urgent:
+        combined.update(rec.changes)
+    add("+".join(r.id or r.name for r in urgent), combined)
+    for rec in recs[:TRIAL_CANDIDATES]:
+        add(rec.id or rec.name, dict(rec.changes))
+    return out
+
+
+def _steps(config: TrainConfig, train_size: int | None) -> int:
+    size = train_size or 10 * config.data.batch_size
+    return math.ceil(size / config.data.batch_size) * config.training.epochs
+
+
+def trial_runs(
+    ev: Evidence,
+    recs: Sequence[Recommendation],
+    root: Path,
+    *,
+    budget: int,
+    seeds: Sequence[int] | None = None,
+    workers: int | None = None,
+) -> dict[str, Any] | None:
+    """Train the trial candidates within `budget` steps; the `probes.trials` record.
+
+    None when not even one candidate fits the budget or the baseline has no usable seed.
+    Each candidate's folder is `root/<n>/seed-<s>/` (resumed when it is there).
+    """
+    from workflow.arms import train_arm
+
+    base = {run.seed: ev.best_row(run).get(ev.metric) for run in ev.usable}
+    chosen_seeds = [s for s in (seeds or sorted(base)) if s in base][:TRIAL_SEEDS]
+    if not chosen_seeds:
+        return None
+    sizes = [run.train_size for run in ev.runs if run.train_size]
+    train_size = min(sizes) if sizes else None
+    runs, spent, skipped = [], 0, []
+    for number, (name, changes) in enumerate(trial_candidates(recs), start=1):
+        config = ev.config.with_changes(changes, source=f"trial {name}")
+        cost = _steps(config, train_size) * len(chosen_seeds)
+        if spent + cost > budget:
+            skipped.append(name)
+            continue
+        spent += cost
+        arm = train_arm(f"trial-{number}", config, chosen_seeds, root / str(number),
+                        trainer=ev.trainer, workers=workers)
+        runs.append({"name": name, "key": change_key(changes), "changes": changes,
+                     "values": {str(s): arm.value(s, ev.metric) for s in chosen_seeds},
+                     "steps": cost})
+    if not runs:
+        return None
+    return {"seeds": chosen_seeds, "baseline": {str(s): base[s] for s in chosen_seeds},
+            "runs": runs, "steps": spent, "budget": budget, "skipped": skipped}

@@ -17,7 +17,9 @@ from typing import Any
 
 from phases.diagnostic.diagnosis import Diagnosis
 from phases.diagnostic.evidence import SUMMARY_METRICS, Evidence, mean, std
+from phases.diagnostic.predict import Record
 from phases.diagnostic.preview import preview_yaml
+from phases.diagnostic.record import outcome_rows
 from phases.diagnostic.rules import Finding, seed_advice
 from workflow import __version__
 from workflow.io import atomic_write_json, atomic_write_text
@@ -111,6 +113,7 @@ def report_context(
     plots: Sequence[dict[str, str]],
     preview: str,
     source: str,
+    record: Record | None = None,
 ) -> dict[str, Any]:
     """Everything the report template shows, JSON-ready (it is also the report's JSON twin)."""
     ev, p = diagnosis.evidence, diagnosis.plan
@@ -118,6 +121,18 @@ def report_context(
     rate = ev.target.is_rate
     by_id = {f.id: f for f in diagnosis.findings}
     probes = []
+    for name, why in (ev.probes.get("not_applied") or {}).items():
+        probes.append({"name": f"{name} probe", "result": f"does not apply: {why}"})
+    trials = ev.probes.get("trials")
+    if trials:
+        probes.append({
+            "name": "trial runs",
+            "result": f"{len(trials['runs'])} candidate change(s) trained on seeds "
+            f"{', '.join(str(s) for s in trials['seeds'])} ({trials['steps']} of "
+            f"{trials['budget']} steps); their gains set the expected gains marked 'probe'"
+            + (f"; over the budget: {', '.join(trials['skipped'])}" if trials["skipped"]
+               else ""),
+        })
     lr = ev.probes.get("lr_range")
     if lr:
         probes.append({
@@ -186,9 +201,13 @@ def report_context(
         ],
         "recommendations": [
             {**r.to_dict(), "change_text": _change_text(r.changes),
-             "gain_text": f"+{r.expected_gain[0]:g} to +{r.expected_gain[1]:g}"}
+             "gain_text": f"{r.expected_gain[0]:+g} to {r.expected_gain[1]:+g}",
+             "per_cost_text": f"{r.gain_per_cost:.1f} per {r.cost:g}x cost"}
             for r in p.recommendations
         ],
+        "not_applicable": [{"id": k, "why": v} for k, v in diagnosis.not_applicable.items()],
+        "withheld": list(p.withheld),
+        "earlier": [dict(row) for row in outcome_rows(record)] if record else [],
         "plan": {
             **p.to_dict(),
             "potential_text": f"{p.potential:.1f}",
@@ -233,6 +252,7 @@ def write_diagnosis(
     *,
     source: str,
     project_dir: Path | None = None,
+    record: Record | None = None,
 ) -> dict[str, Any]:
     """Write phase3/: plots, preview, findings.json, the report and its twin; return the context."""
     from workflow.reports import write_report
@@ -246,7 +266,8 @@ def write_diagnosis(
         f"Strategy: {p.strategy}. Each changed line says what changed and why."
     )
     preview = preview_yaml(diagnosis.evidence.config, p.recommendations, header=header)
-    context = report_context(diagnosis, project, plots=plots, preview=preview, source=source)
+    context = report_context(diagnosis, project, plots=plots, preview=preview, source=source,
+                             record=record)
     atomic_write_text(out_dir / PREVIEW_FILE, preview)
     atomic_write_json(out_dir / FINDINGS_FILE, {
         "project": project.name,
