@@ -13,7 +13,8 @@ paid it five times. `command_pool(workers)` gives the live pool, or starts one:
   (a test that changes any of them gets a fresh pool, never a stale import);
 - its workers die with the command and ignore Ctrl-C (`workflow.lifeline`);
   `discard()` ends them at once (Ctrl-C, a broken pool); the interpreter's exit
-  ends an idle pool.
+  ends an idle pool at once (a worker's own orderly exit, torch torn down, took
+  seconds on a busy machine) and lets a busy one finish its runs first.
 
 A worker reports epochs on one queue whose writes are synchronous
 (`SimpleQueue`): by the time a task's result is back, its epochs are in the
@@ -53,6 +54,7 @@ class WorkerPool:
         context = multiprocessing.get_context("spawn")
         self._events: Any = context.SimpleQueue()
         self.sink: EpochSink | None = None
+        self._submitted: list[Future[Any]] = []
         self._flushed: dict[int, threading.Event] = {}
         self._lock = threading.Lock()
         self._drain = threading.Thread(target=self._read, name="phasegate-epochs", daemon=True)
@@ -68,7 +70,13 @@ class WorkerPool:
         self._warming = [self._executor.submit(_warm, warm) for _ in range(workers)]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        return self._executor.submit(fn, *args)
+        future = self._executor.submit(fn, *args)
+        self._submitted = [f for f in self._submitted if not f.done()] + [future]
+        return future
+
+    def busy(self) -> bool:
+        """Whether a task (not a warm-up) is queued or running."""
+        return any(not f.done() for f in self._submitted)
 
     def pids(self) -> list[int]:
         """The worker processes' ids (a test counts them)."""
@@ -158,12 +166,21 @@ def report_epoch(seed: int, epoch: int, row: dict[str, float]) -> None:
         _EVENTS.put(("epoch", seed, epoch, row))
 
 
-@atexit.register
 def _close_at_exit() -> None:
     global _POOL
     pool, _POOL = _POOL, None
-    if pool is not None:
+    if pool is None:
+        return
+    if pool.busy():
         pool.close()
+    else:
+        pool.stop()
+
+
+# before concurrent.futures' own exit hook, which would wait for each idle worker's orderly
+# exit (threading's exit hooks run newest first, and before the atexit module's)
+_register = getattr(threading, "_register_atexit", atexit.register)
+_register(_close_at_exit)
 
 
 def _inherited(workers: int, trainer: str) -> str:
