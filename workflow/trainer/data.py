@@ -229,7 +229,9 @@ def _statistics(batches: Iterable[torch.Tensor]) -> tuple[torch.Tensor, torch.Te
 
 
 def _normalize(split: Split, mean: torch.Tensor, std: torch.Tensor) -> Split:
-    return Split((split.x.float() - mean) / std, split.y)
+    """`split` normalized in place: its tensor is the decoder's own copy, and a second
+    copy would double the in-memory path's peak."""
+    return Split(split.x.float().sub_(mean).div_(std), split.y)
 
 
 def _resize(x: torch.Tensor, size: int) -> torch.Tensor:
