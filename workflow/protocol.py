@@ -59,6 +59,7 @@ __all__ = [
 Task = Literal["classification", "regression", "other"]
 TASKS: tuple[Task, ...] = ("classification", "regression", "other")
 SPLITS = ("val", "test")
+BUILTIN_MODULE = "workflow.trainer.builtin"
 
 
 @dataclass(frozen=True)
@@ -143,6 +144,13 @@ class TrainerProtocol:
     @property
     def is_builtin(self) -> bool:
         return self.spec == "builtin"
+
+    @property
+    def builtin_runs(self) -> bool:
+        """Whether its runs are the built-in trainer's (its own `fit` wrapping phasegate's,
+        with the built-in `evaluate`): Phase 5 then exports and checks them as the built-in's."""
+        evaluate = self.evaluate
+        return self.is_builtin or getattr(evaluate, "__module__", None) == BUILTIN_MODULE
 
     def missing(self) -> list[str]:
         """What Phase 5 needs of this trainer and it lacks."""

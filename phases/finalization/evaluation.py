@@ -21,7 +21,8 @@ from phases.finalization.predictions import TestEvaluation
 from workflow.plots import new_figure, save_figure
 from workflow.stats import mcnemar
 
-__all__ = ["arm_metrics", "compare_on_test", "confusion_matrix", "plot_confusion", "wilson"]
+__all__ = ["arm_metrics", "compare_on_test", "compare_values", "confusion_matrix",
+           "paired_errors", "plot_confusion", "wilson"]
 
 Z95 = 1.959963984540054
 
@@ -122,3 +123,70 @@ def plot_confusion(
                               color="white" if data[i, j] > threshold else "black")
     figure.tight_layout()
     return save_figure(figure, path, dpi=100)
+
+
+def compare_values(evaluation: TestEvaluation, *, task: str,
+                   trainer_metrics: dict[str, dict[str, float]],
+                   final: str = "final", baseline: str = "baseline") -> dict[str, Any]:
+    """The content of test_metrics.json for a trainer whose task is not classification.
+
+    A regression is compared on the paired per-example squared errors (the same test
+    examples, baseline against final): their mean difference with a t interval and a
+    paired t-test; each arm's MSE, RMSE and MAE beside the trainer's own metrics. For any
+    other task the predictions are not errors phasegate can read, so the comparison is
+    the trainer's metrics alone, and the paired test is said not to apply.
+    """
+    n = evaluation.size
+    out: dict[str, Any] = {
+        "task": task, "n": n, "evaluated_at": evaluation.evaluated_at,
+        "predictions_sha256": evaluation.sha256, "trainer_metrics": trainer_metrics,
+        "mcnemar": None,
+        "not_applicable": ["McNemar's test, the confusion matrix and per-class metrics "
+                           f"(the task is {task}, not classification)"],
+    }
+    if task != "regression":
+        out["not_applicable"].append(
+            "a paired per-example test (phasegate cannot read the predictions of a "
+            f"{task} task as errors); the comparison is the trainer's own metrics")
+        out["comparison"] = None
+        return out
+    targets = np.asarray(evaluation.targets, dtype=np.float64)
+    errors = {}
+    for arm in (final, baseline):
+        predicted = np.asarray(evaluation.predictions[arm], dtype=np.float64)
+        squared = (predicted - targets) ** 2
+        errors[arm] = squared
+        out[arm] = {"mse": float(squared.mean()), "rmse": float(math.sqrt(squared.mean())),
+                    "mae": float(np.abs(predicted - targets).mean()),
+                    "mse_ci95": list(_t_interval(squared))}
+    out["comparison"] = paired_errors(errors[baseline], errors[final], a_name=baseline,
+                                      b_name=final)
+    return out
+
+
+def paired_errors(a: Any, b: Any, *, a_name: str = "baseline", b_name: str = "final"
+                  ) -> dict[str, Any]:
+    """Model b against model a on the same examples: the mean of (b's squared error - a's),
+    negative when b is better, with its 95% t interval and the paired t-test's p."""
+    from scipy import stats
+
+    diff = np.asarray(b, dtype=np.float64) - np.asarray(a, dtype=np.float64)
+    low, high = _t_interval(diff)
+    if len(diff) < 2 or float(np.std(diff)) == 0.0:
+        p = 1.0 if float(np.mean(diff)) == 0.0 else 0.0
+    else:
+        p = float(stats.ttest_rel(b, a).pvalue)
+    return {"method": "paired t-test on per-example squared errors", "n": int(len(diff)),
+            "mean_difference": float(diff.mean()), "ci95": [low, high], "p_value": p,
+            "model_a": a_name, "model_b": b_name}
+
+
+def _t_interval(values: Any) -> tuple[float, float]:
+    from scipy import stats
+
+    values = np.asarray(values, dtype=np.float64)
+    mean = float(values.mean())
+    if len(values) < 2:
+        return mean, mean
+    half = float(stats.t.ppf(0.975, len(values) - 1) * values.std(ddof=1) / math.sqrt(len(values)))
+    return mean - half, mean + half

@@ -22,10 +22,12 @@ recorded look at the test set is read back from its CSV, never taken again.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from phases.finalization import own_trainer
 from phases.finalization.evaluation import compare_on_test, plot_confusion
 from phases.finalization.predictions import PREDICTIONS_FILE, TestEvaluation, recorded_evaluation
 from phases.finalization.report import report_context
@@ -46,6 +48,7 @@ from workflow.inputs import changed_files, hash_files
 from workflow.io import atomic_write_json, read_json
 from workflow.machine import MACHINE, require, take
 from workflow.progress import Progress, QuietProgress
+from workflow.protocol import TrainerProtocol, resolve_trainer_protocol
 from workflow.stats import summarize
 from workflow.store import Store, now
 from workflow.trainer.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
@@ -102,6 +105,8 @@ def run_finalize(
                                 read_facts(store).phase5.test)
         require(store, ACTION)
         _precheck(store)
+        trainer = resolve_trainer_protocol(store.project.trainer)
+        own_trainer.check_trainer(trainer, store.name)  # before any training or look
 
         step("final training")
         chosen = chosen_config(store)
@@ -124,53 +129,13 @@ def run_finalize(
         base = baseline_selection(store, workers=workers, progress=shown)
         store.record(PHASE_DIR, {"baseline_selection": base.to_dict()}, who=who)
 
-        evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
-        model_dir = run_dir / MODEL_DIR
-        export_file = run_dir / PHASE_DIR / "export.json"
-        # once a look opened on the exported files they are never exported again: the look
-        # is completed on those very bytes (a fresh trace is not byte-identical)
-        opened = read_facts(store).phase5.test_look is not None
-        if not export_file.is_file() or (evaluation is None and not opened):
-            step("export")
-            export = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
-                                  selection=selection.to_dict())
-            atomic_write_json(export_file, export)
-        export = read_json(export_file)
-
-        if evaluation is None:
-            step("test set (the one look)")
-            models = {"final": model_dir / MODEL_FILE, "baseline": Path(base.checkpoint),
-                      "torchscript": model_dir / TORCHSCRIPT_FILE}
-            with open_test_split(store, who=who, models=models) as look:
-                look.predict("final", models["final"])
-                look.predict("baseline", models["baseline"])
-                look.predict_torchscript("torchscript", models["torchscript"], like="final")
-            evaluation = recorded_evaluation(store)
-            assert evaluation is not None
-        _check_torchscript(evaluation)
-        export["torchscript_verified"] = {
-            "fresh_process": True, "agree": evaluation.size, "of": evaluation.size}
-        store.record(PHASE_DIR, {"export": export}, who=who)
-
-        step("test comparison")
-        metrics = compare_on_test(evaluation)
-        atomic_write_json(run_dir / METRICS_FILE, metrics)
-        names = metrics["class_names"]
-        plots = {}
-        for arm in ("final", "baseline"):
-            path = plot_confusion(run_dir / PLOTS_DIR / f"confusion_{arm}.png",
-                                  metrics[arm]["confusion"], names,
-                                  title=f"{arm} model on the test set ({metrics['n']} examples)")
-            plots[arm] = f"plots/{path.name}"
-        test_facts = {
-            "n": metrics["n"],
-            "final_accuracy": metrics["final"]["accuracy"],
-            "baseline_accuracy": metrics["baseline"]["accuracy"],
-            "accuracy_difference": metrics["accuracy_difference"],
-            "final_macro_f1": metrics["final"]["macro_f1"],
-            "final_balanced_accuracy": metrics["final"]["balanced_accuracy"],
-        }
-        store.record(PHASE_DIR, {"test": test_facts, "mcnemar": metrics["mcnemar"]}, who=who)
+        if trainer.builtin_runs:
+            metrics, export, plots = _builtin_look(store, selection, base, who=who, step=step)
+        else:
+            metrics, export, plots = _own_look(store, trainer, selection, base, who=who,
+                                               step=step)
+        test_facts = own_trainer.test_facts(metrics, metric)
+        store.record(PHASE_DIR, test_facts, who=who)
 
         step("report")
         context_args = {"chosen": chosen, "selection": selection, "baseline_selection": base,
@@ -181,13 +146,94 @@ def run_finalize(
         _write_report(store, **context_args)
         store.record(PHASE_DIR, {"completed": True, "completed_at": now()}, who=who)
 
-        final_acc, base_acc = metrics["final"]["accuracy"], metrics["baseline"]["accuracy"]
-        take(store, TRANSITION, who,
-             f"Phase 5: test accuracy {final_acc:.4f} vs baseline {base_acc:.4f}")
+        take(store, TRANSITION, who, f"Phase 5: {_headline(test_facts['test'])}")
         _write_report(store, **context_args)  # now with the finalize time and gate record
         record_card_files(store, who=who)
-    return Finalization(store.name, False, run_dir / REPORT_FILE, model_dir,
-                        TestFact.model_validate(test_facts))
+    return Finalization(store.name, False, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
+                        TestFact.model_validate(test_facts["test"]))
+
+
+def _builtin_look(store: Store, selection: Selection, base: Selection, *, who: str,
+                  step: Callable[[str], None]
+                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Export, the one test look and the comparison, for phasegate's own trainer."""
+    run_dir = store.run_dir
+    evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
+    model_dir = run_dir / MODEL_DIR
+    export_file = run_dir / PHASE_DIR / "export.json"
+    # once a look opened on the exported files they are never exported again: the look
+    # is completed on those very bytes (a fresh trace is not byte-identical)
+    opened = read_facts(store).phase5.test_look is not None
+    if not export_file.is_file() or (evaluation is None and not opened):
+        step("export")
+        export = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
+                              selection=selection.to_dict())
+        atomic_write_json(export_file, export)
+    export = read_json(export_file)
+
+    if evaluation is None:
+        step("test set (the one look)")
+        models = {"final": model_dir / MODEL_FILE, "baseline": Path(base.checkpoint),
+                  "torchscript": model_dir / TORCHSCRIPT_FILE}
+        with open_test_split(store, who=who, models=models) as look:
+            look.predict("final", models["final"])
+            look.predict("baseline", models["baseline"])
+            look.predict_torchscript("torchscript", models["torchscript"], like="final")
+        evaluation = recorded_evaluation(store)
+        assert evaluation is not None
+    _check_torchscript(evaluation)
+    export["torchscript_verified"] = {
+        "fresh_process": True, "agree": evaluation.size, "of": evaluation.size}
+    store.record(PHASE_DIR, {"export": export}, who=who)
+
+    step("test comparison")
+    metrics = compare_on_test(evaluation)
+    metrics["task"] = "classification"
+    atomic_write_json(run_dir / METRICS_FILE, metrics)
+    names = metrics["class_names"]
+    plots = {}
+    for arm in ("final", "baseline"):
+        path = plot_confusion(run_dir / PLOTS_DIR / f"confusion_{arm}.png",
+                              metrics[arm]["confusion"], names,
+                              title=f"{arm} model on the test set ({metrics['n']} examples)")
+        plots[arm] = f"plots/{path.name}"
+    return metrics, export, plots
+
+
+def _own_look(store: Store, trainer: TrainerProtocol, selection: Selection, base: Selection, *,
+              who: str, step: Callable[[str], None]
+              ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Export, the one test look and the comparison through a user's trainer (own_trainer)."""
+    run_dir = store.run_dir
+    export_file = run_dir / PHASE_DIR / "export.json"
+    evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
+    opened = read_facts(store).phase5.test_look is not None
+    if not export_file.is_file() or (evaluation is None and not opened):
+        step("export")
+        atomic_write_json(export_file, own_trainer.export_own(trainer, selection,
+                                                              run_dir / MODEL_DIR))
+    export = read_json(export_file)
+    if evaluation is None:
+        step("test set (the one look)")
+        own_trainer.look_own(store, trainer, selection, base, who=who)
+    store.record(PHASE_DIR, {"export": export}, who=who)
+    step("test comparison")
+    metrics, plots = own_trainer.compare_own(store, trainer, run_dir / PLOTS_DIR)
+    atomic_write_json(run_dir / METRICS_FILE, metrics)
+    return metrics, export, plots
+
+
+def _headline(test: dict[str, Any]) -> str:
+    """The test set's result in one line, for the finalize move's note."""
+    if test.get("final_accuracy") is not None:
+        return (f"test accuracy {test['final_accuracy']:.4f} vs baseline "
+                f"{test['baseline_accuracy']:.4f}")
+    measure = test.get("measure") or "metric"
+
+    def fmt(value: float | None) -> str:
+        return "not reported" if value is None else f"{value:.4f}"
+    return (f"test {measure} {fmt(test.get('final_value'))} vs baseline "
+            f"{fmt(test.get('baseline_value'))}")
 
 
 def card_files(store: Store) -> list[Path]:
@@ -195,7 +241,9 @@ def card_files(store: Store) -> list[Path]:
     numbers, the report, the chosen config and the baseline model it was compared with."""
     run_dir = store.run_dir
     phase5 = read_facts(store).phase5
-    files = [run_dir / MODEL_DIR / MODEL_FILE, run_dir / MODEL_DIR / TORCHSCRIPT_FILE,
+    exported = sorted(p for p in (run_dir / MODEL_DIR).rglob("*") if p.is_file())
+    files = [*(exported or [run_dir / MODEL_DIR / MODEL_FILE,
+                            run_dir / MODEL_DIR / TORCHSCRIPT_FILE]),
              run_dir / PREDICTIONS_FILE, run_dir / METRICS_FILE,
              run_dir / PHASE_DIR / "export.json", run_dir / REPORT_FILE,
              run_dir / REPORT_FILE.replace(".md", ".json")]
@@ -275,6 +323,13 @@ def _write_report(store: Store, **context_args: Any) -> Path:
 
     if not context_args:
         context_args = _rebuild(store)
+    if own_trainer.is_own(store):  # known only through the protocol: its own report
+        from phases.finalization.report_own import TEMPLATE as OWN
+        from phases.finalization.report_own import own_report_context
+
+        return write_report(store.run_dir / REPORT_FILE, OWN,
+                            own_report_context(store, **context_args),
+                            project_dir=store.project_dir)
     context = report_context(store, **context_args)
     return write_report(store.run_dir / REPORT_FILE, TEMPLATE, context,
                         project_dir=store.project_dir)

@@ -25,6 +25,7 @@ __all__ = [
     "PREDICTIONS_FILE",
     "TestEvaluation",
     "read_meta",
+    "read_trainer_metrics",
     "recorded_evaluation",
     "write_predictions",
 ]
@@ -39,8 +40,8 @@ class TestEvaluation:
 
     __test__ = False  # not a pytest class, despite the name
 
-    targets: list[int]
-    predictions: dict[str, list[int]]
+    targets: list[Any]  # class indices (int) for a classifier, numbers for a regression
+    predictions: dict[str, list[Any]]
     class_names: list[str]
     evaluated_at: str
     by: str
@@ -81,7 +82,7 @@ def recorded_evaluation(store: Store) -> TestEvaluation | None:
     )
 
 
-def write_predictions(path: Path, targets: list[int], predictions: Mapping[str, list[int]]) -> None:
+def write_predictions(path: Path, targets: list[Any], predictions: Mapping[str, list[Any]]) -> None:
     """index,target,<arm>... one row per test example."""
     arms = list(predictions)
     for arm in arms:
@@ -92,11 +93,24 @@ def write_predictions(path: Path, targets: list[int], predictions: Mapping[str, 
     writer = csv.writer(buffer, lineterminator="\n")
     writer.writerow(["index", "target", *arms])
     for i, target in enumerate(targets):
-        writer.writerow([i, target, *(predictions[a][i] for a in arms)])
+        writer.writerow([i, _cell(target), *(_cell(predictions[a][i]) for a in arms)])
     atomic_write_text(path, buffer.getvalue())
 
 
-def read_predictions(path: Path) -> tuple[list[int], dict[str, list[int]]]:
+def _cell(value: Any) -> str:
+    # a class index as itself, a number with every digit (repr round-trips a float)
+    return repr(float(value)) if isinstance(value, float) else str(int(value))
+
+
+def _number(text: str) -> int | float:
+    """A saved value: an int where it was one (a class), else a float."""
+    try:
+        return int(text)
+    except ValueError:
+        return float(text)
+
+
+def read_predictions(path: Path) -> tuple[list[Any], dict[str, list[Any]]]:
     """The targets and each arm's predictions of a saved CSV."""
     try:
         with open(path, newline="") as handle:
@@ -104,8 +118,8 @@ def read_predictions(path: Path) -> tuple[list[int], dict[str, list[int]]]:
         if not rows or rows[0][:2] != ["index", "target"]:
             raise StateError(f"{path}: expected a header index,target,<arm>...")
         arms = rows[0][2:]
-        targets = [int(r[1]) for r in rows[1:]]
-        predictions = {arm: [int(r[2 + k]) for r in rows[1:]] for k, arm in enumerate(arms)}
+        targets = [_number(r[1]) for r in rows[1:]]
+        predictions = {arm: [_number(r[2 + k]) for r in rows[1:]] for k, arm in enumerate(arms)}
     except (ValueError, IndexError, UnicodeDecodeError) as exc:
         raise StateError(f"{path}: not a predictions file ({exc.__class__.__name__})") from None
     return targets, predictions
@@ -117,3 +131,10 @@ def read_meta(path: Path) -> dict[str, Any]:
     meta = read_json(path.parent / Path(META_FILE).name)
     return {"arms": list(predictions), "class_names": list(meta.get("class_names", [])),
             "split": dict(meta.get("split", {}))}
+
+
+def read_trainer_metrics(store: Store) -> dict[str, dict[str, float]]:
+    """Each arm's metrics as the trainer's `evaluate` computed them on the test split
+    (saved beside the predictions; empty for phasegate's own trainer)."""
+    path = store.run_dir / META_FILE
+    return dict(read_json(path).get("metrics", {})) if path.is_file() else {}

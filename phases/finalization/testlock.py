@@ -63,6 +63,7 @@ from phases.finalization.predictions import (
 from workflow.errors import (
     ConfigError,
     DataError,
+    PluginError,
     StateError,
     TestSetLocked,
     WorkFailed,
@@ -72,6 +73,7 @@ from workflow.facts import read_facts
 from workflow.facts._phase5 import TestLookFact
 from workflow.inputs import relative
 from workflow.io import atomic_write_json, sha256_file
+from workflow.protocol import Evaluation, TrainerProtocol
 from workflow.store import Store, now
 
 if TYPE_CHECKING:
@@ -156,15 +158,16 @@ class TestSession:
     def __init__(self, store: Store, look: TestLookFact) -> None:
         self._store = store
         self._look = look
-        self._targets: list[int] | None = None
+        self._targets: list[Any] | None = None
         self._class_names: list[str] = []
         self._split: dict[str, Any] = {}
         self._inputs: dict[str, torch.Tensor] = {}  # per data-split key: the raw test inputs
         self._arm_inputs: dict[str, str] = {}
-        self.predictions: dict[str, list[int]] = {}
+        self.predictions: dict[str, list[Any]] = {}
+        self._metrics: dict[str, dict[str, float]] = {}  # a user's trainer's own, by arm
 
     @property
-    def targets(self) -> list[int]:
+    def targets(self) -> list[Any]:
         if self._targets is None:
             raise WrongState("no arm was evaluated yet: the test targets are not loaded")
         return list(self._targets)
@@ -182,6 +185,30 @@ class TestSession:
         self._arm_inputs[arm] = key
         self.predictions[arm] = predicted
         return list(predicted)
+
+    def evaluate(self, arm: str, run_dir: Path, model_file: Path, trainer: TrainerProtocol
+                 ) -> Evaluation:
+        """A user's trainer's `evaluate(run_dir, "test")`: the one moment phasegate asks a
+        trainer for the test split. `model_file` is the file the look opened on for `arm`."""
+        self._new_arm(arm, model_file)
+        if trainer.evaluate is None:
+            raise TestSetLocked(f"trainer {trainer.spec!r} has no evaluate: the test split "
+                                "is never read without one")
+        run_dir = Path(run_dir)
+        result = trainer.evaluate(run_dir, "test")  # the door, for a trainer of the user's
+        if not isinstance(result, Evaluation):
+            raise PluginError(f"trainer {trainer.spec!r}: evaluate returned "
+                              f"{type(result).__name__}, not a workflow.protocol.Evaluation")
+        targets = list(result.targets)
+        if self._targets is not None and targets != self._targets:
+            raise DataError(f"arm {arm!r} has different test targets ({len(targets)} examples) "
+                            "than the arms before it: baseline and final must be compared on "
+                            "the same examples")
+        self._targets = targets
+        self._class_names = [str(c) for c in result.class_names]
+        self._metrics[arm] = {k: float(v) for k, v in result.metrics.items()}
+        self.predictions[arm] = list(result.predictions)
+        return result
 
     def predict_torchscript(self, arm: str, path: Path, *, like: str) -> list[int]:
         """Predictions of the TorchScript file `path`, loaded in a fresh Python process,
@@ -247,7 +274,8 @@ class TestSession:
         arms = list(self.predictions)
         # the metadata first: a CSV on disk always has its metadata beside it
         atomic_write_json(self._store.run_dir / META_FILE, {
-            "arms": arms, "class_names": self._class_names, "split": self._split})
+            "arms": arms, "class_names": self._class_names, "split": self._split,
+            "metrics": self._metrics})
         write_predictions(self._store.run_dir / PREDICTIONS_FILE, self._targets, self.predictions)
         return _record(self._store, who, arms, self._class_names, self._split, recovered=False)
 

@@ -2,6 +2,7 @@
 
 A test that kills a run in the middle of Phase 4 needs Phase 4 to last long enough
 to be caught there; the delay changes when epochs end, never what they compute.
+Its `evaluate` and `export` are the built-in trainer's (the protocol, workflow.protocol).
 """
 
 from __future__ import annotations
@@ -14,6 +15,9 @@ from typing import Any
 
 from workflow.trainer import RunResult
 from workflow.trainer import fit as builtin_fit
+from workflow.trainer.builtin import evaluate, export
+
+__all__ = ["evaluate", "export", "fit"]
 
 
 def fit(

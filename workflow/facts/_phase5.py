@@ -10,6 +10,7 @@ __all__ = [
     "FinalSourceFact",
     "FinalTrainingFact",
     "McNemarFact",
+    "PairedFact",
     "Phase5Facts",
     "SelectionFact",
     "TestFact",
@@ -50,16 +51,39 @@ class SelectionFact(FactsModel):
 
 
 class TestFact(FactsModel):
-    """The test set's headline numbers, final model against baseline."""
+    """The test set's headline numbers, final model against baseline.
+
+    A classifier's are accuracies; a regression's its test MSE (`final_value`,
+    `baseline_value`, `difference`, with `measure` "mse"); another task's the
+    trainer's own metric, named in `measure`. What does not apply is left None.
+    """
 
     __test__ = False  # not a pytest test class, despite the name
 
     n: int
-    final_accuracy: float
-    baseline_accuracy: float
-    accuracy_difference: float
-    final_macro_f1: float
-    final_balanced_accuracy: float
+    task: str = "classification"
+    final_accuracy: float | None = None
+    baseline_accuracy: float | None = None
+    accuracy_difference: float | None = None
+    final_macro_f1: float | None = None
+    final_balanced_accuracy: float | None = None
+    measure: str | None = None
+    final_value: float | None = None
+    baseline_value: float | None = None
+    difference: float | None = None
+
+
+class PairedFact(FactsModel):
+    """Baseline (a) against final (b) on the same test examples, for a regression: the
+    mean difference of their per-example squared errors (negative: b is better)."""
+
+    method: str
+    n: int
+    mean_difference: float
+    ci95: list[float]
+    p_value: float
+    model_a: str
+    model_b: str
 
 
 class McNemarFact(FactsModel):
@@ -123,6 +147,8 @@ class Phase5Facts(FactsModel):
     test_evaluations: int | None = None
     test: TestFact | None = None
     mcnemar: McNemarFact | None = None
+    paired: PairedFact | None = None  # a regression's test comparison (McNemar's, a class's)
+    not_applicable: list[str] | None = None  # the test comparisons the task rules out, and why
     completed: bool | None = None
     completed_at: str | None = None
     # every file the model card reports on, by path relative to the run directory, and its
