@@ -42,7 +42,12 @@ def make_folder(root: Path, images: int, source: int) -> None:
 
 def one_path(root: str, path: str, size: int, epochs: int, workers: int, budget: int) -> None:
     """Train once in this process and print one JSON line: speed and this process's peak."""
-    import workflow.trainer.loop  # noqa: F401  (torch and the trainer, before the baseline)
+    # torch, the trainer and the decoders imported before the baseline is taken
+    import PIL.Image  # noqa: F401
+    import sklearn.datasets  # noqa: F401
+    import torchvision.datasets  # noqa: F401
+
+    import workflow.trainer.loop  # noqa: F401
     from workflow.trainer import fit
 
     data = {"dataset": "imagefolder", "root": root, "image_size": size, "batch_size": 64,

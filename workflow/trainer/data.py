@@ -30,7 +30,7 @@ from workflow.trainer.config import IMAGE_ONLY_AUGMENTATIONS, DataConfig
 from workflow.trainer.sources import Part, decoded_bytes, load_source
 from workflow.trainer.streaming import Batch, LoaderPlan, StreamSplit, plan
 
-STATS_BATCH = 256  # samples per pass of the training statistics, on both paths alike
+STATS_BATCH = 64  # samples per pass of the training statistics, on both paths alike
 
 
 @dataclass

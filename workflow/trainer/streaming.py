@@ -24,7 +24,7 @@ MIB = 2**20
 # is held in memory: room is left for the model, its optimizer, a second seed's worker
 DEFAULT_BUDGET_SHARE = 0.25
 FALLBACK_BUDGET = 4 * 2**30  # where the OS does not say how much memory there is
-STREAM_EVAL_BATCH = 256
+STREAM_EVAL_BATCH = 256  # samples a batch when evaluating a streamed split
 Batch = tuple[torch.Tensor, torch.Tensor]  # inputs and labels, on the split's device
 
 
@@ -128,9 +128,10 @@ class StreamSplit:
             yield self._ready(x), y.to(self._device, non_blocking=self.pinned)
 
     def in_order(self, size: int) -> Iterator[Batch]:
-        """The whole split in order, `size` samples a batch (evaluation)."""
-        n = len(self)
-        return self.batches(torch.arange(n).split(size))
+        """The whole split in order, `size` samples a batch (evaluation), at most
+        STREAM_EVAL_BATCH: every worker prefetches batches, and a large one times each
+        worker's prefetch is what streaming exists to avoid holding."""
+        return self.batches(torch.arange(len(self)).split(min(size, STREAM_EVAL_BATCH)))
 
     def raw_batches(self, size: int) -> Iterator[torch.Tensor]:
         """The decoded samples in order, before normalization (its statistics need them)."""
@@ -153,4 +154,4 @@ class StreamSplit:
     def _ready(self, x: torch.Tensor) -> torch.Tensor:
         # pinned pages copy to the GPU while the previous step still runs
         x = x.to(self._device, non_blocking=self.pinned).float()
-        return (x - self.mean) / self.std
+        return x.sub_(self.mean).div_(self.std)  # the loader's batch is ours: no second copy
