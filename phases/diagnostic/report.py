@@ -137,8 +137,9 @@ def report_context(
     if lr:
         probes.append({
             "name": "learning-rate range test",
-            "result": f"suggested lr {_fmt(lr['suggested_lr'])} (steepest descent of the "
-            f"smoothed loss; lowest loss at lr {_fmt(lr['min_loss_lr'])}); "
+            "result": f"suggested lr {_fmt(lr['suggested_lr'])} (the smaller of the steepest "
+            f"descent of the smoothed loss, {_fmt(lr.get('steepest_lr'))}, and a tenth of the "
+            f"lr of the lowest loss, {_fmt(lr['min_loss_lr'])}); "
             f"{lr['steps_run']} steps, stopped because {lr['stop_reason']}; current lr "
             f"{_fmt(lr['current_lr'])}",
         })

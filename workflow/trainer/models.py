@@ -46,7 +46,7 @@ def build_model(
     else:
         func = load_callable(config.name, role="model")  # the contract: plugins.CONTRACTS
         generic = {knob: getattr(config, knob) for knob in declared_knobs(func)
-                   if knob not in config.kwargs}
+                   if knob not in config.kwargs and getattr(config, knob) is not None}
         try:
             model = func(num_classes=num_classes, input_shape=input_shape, **generic,
                          **config.kwargs)

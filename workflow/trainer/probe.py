@@ -9,7 +9,9 @@ trainer has its own data and model: these do not apply to it.
   lr grows exponentially from tiny to huge, smooth the loss, stop once it passes
   four times its best; the suggestion is the steepest descent of the smoothed
   loss against log lr (Smith, 2017; the fastai "lr finder"). Its first step, at a
-  negligible lr, is the loss at initialization, recorded beside ln(classes).
+  negligible lr, is the loss at initialization, recorded beside ln(classes). The
+  suggestion is the smaller of the steepest descent and a tenth of the lowest
+  loss's lr.
 - `batch_probe`: time a few training steps at each power-of-two batch size the
   training split allows; the smallest batch reaching 90% of the best throughput.
 """
@@ -129,8 +131,14 @@ def lr_range_test(
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
-    suggested = steepest_descent(lrs, smoothed)
+    steepest = steepest_descent(lrs, smoothed)
     low = min(range(len(smoothed)), key=lambda i: smoothed[i]) if smoothed else None
+    # the suggestion: the steepest descent, but never above a tenth of the lr of the lowest
+    # loss (fastai's "minimum / 10"): the steepest point of a short test often lies where
+    # a whole run already bounces
+    candidates = [v for v in (steepest, lrs[low] / 10 if low is not None else None)
+                  if v is not None]
+    suggested = min(candidates) if candidates else None
     return {
         "probe": "lr_range",
         "seed": seed,
@@ -139,6 +147,7 @@ def lr_range_test(
         "end_lr": end_lr,
         "stop_reason": stop_reason,
         "suggested_lr": suggested,
+        "steepest_lr": steepest,
         "min_loss_lr": lrs[low] if low is not None else None,
         "lrs": lrs,
         "losses": raw,
