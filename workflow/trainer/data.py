@@ -186,9 +186,18 @@ def _decode(part: Part, pick: torch.Tensor | None, config: DataConfig) -> Split:
         # never costs the whole dataset's memory
         return Split(part.prepare(part.tensor[positions]).contiguous(), y)
     subset = torch.utils.data.Subset(part.dataset, positions.tolist())
-    loader = torch.utils.data.DataLoader(subset, batch_size=256, num_workers=config.workers)
-    xs = [x for x, _ in loader]
-    return Split(torch.cat(xs).float(), y)
+    loader = torch.utils.data.DataLoader(subset, batch_size=STATS_BATCH,
+                                         num_workers=config.workers)
+    x: torch.Tensor | None = None
+    start = 0
+    for batch, _ in loader:
+        if x is None:  # filled batch by batch: the data is held once, never twice
+            x = torch.empty((len(positions), *batch.shape[1:]), dtype=torch.float32)
+        x[start : start + len(batch)] = batch
+        start += len(batch)
+    if x is None:
+        raise DataError(f"dataset {config.dataset!r}: {part.origin} has no samples")
+    return Split(x, y)
 
 
 def _stream(part: Part, pick: torch.Tensor | None, config: DataConfig,
