@@ -21,7 +21,6 @@ if TYPE_CHECKING:
 __all__ = ["FewSteps", "steps"]
 
 FEW_STEPS_PER_EPOCH = 4
-FEW_STEPS_TOTAL = 200
 STEPS_PER_EPOCH_WANTED = 16  # the batch recommended gives at least this many steps an epoch
 SMALLEST_BATCH = 16
 
@@ -48,15 +47,17 @@ class FewSteps(Rule):
         if counted is None:
             return None
         size, per_epoch, total = counted
-        if per_epoch >= FEW_STEPS_PER_EPOCH and total >= FEW_STEPS_TOTAL:
+        # the batch is the cause only when an epoch is a handful of steps; a short run of
+        # many-step epochs is too few epochs (not_converged's to say)
+        if per_epoch >= FEW_STEPS_PER_EPOCH:
             return None
         fall = loss_fall(ev)
         slow = fall is not None and fall.slow
         severity: Severity = "high" if slow else "low"
         batch = ev.config.data.batch_size
-        text = (f"batch {batch} on {size} training samples is {per_epoch} steps an epoch, "
-                f"{total} in the whole run (under {FEW_STEPS_PER_EPOCH} an epoch or "
-                f"{FEW_STEPS_TOTAL} in all) at lr {ev.config.optimizer.lr:g}")
+        text = (f"batch {batch} on {size} training samples is {per_epoch} steps an epoch "
+                f"(under {FEW_STEPS_PER_EPOCH}), {total} in the whole run, at lr "
+                f"{ev.config.optimizer.lr:g}")
         if fall is not None:
             text += f"; train loss fell {100 * fall.reduction:.0f}% over the run"
         return self.found(severity, {"batch_size": batch, "train_size": size,
