@@ -28,13 +28,20 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         "not trained again), or import your own histories, and record the baseline facts; "
         "allowed until Phase 4 starts (a rerun after diagnose asks for diagnose again)",
         example="phasegate baseline myproj\n"
-        "  phasegate baseline myproj --import my_runs/   # my_runs/seed-0/history.csv, ...",
+        "  phasegate baseline myproj --import my_runs/   # my_runs/seed-0/history.csv, ...\n"
+        "  phasegate baseline myproj --import lightning_logs/   # seed-0/version_0/metrics.csv",
     )
     baseline.add_argument("name", help="project name")
     baseline.add_argument(
         "--import", dest="import_dir", type=Path, metavar="DIR", default=None,
-        help="take DIR/seed-<n>/history.csv (the trainer's columns: epoch, train_loss, "
-        "train_accuracy, val_loss, val_accuracy at least) instead of training",
+        help="take DIR/seed-<n>/ instead of training: a history.csv (the trainer's columns: "
+        "epoch, train_loss, val_loss and the target metric at least), a Lightning CSVLogger "
+        "folder (metrics.csv below it) or a TensorBoard log folder (event files below it)",
+    )
+    baseline.add_argument(
+        "--format", dest="import_format", default="auto",
+        choices=("auto", "phasegate", "lightning", "tensorboard"),
+        help="what DIR's seed folders hold (default: auto, found from their files)",
     )
     add_workers(baseline)
     _add_common(baseline)
@@ -81,7 +88,12 @@ def _baseline(args: argparse.Namespace) -> int:
         )
     who = whoami(args.by)
     if args.import_dir is not None:
-        evidence = run_baseline(store, import_dir=args.import_dir, who=who)
+        from workflow.imports import convert_import
+
+        # Lightning CSVLogger and TensorBoard folders become phasegate's history.csv first
+        folder = convert_import(args.import_dir, store.run_dir / "baseline-import",
+                                args.import_format)
+        evidence = run_baseline(store, import_dir=folder, who=who)
     else:
         workers = args.workers if args.workers is not None else store.project.workers
         evidence = run_baseline(store, workers=workers,
