@@ -34,6 +34,7 @@ from workflow.errors import ConfigError, PluginError
 from workflow.io import load_model
 from workflow.metric import Metric
 from workflow.plugins import importable_from
+from workflow.tracking import Tracking
 from workflow.trainer.config import MAX_SEED, Seed
 
 __all__ = [
@@ -162,6 +163,8 @@ class ProjectConfig(BaseModel):
     probe_steps: int = Field(default=1000, ge=0, le=10**8)
     sweep: SweepChoice = Field(default_factory=SweepChoice)
     workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
+    # every run logged to MLflow and/or TensorBoard (workflow.tracking)
+    tracking: Tracking = Field(default_factory=Tracking)
 
     @field_validator("seeds", "fresh_seeds")
     @classmethod
@@ -235,6 +238,7 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
             load_class(config.strategy, role="strategy", base=Strategy)
         except PluginError as exc:
             raise type(exc)(f"{path}: {exc}") from None
+    _check_tracking(path, config)
     baseline = (path.parent / config.baseline.expanduser()).resolve()
     if require_baseline and not baseline.is_file():
         raise ConfigError(f"{path}: baseline: file not found: {str(baseline)!r}")
@@ -244,4 +248,16 @@ def load_project(path: str | os.PathLike[str], *, require_baseline: bool = True)
         if not space.is_file():
             raise ConfigError(f"{path}: sweep.space: file not found: {str(space)!r}")
         sweep = sweep.model_copy(update={"space": space})
-    return config.model_copy(update={"baseline": baseline, "sweep": sweep})
+    return config.model_copy(update={"baseline": baseline, "sweep": sweep,
+                                     "tracking": config.tracking.resolved(path.parent)})
+
+
+def _check_tracking(path: Path, config: ProjectConfig) -> None:
+    """A tracker the project asks for must be installed: said at init, not after a run."""
+    import importlib.util
+
+    for field, module, extra in (("mlflow", "mlflow", "mlflow"),
+                                 ("tensorboard", "tensorboard", "tensorboard")):
+        if getattr(config.tracking, field) is not None and importlib.util.find_spec(module) is None:
+            raise ConfigError(f"{path}: tracking.{field}: the {module} package is not installed "
+                              f"(pip install 'phasegate[{extra}]')")

@@ -114,6 +114,7 @@ def _finalize(args: argparse.Namespace) -> int:
     workers = args.workers if args.workers is not None else store.project.workers
     result = run_finalize(store, progress=RichProgress(json=args.json), who=whoami(args.by),
                           workers=workers)
+    _track(store)
     phase5 = read_facts(store).phase5
     test = phase5.test.model_dump(mode="json") if phase5.test else {}
     mcnemar = phase5.mcnemar.model_dump(mode="json") if phase5.mcnemar else {}
@@ -124,12 +125,32 @@ def _finalize(args: argparse.Namespace) -> int:
                     "test": test, "mcnemar": mcnemar, "next": following})
         return EXIT_OK
     done = "was already finalized" if result.already else "is finalized"
-    print(f"{store.name} {done}: test accuracy {100 * test['final_accuracy']:.2f}% (final) vs "
-          f"{100 * test['baseline_accuracy']:.2f}% (baseline) on {test['n']} examples; McNemar "
-          f"p = {mcnemar['p_value']:.4g}")
+    if test.get("final_accuracy") is not None:
+        print(f"{store.name} {done}: test accuracy {100 * test['final_accuracy']:.2f}% (final) "
+              f"vs {100 * test['baseline_accuracy']:.2f}% (baseline) on {test['n']} examples; "
+              f"McNemar p = {mcnemar['p_value']:.4g}")
+    else:  # another task: its measure, and the paired test where one applies
+        paired = phase5.paired
+        compared = f"; paired p = {paired.p_value:.4g}" if paired is not None else ""
+        print(f"{store.name} {done}: test {test.get('measure')} {test.get('final_value')} "
+              f"(final) vs {test.get('baseline_value')} (baseline) on {test['n']} examples"
+              f"{compared}")
     print(f"report: {result.report}\nmodel: {result.model_dir}")
     print(f"next: {following}")
     return EXIT_OK
+
+
+def _track(store: Store) -> list[str]:
+    """Log the project's runs not logged yet, when its file asks for tracking (which backends
+    logged how many runs)."""
+    from workflow.tracking import log_runs
+
+    logged = log_runs(store)
+    counts: dict[str, int] = {}
+    for entry in logged:
+        backend = entry.partition(":")[0]
+        counts[backend] = counts.get(backend, 0) + 1
+    return [f"{backend} {n}" for backend, n in counts.items()]
 
 
 def _next(store: Store) -> str:
@@ -175,10 +196,13 @@ def _run(args: argparse.Namespace) -> int:
                           who=whoami(args.by), workers=args.workers,
                           progress=RichProgress(json=args.json, metric=metric),
                           settings=settings)
+    tracked = _track(Store.open(outcome.project, args.runs))
     if args.json:
         print_json(outcome.to_dict())
     else:
         print(f"{outcome.project} is {outcome.state} ({outcome.word}): {outcome.reason}")
+        if tracked:
+            print(f"  tracked: {len(tracked)} run logs ({', '.join(sorted(tracked))})")
         for line in outcome.signed:
             print(f"  signed: {line}")
         for phase, path in outcome.reports.items():
