@@ -41,9 +41,10 @@ def test_auto_settings_do_nothing_on_a_cpu() -> None:
     cpu = torch.device("cpu")
     assert amp_dtype("auto", cpu) is None
     assert amp_dtype("on", cpu) is torch.bfloat16
-    model = nn.Sequential(nn.Conv2d(1, 4, 3), nn.Flatten())
+    conv = nn.Conv2d(1, 4, 3)
+    model = nn.Sequential(conv, nn.Flatten())
     assert prepare(model, TrainingConfig(), cpu) is model
-    assert model[0].weight.is_contiguous()  # not channels-last
+    assert conv.weight.is_contiguous()  # not channels-last
 
 
 def test_channels_last_on_trains_a_cnn_on_the_cpu(tmp_path: Path) -> None:
