@@ -43,7 +43,7 @@ MANIFEST = "manifest.json"
 TRANSITION = "promote"
 ACTION = "promote"  # the phase graph's name for this work
 
-MODEL_FILES = ("model.pt", "model_torchscript.pt")
+MODEL_FILES = ("model.pt", "model_torchscript.pt")  # what the built-in trainer's export writes
 # each phase's reports, copied with the files their Markdown links to (plots), when they exist
 REPORT_FILES = {
     "phase3": ("diagnostic_report.md", "diagnostic_report.json", "findings.json"),
@@ -52,7 +52,7 @@ REPORT_FILES = {
     "phase5": ("finalization_report.md", "finalization_report.json", "test_metrics.json",
                "test_predictions.csv"),
 }
-REQUIRED = ("model/model.pt", "model/model_torchscript.pt", "reports/phase5/finalization_report.md")
+REQUIRED = ("reports/phase5/finalization_report.md",)
 _LINK = re.compile(r"\]\(([^)\s]+)\)")
 
 
@@ -111,7 +111,12 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
     run_dir = store.run_dir
     staging = run_dir / f".{PROMOTED_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    pairs = [(f"phase5/model/{name}", f"model/{name}") for name in MODEL_FILES]
+    # every file the export wrote (a user's trainer may export ONNX or torch.export files)
+    model_dir = run_dir / "phase5" / "model"
+    exported = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")
+                      if p.is_file()) if model_dir.is_dir() else []
+    pairs = [(f"phase5/model/{name}", f"model/{name}")
+             for name in dict.fromkeys([*MODEL_FILES, *exported])]
     pairs.append(("project.yaml", "config/project.yaml"))
     for phase, names in REPORT_FILES.items():
         for name in names:
@@ -131,7 +136,8 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
         if digest != sha256_file(path):
             raise StateError(f"{path} changed while it was copied; promote again")
         files[name] = {"sha256": digest, "bytes": target.stat().st_size, "source": source}
-    missing = [name for name in REQUIRED if name not in files]
+    required = [*REQUIRED, *(f"model/{name}" for name in (exported or MODEL_FILES))]
+    missing = [name for name in required if name not in files]
     if missing:
         raise StateError(f"{run_dir}: {', '.join(missing)} missing; it cannot be promoted")
     state = store.load_state()

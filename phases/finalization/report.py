@@ -264,6 +264,9 @@ def report_context(
         shape = f"mlp, hidden widths {model.hidden_widths()}, dropout {model.dropout:g}"
     elif model.name == "cnn":
         shape = f"cnn, channels {model.channels}, dropout {model.dropout:g}"
+    elif ":" in model.name:  # a plug-in model: the generic knobs never reach it, its kwargs do
+        args = ", ".join(f"{k}={v!r}" for k, v in sorted(model.kwargs.items()))
+        shape = f"{model.name}({args})"
     else:
         shape = f"{model.name}, dropout {model.dropout:g}"
     context: dict[str, Any] = {
