@@ -106,3 +106,25 @@ def test_auto_keeps_small_data_in_memory_and_stream_needs_files(tmp_path: Path) 
     assert small.loader.budget_mb > 0
     with pytest.raises(DataError, match="data.loader: stream: dataset 'digits' is already"):
         load_data(DataConfig(dataset="digits", loader="stream"))
+
+
+def test_torchvision_data_streams_to_the_same_samples(tmp_path: Path) -> None:
+    # a torchvision dataset streams too: each sample decoded (and resized) as the bulk path does
+    import torch
+
+    from tests.trainer.test_data import write_idx
+
+    raw = tmp_path / "MNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for prefix, n in (("train", 40), ("t10k", 10)):
+        write_idx(raw / f"{prefix}-images-idx3-ubyte", rng.integers(0, 255, (n, 28, 28)))
+        write_idx(raw / f"{prefix}-labels-idx1-ubyte", np.arange(n) % 10)
+    common = {"dataset": "torchvision:MNIST", "root": str(tmp_path), "image_size": 14}
+    streamed = load_data(DataConfig(**common, loader="stream"), include_test=True)
+    held = load_data(DataConfig(**common, loader="memory"), include_test=True)
+    assert isinstance(streamed.train, StreamSplit)
+    assert streamed.normalization == held.normalization
+    assert torch.equal(streamed.train.x, held.train.x) and torch.equal(streamed.val.x, held.val.x)
+    assert streamed.test is not None and held.test is not None
+    assert torch.equal(streamed.test.x, held.test.x)  # the test split is always in memory
