@@ -31,7 +31,7 @@ from workflow.protocol import TrainerProtocol, resolve_trainer_protocol
 from workflow.store import Store
 from workflow.trainer.result import CHECKPOINT_DIR
 
-__all__ = ["check_trainer", "compare_own", "export_own", "is_own", "look_own", "test_facts"]
+__all__ = ["check_trainer", "compare_own", "export_own", "is_own", "headline_facts", "look_own"]
 
 
 def check_trainer(trainer: TrainerProtocol, project: str) -> None:
@@ -97,7 +97,7 @@ def compare_own(store: Store, trainer: TrainerProtocol, plots_dir: Path
                           trainer_metrics=read_trainer_metrics(store)), {}
 
 
-def test_facts(metrics: dict[str, Any], metric: str) -> dict[str, Any]:
+def headline_facts(metrics: dict[str, Any], metric: str) -> dict[str, Any]:
     """`phase5.test` (and what goes beside it) from test_metrics.json's content."""
     task = metrics.get("task", "classification")
     if task == "classification":

@@ -134,7 +134,7 @@ def run_finalize(
         else:
             metrics, export, plots = _own_look(store, trainer, selection, base, who=who,
                                                step=step)
-        test_facts = own_trainer.test_facts(metrics, metric)
+        test_facts = own_trainer.headline_facts(metrics, metric)
         store.record(PHASE_DIR, test_facts, who=who)
 
         step("report")
