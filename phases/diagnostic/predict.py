@@ -4,12 +4,15 @@ Every recommendation's expected gain is an interval, in points of the target
 (`Metric.points`), for what Phase 4 will measure: the mean over its seeds of the
 candidate's gain on the baseline. Its basis, in order of trust:
 
-1. **probe**: the change trained in full on a seed or two (`probes.trials`, run by
-   `phases.diagnostic.probes.trial_runs`). With per-seed gains d_1..d_n, the
-   interval is mean(d) +- 2 s sqrt(1/n + 1/m): s is the larger of the gains' own
-   spread, the baseline's spread across seeds times sqrt(2) (a difference of two
-   runs) and SD_FLOOR; m is the number of seeds Phase 4 will compare on. Two
-   standard errors of the difference between two means: a ~95% prediction.
+1. **probe**: the change trained in full on n of the project's seeds (a seed or
+   two: `probes.trials`, run by `phases.diagnostic.probes.trial_runs`). Phase 4
+   will measure the candidate's mean over all m seeds against the baseline's mean
+   over the same m seeds, which is known already; so the gains d_i are each trial
+   run's score against the baseline's mean, and only the m - n seeds not yet run
+   are unknown: the interval is mean(d) +- 2 s sqrt((m - n) / (m n)) (at least
+   sqrt(1 / 2m)). s, the candidate's spread across seeds, is the larger of the
+   trial runs' own spread, the baseline's spread (capped at SPREAD_CAP: a broken
+   baseline scatters far more than a working candidate) and SD_FLOOR.
 2. **record**: an earlier Phase 4 attempt of this project applied the same
    changes: its measured gain with its 95% interval.
 3. **prior**: no measurement. The answer's share of the headroom (as before
@@ -36,6 +39,7 @@ from phases.diagnostic.evidence import Evidence, std
 __all__ = ["Outcome", "Record", "change_key", "interval", "predict", "trial_gains"]
 
 SD_FLOOR = 0.5  # points: no prediction is tighter than two runs' rounding noise
+SPREAD_CAP = 2.0  # points: the most of the baseline's spread taken as the candidate's
 Z = 2.0
 
 
@@ -105,32 +109,32 @@ class Record:
 
 def interval(gains: Sequence[float], spread: float, compared_on: int, widen: float = 1.0
              ) -> tuple[float, float]:
-    """The ~95% prediction interval of Phase 4's mean gain from `gains` (points, per seed)."""
-    n = len(gains)
+    """The ~95% prediction interval of Phase 4's mean gain over `compared_on` seeds, from
+    `gains` (points: each trial run against the baseline's mean) and the baseline's spread."""
+    n, m = len(gains), max(1, compared_on)
     centre = statistics.fmean(gains)
     own = statistics.stdev(gains) if n >= 2 else 0.0
-    s = max(own, spread * math.sqrt(2), SD_FLOOR)
-    half = Z * s * math.sqrt(1 / n + 1 / max(1, compared_on)) * widen
+    s = max(own, min(spread, SPREAD_CAP), SD_FLOOR)
+    share = max((m - n) / (m * n), 1 / (2 * m))
+    half = Z * s * math.sqrt(share) * widen
     return round(centre - half, 1), round(centre + half, 1)
 
 
 def trial_gains(ev: Evidence, key: str) -> list[float] | None:
-    """The per-seed gains (points) of the probe run of `key`, against the baseline's seeds."""
+    """Each trial run of `key` against the baseline's mean over all its usable seeds (points):
+    what Phase 4 will measure, one seed at a time."""
     trials = ev.probes.get("trials") or {}
     run = next((t for t in trials.get("runs", []) if t.get("key") == key), None)
-    if run is None:
+    values = ev.target_values()
+    if run is None or not values:
         return None
-    base = {int(s): float(v) for s, v in (trials.get("baseline") or {}).items()
-            if v is not None}
     target = ev.target
-    reference = statistics.fmean(base.values()) if base else None
+    reference = statistics.fmean(values)
     gains = []
-    for seed, value in (run.get("values") or {}).items():
-        if int(seed) not in base:
-            continue
+    for value in (run.get("values") or {}).values():
         if value is None or not math.isfinite(float(value)):  # the change diverged
             value = _worst(ev)
-        gains.append(target.points(target.oriented(float(value) - base[int(seed)]), reference))
+        gains.append(target.points(target.oriented(float(value) - reference), reference))
     return gains or None
 
 

@@ -48,7 +48,7 @@ def first_attempt(diagnosis: Diagnosis) -> dict[str, Any] | None:
         from phases.diagnostic.evidence import std
 
         spread = (ev.target.points(std(values), sum(values) / len(values))
-                  if len(values) >= 2 else 0.0)
+                  if len(values) >= 2 else 0.0)  # the baseline's: interval caps it
         low, high = interval(gains, spread, max(1, len(ev.runs)))
         basis = "probe"
     else:

@@ -35,6 +35,7 @@ LR_STEPS = 100
 SKIP_START = 0.1  # the first 10% of the points are too noisy to judge a slope
 SMOOTHING = 0.98  # exponential moving average of the loss, bias-corrected
 STOP_FACTOR = 4.0  # stop once the smoothed loss is 4x its best
+CLEAR_DESCENT = 0.10  # a suggestion needs the smoothed loss to fall 10% below its start
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 BATCH_STEPS = 5
 THROUGHPUT_SHARE = 0.9
@@ -139,6 +140,12 @@ def lr_range_test(
     candidates = [v for v in (steepest, lrs[low] / 10 if low is not None else None)
                   if v is not None]
     suggested = min(candidates) if candidates else None
+    if low is not None and smoothed[0] > 0 and (smoothed[0] - smoothed[low]) < (
+            CLEAR_DESCENT * smoothed[0]):
+        # the loss never fell clearly (a model held back by its noise or its size): the
+        # lowest point is noise, and no suggestion is better than a wrong one
+        suggested = None
+        stop_reason += f"; the smoothed loss never fell {100 * CLEAR_DESCENT:.0f}% below its start"
     return {
         "probe": "lr_range",
         "seed": seed,

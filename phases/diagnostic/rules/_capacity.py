@@ -22,7 +22,7 @@ __all__ = ["FrozenLayers", "HeavyRegularization", "TooLittleCapacity", "heavy", 
 NARROW_WIDTH = 16
 # regularization that holds a model back by itself, whatever the data
 HEAVY_DROPOUT = 0.5
-HEAVY_DECAY = {"sgd": 5e-3, "rmsprop": 5e-3, "adam": 5e-3, "adamw": 0.2}
+HEAVY_DECAY = {"sgd": 2e-2, "rmsprop": 2e-2, "adam": 1e-2, "adamw": 0.2}
 
 
 def narrowest(config: TrainConfig) -> int | None:

@@ -85,6 +85,10 @@ class Overfitting(Rule):
         by_metric = majority(len(declined), len(runs))
         by_gap = gap is not None and gap > OVERFIT_GAP
         by_loss = majority(len(rising), len(runs))
+        if by_metric and not by_gap:
+            fit = shortfall(ev)
+            if fit is not None and fit.underfit:  # cannot fit its training set: the fall
+                by_metric = False  # back of its val score is noise, not memorization
         if not (by_metric or by_gap):
             return None
         signs = sum((by_metric, by_gap, by_loss))

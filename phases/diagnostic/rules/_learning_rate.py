@@ -28,12 +28,23 @@ OSCILLATION_MIN_CHANGES = 3
 LOW_LR_MIN_EPOCHS = 4
 LOW_LR_FIRST_HALF_SHARE = 0.60
 LOW_LR_TOTAL_REDUCTION = 0.20
+# the range test's suggestion: an lr this many times above it is too high; one more than
+# PROBE_LOW_FACTOR times above it is not too low, however slowly the loss fell
+PROBE_TOO_FAR = 10.0
+PROBE_LOW_FACTOR = 3.0
+
+
+def probe_suggestion(ev: Evidence) -> float | None:
+    """The lr range test's suggestion, when it ran and made one."""
+    value = (ev.probes.get("lr_range") or {}).get("suggested_lr")
+    return float(value) if value else None
 
 
 class LrTooHigh(Rule):
     id = "lr_too_high"
     title = "Learning rate too high"
-    explained_by = ("input_scale", "adam_betas")
+    # heavy dropout makes the train loss bounce from batch to batch at any lr
+    explained_by = ("input_scale", "adam_betas", "heavy_regularization")
     hides_others = True
     answers = ("lower_lr", "grad_clip", "lr_schedule")
     settings = ("optimizer.lr",)
@@ -63,7 +74,9 @@ class LrTooHigh(Rule):
                 oscillating.append(run.seed)
         by_spikes = majority(len(spiky), len(runs))
         by_oscillation = majority(len(oscillating), len(runs))
-        if not (diverged or by_spikes or by_oscillation):
+        suggested = probe_suggestion(ev)
+        by_probe = suggested is not None and lr > PROBE_TOO_FAR * suggested
+        if not (diverged or by_spikes or by_oscillation or by_probe):
             return None
         parts = []
         if diverged:
@@ -79,7 +92,11 @@ class LrTooHigh(Rule):
                 f"train loss changed direction on {100 * mean(fractions):.0f}% of its moves in "
                 f"{len(oscillating)} of {len(runs)} seeds"
             )
-        severity: Severity = "high" if diverged or spikes >= 2 * max(1, len(spiky)) else "medium"
+        if by_probe and suggested is not None:
+            parts.append(f"the range test suggests {suggested:.2g}, {lr / suggested:.0f}x below "
+                         f"lr {lr:g}")
+        severity: Severity = (
+            "high" if diverged or by_probe or spikes >= 2 * max(1, len(spiky)) else "medium")
         first_epoch = min((run.diverged_epoch for run in diverged if run.diverged_epoch),
                           default=None)
         return self.found(severity, {
@@ -91,6 +108,7 @@ class LrTooHigh(Rule):
             "seeds_with_spikes": len(spiky),
             "seeds_oscillating": len(oscillating),
             "oscillation_pct": r(100 * mean(fractions), 1) if fractions else 0.0,
+            "range_test_lr": suggested,
         }, "; ".join(parts),
             seeds=sorted({run.seed for run in diverged} | set(spiky) | set(oscillating)))
 
@@ -122,8 +140,10 @@ class LrTooLow(Rule):
     def check(self, ev: Evidence) -> Finding | None:
         runs = [run for run in having(ev.usable, "train_loss")
                 if len(run.history) >= LOW_LR_MIN_EPOCHS]
-        if not runs:
-            return None
+        suggested = probe_suggestion(ev)
+        if not runs or (suggested is not None
+                        and ev.config.optimizer.lr > PROBE_LOW_FACTOR * suggested):
+            return None  # the range test says the lr is not low: a stuck run is not slow
         flagged, stuck, shares, totals, first, last = [], [], [], [], [], []
         for run in runs:
             loss = run.column("train_loss")

@@ -137,11 +137,13 @@ def not_applicable(ev: Evidence, rules: Sequence[Rule] = RULES) -> dict[str, str
 def find_all(ev: Evidence, rules: Sequence[Rule] = RULES) -> list[Finding]:
     """Every finding, symptoms marked, sorted by severity (then by the order of `rules`).
 
-    A rule that is not applicable to `ev` (`Rule.not_applicable`) is not checked.
+    A finding is a symptom of the first of its `explained_by` found at medium or high
+    severity. A rule that is not applicable to `ev` (`Rule.not_applicable`) is not checked.
     """
     found = [finding for rule in rules
              if rule.not_applicable(ev) is None and (finding := rule.check(ev)) is not None]
-    ids = {f.id for f in found}
+    # a low-severity finding is a note, not a cause: it explains no other finding
+    ids = {f.id for f in found if f.severity != "low"}
     by_id = {rule.id: rule for rule in rules}
     marked = []
     for finding in found:
