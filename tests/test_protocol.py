@@ -169,3 +169,20 @@ def test_write_run_statuses(tmp_path: Path) -> None:
 # rule: Trainer is a small base: fit and evaluate are abstract, export is optional
 def test_trainer_base_names_its_abstract_methods() -> None:
     assert Trainer.__abstractmethods__ == frozenset({"fit", "evaluate"})
+
+
+# rule: a later command on the project (a new process, as `phasegate baseline NAME` is) imports
+# the trainer beside the project file too: the CLI makes the project's folder importable
+def test_later_commands_import_plugins_beside_the_project(
+    home: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    _project(home, "Full")
+    assert _init(capsys)[0] == 0
+    # what a fresh process would have: not the project's folder, not its module
+    sys.path.remove(str(home.parent.resolve()))
+    sys.modules.pop(home.name, None)
+    resolve_trainer_protocol.cache_clear()
+    code = main(["baseline", "demo"])
+    err = capsys.readouterr().err
+    assert code == 0, err
+    assert str(home.parent.resolve()) in sys.path
