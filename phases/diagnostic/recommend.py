@@ -195,6 +195,22 @@ def _screen(
     return kept, withheld
 
 
+def _measured_useless(
+    recs: Sequence[Recommendation],
+) -> tuple[list[Recommendation], list[str]]:
+    """The recommendations a measurement did not refute, and why the others are left out:
+    a change whose measured interval (a trial run, the project's record) is centred at or
+    below zero does not help, whatever its finding's severity."""
+    kept, out = [], []
+    for rec in recs:
+        if rec.basis != "prior" and sum(rec.expected_gain) <= 0:
+            out.append(f"{rec.name}: measured not to help ({rec.expected_gain[0]:+g} to "
+                       f"{rec.expected_gain[1]:+g} points, {rec.basis})")
+        else:
+            kept.append(rec)
+    return kept, out
+
+
 def plan(
     findings: Sequence[Finding], evidence: Evidence, *, preference: str = "auto",
     id_prefix: str = "R", record: Record | None = None,
@@ -213,7 +229,9 @@ def plan(
         if finding.explained_by is None:  # a symptom's answers are its cause's
             candidates += rule_for(finding.id).offer(finding, ctx, priority_of(finding.severity))
     candidates, withheld = _screen(candidates, findings, evidence)
-    chosen = _rank(predict(candidates, evidence, record), config)
+    candidates, refuted = _measured_useless(predict(candidates, evidence, record))
+    withheld += refuted
+    chosen = _rank(candidates, config)
     if len(chosen) < MIN_RECOMMENDATIONS:
         # generic changes fill the list, after every answer to a finding
         extra, left_out = _screen(fallbacks(ctx), findings, evidence)

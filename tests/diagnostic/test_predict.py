@@ -46,6 +46,28 @@ def test_a_probed_change_gets_its_measured_interval_an_unmeasured_one_a_prior() 
     assert recs[1].basis == "prior" and recs[1].expected_gain == (0.0, 8.0)
 
 
+def test_a_change_measured_not_to_help_is_withheld() -> None:
+    # the trial of the lr the finding offers scored 10 points below the baseline: the plan
+    # leaves it out and says why, whatever the finding's severity
+    from phases.diagnostic.recommend import plan
+    from phases.diagnostic.rules import find_all
+    from tests.diagnostic.histories import clean_config
+    from tests.diagnostic.rules.test_optimizer import SLOW
+
+    config = clean_config(**{"optimizer.name": "adamw", "optimizer.lr": 1e-4})
+    ev = evidence(seeds(**SLOW), config=config)
+    first = plan(find_all(ev), ev)
+    raise_lr = next(r for r in first.recommendations if r.name == "raise_lr")
+    score = ev.target_values()[0]
+    trials = {"seeds": [0, 1], "baseline": {},
+              "runs": [{"key": change_key(raise_lr.changes),
+                        "values": {"0": score - 0.1, "1": score - 0.1}}]}
+    again = evidence(seeds(**SLOW), config=config, probes={"trials": trials})
+    second = plan(find_all(again), again)
+    assert "raise_lr" not in {r.name for r in second.recommendations}
+    assert any(w.startswith("raise_lr: measured not to help") for w in second.withheld)
+
+
 def test_the_record_supplies_gains_and_widens_after_misses() -> None:
     key = change_key({"optimizer.lr": 0.01})
     record = Record([Outcome(key, 1.0, 3.0, 9.0, "probe", 7.0, 11.0),

@@ -132,7 +132,10 @@ class LrTooHigh(Rule):
 class LrTooLow(Rule):
     id = "lr_too_low"
     title = "Learning rate too low"
-    explained_by = ("sgd_no_momentum", "few_steps", "frozen_layers", "early_stopping_eager")
+    # a model held back (plain SGD, few steps, frozen, over-regularized, too small) falls
+    # slowly at any lr
+    explained_by = ("sgd_no_momentum", "few_steps", "frozen_layers", "heavy_regularization",
+                    "too_little_capacity", "early_stopping_eager")
     hides_others = True
     answers = ("raise_lr", "lr_schedule")
     settings = ("optimizer.lr",)
