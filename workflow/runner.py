@@ -75,6 +75,10 @@ def train_seeds(
         return results
     size = max(1, workers or default_workers())
     workers = min(size, len(pending))
+    pending = _together(trainer, config, pending, root, (workers, size), results, on_epoch,
+                        on_done)
+    if not pending:
+        return {seed: results[seed] for seed in seeds}
     if workers == 1:
         for seed in pending:
             try:
@@ -139,6 +143,60 @@ def _in_pool(
     finally:
         if pool.sink is on_epoch:
             pool.sink = None
+
+
+def _together(
+    trainer: str,
+    config: TrainConfig,
+    pending: list[int],
+    root: Path,
+    sizes: tuple[int, int],
+    results: dict[int, RunResult],
+    on_epoch: EpochCallback | None,
+    on_done: Callable[[RunResult], None] | None,
+) -> list[int]:
+    """Train the seeds of a small model together (workflow.trainer.together), in `workers`
+    groups, one per worker of the pool (`sizes`: workers, the pool's size); the seeds left
+    to train one by one (none, unless a group could not train together).
+
+    With one worker the seeds train one by one in this process, as they always did: each
+    seed's epochs are reported in turn, where a vectorized arm reports epoch by epoch.
+    """
+    from workflow.trainer.together import chosen
+
+    workers, size = sizes
+    if workers == 1 or not chosen(config, trainer, len(pending)):
+        return pending
+    groups = [pending[i::workers] for i in range(workers)]
+    if any(len(g) < 2 for g in groups):
+        groups = [pending]
+    pool = command_pool(size, trainer)
+    pool.sink = on_epoch
+    try:
+        futures = [pool.submit(_group_worker, config, g, root) for g in groups]
+        outcomes = [f.result() for f in futures]
+        pool.flush()
+    except (KeyboardInterrupt, BrokenProcessPool):
+        discard(pool)
+        _remove_staging(root, pending)
+        raise
+    finally:
+        pool.sink = None
+    for outcome in outcomes:
+        for seed, result in sorted((outcome or {}).items()):
+            results[seed] = result
+            if on_done:
+                on_done(result)
+    return [s for s in pending if s not in results]
+
+
+def _group_worker(config: TrainConfig, seeds: list[int], root: Path) -> dict[int, RunResult] | None:
+    import torch
+
+    from workflow.trainer.together import fit_together
+
+    torch.set_num_threads(THREADS_PER_WORKER)
+    return fit_together(config, seeds, root, report=report_epoch)
 
 
 def default_workers() -> int:
