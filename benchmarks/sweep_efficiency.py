@@ -17,6 +17,11 @@ grid's total epochs (a grid must run all of its points to know its best).
 Target: at most a third. Both sweeps' best configurations are re-run on the same
 fresh seeds, so their means can be compared too.
 
+Each sweep also prints its re-runs' cost as a share of its search's (epochs of the
+top trials' re-runs on fresh seeds, which race: sweep/rerun.py, over the search's
+epochs; target at most 0.5); --top-k sets how many trials are re-run (default 3,
+the project default).
+
     python benchmarks/sweep_efficiency.py [--out runs/bench-sweep] [--workers 2] [--trials 24]
                                           [--seeds 0 1 2]
 """
@@ -88,13 +93,14 @@ def main() -> None:
     parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2],
                         help="the Bayesian sampler's seeds: one sweep each")
     parser.add_argument("--keep", action="store_true", help="continue the sweeps in --out")
+    parser.add_argument("--top-k", type=int, default=3, help="trials re-run on fresh seeds")
     args = parser.parse_args()
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
 
     grid, grid_time = sweep(
         "grid", args.out,
-        SweepSettings(method="grid", pruner="none", workers=args.workers, top_k=1,
+        SweepSettings(method="grid", pruner="none", workers=args.workers, top_k=args.top_k,
                       study_name="grid"),
         args.workers,
     )
@@ -106,7 +112,7 @@ def main() -> None:
     grid_epochs = grid.total_epochs
     print(f"grid: {len(grid.trials)} configurations, {grid_epochs} epochs ({grid_time:.0f} s); "
           f"best val_accuracy {grid_best.value:.4f} (trial {grid_best.number}); "
-          f"re-run on fresh seeds {rerun(grid)}")
+          f"re-run on fresh seeds {rerun(grid)}; {rerun_cost(grid)}")
     print(f"seed noise of the grid's best: std {noise:.4f} over seeds "
           f"{[0, *FRESH_SEEDS]} ({', '.join(f'{v:.4f}' for v in noise_values)}); "
           f"bar = {bar:.4f}")
@@ -119,7 +125,7 @@ def main() -> None:
             f"bayesian-{seed}", args.out,
             # one worker: TPE learns from every finished trial, and epochs count in order
             SweepSettings(method="bayesian", pruner="median", trials=args.trials,
-                          workers=1, seed=seed, top_k=1, study_name="bayesian"),
+                          workers=1, seed=seed, top_k=args.top_k, study_name="bayesian"),
             None,
         )
         reach = epochs_to_reach(bayes, bar)
@@ -129,8 +135,10 @@ def main() -> None:
               f"({bayes.counts}), {bayes.total_epochs} epochs ({bayes_time:.0f} s); best "
               f"val_accuracy {best.value if best and best.value else math.nan:.4f}, re-run "
               f"{rerun(bayes)}; reaches the bar after "
-              f"{reach if reach is not None else 'never'} epochs: ratio {ratio:.3f}", flush=True)
+              f"{reach if reach is not None else 'never'} epochs: ratio {ratio:.3f}; "
+              f"{rerun_cost(bayes)}", flush=True)
         runs.append({"seed": seed, "epochs_total": bayes.total_epochs, "epochs_to_reach": reach,
+                     "rerun_epochs": rerun_epochs(bayes),
                      "ratio": ratio, "best": best.value if best else None,
                      "rerun": bayes.candidates[0].to_dict() if bayes.candidates else None})
 
@@ -151,6 +159,22 @@ def main() -> None:
         "ratio_worst": ratios[-1],
     }
     (args.out / "summary.json").write_text(json.dumps(summary, indent=2, default=str) + "\n")
+
+
+def rerun_epochs(result: SweepResult) -> int:
+    """Epochs the re-runs on fresh seeds trained (every candidate, every seed it raced on)."""
+    from workflow.trainer.result import RunResult
+
+    return sum(len(RunResult.load(c.rerun_dir / f"seed-{s}").history)
+               for c in result.candidates for s in c.seeds)
+
+
+def rerun_cost(result: SweepResult) -> str:
+    """The re-runs' epochs as a share of the search's (target at most 0.5)."""
+    spent = rerun_epochs(result)
+    share = spent / result.total_epochs if result.total_epochs else math.inf
+    return (f"re-runs {spent} epochs = {share:.2f} of the search's {result.total_epochs} "
+            f"(target <= 0.5: {'met' if share <= 0.5 else 'NOT met'})")
 
 
 def rerun(result: SweepResult) -> str:
