@@ -31,7 +31,8 @@ def test_seed_noise_against_the_minimum_effect() -> None:
     # 3 seeds detect the gain whose power is exactly 80%
     detectable = noise.evidence["detectable_effect"] / 100
     assert _power(detectable, 0.02, 3, 0.05 / 3) == pytest.approx(0.8, abs=1e-3)
-    assert noise.severity == "high"
+    # medium, never high (issue 12): it sizes the experiment, it is no defect of the config
+    assert noise.severity == "medium" and not noise.root_cause
     # the same spread against a 10-point effect is no problem
     assert "seed_noise" not in by_id(find_all(evidence(runs, min_effect=0.10)))
 
