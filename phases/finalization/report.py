@@ -335,7 +335,7 @@ def report_context(
                      f"{export['input_shape']}; {len(names)} classes",
             "classes": ", ".join(names),
             "data": f"`{data.dataset}`, split with seed {data.split_seed} "
-                    f"(val {data.val_fraction:g}, test {data.test_fraction:g}"
+                    f"(val {_fraction(data.val_fraction)}, test {_fraction(data.test_fraction)}"
                     f"{at_most}"
                     f"): {sizes_text}; test split {split.get('test_source', 'held out')}, "
                     f"split indices sha256 {str(split.get('index_sha256', NOT_RECORDED))[:16]}",
@@ -362,6 +362,11 @@ def report_context(
         },
     }
     return context
+
+
+def _fraction(value: float | None) -> str:
+    """A split's fraction, or how it was given when the dataset brings its own split."""
+    return "as given by the dataset" if value is None else f"{value:g}"
 
 
 def _finalized_at(facts: Facts) -> str:
