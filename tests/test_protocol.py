@@ -110,7 +110,7 @@ def test_a_module_with_fit_and_evaluate_is_a_trainer(home: Path) -> None:
     sys.path.append(str(home.parent))
     protocol = resolve_trainer_protocol(f"{home.name}:fit")
     assert protocol.evaluate is not None and protocol.export is None
-    assert [t.key for t in protocol.tunable] == ["optimizer.lr"]
+    assert [t.key for t in protocol.tunable or ()] == ["optimizer.lr"]
 
 
 # rule: phasegate's own trainer is one implementation of the protocol; it honours every knob
@@ -126,6 +126,8 @@ def test_the_builtin_trainer_is_a_protocol() -> None:
 def test_a_train_only_function_names_what_phase5_needs() -> None:
     protocol = resolve_trainer_protocol("tests.optimization.fake_trainer:fit")
     assert protocol.missing() == ["evaluate(run_dir, split)"]
+    # it declares no tunable keys: every key is taken as honoured, as for the built-in
+    assert tunable_keys("tests.optimization.fake_trainer:fit") is None
 
 
 # rule: tunable ranges are (low, high) with low < high, or a non-empty list of choices

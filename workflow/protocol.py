@@ -27,7 +27,8 @@ naming what is missing. Every other form lacking `evaluate` is refused at `init`
 `tunable` are the config keys (dotted paths of the training config, such as
 `optimizer.lr` or a key of the user's own section `model.kwargs`) the trainer
 honours, with their ranges: Phase 3 and Phase 4 ask `tunable_keys(spec)` which
-knobs they may recommend and patch, instead of assuming phasegate's own.
+knobs they may recommend and patch, instead of assuming phasegate's own. A
+trainer that declares none is taken to honour every key (None).
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class Trainer(ABC):
     """A base a user's trainer may derive from (any class with these methods also fits)."""
 
     task: ClassVar[Task] = "classification"
-    tunable: ClassVar[Mapping[str, Any]] = {}
+    tunable: ClassVar[Mapping[str, Any] | None] = None  # None: every config key is honoured
 
     @abstractmethod
     def fit(self, config: Any, seed: int, out_dir: Path, *,
@@ -139,7 +140,7 @@ class TrainerProtocol:
     evaluate: Callable[[Path, str], Evaluation] | None
     export: Callable[[Path, Path], dict[str, Any] | None] | None = None
     task: Task = "classification"
-    tunable: tuple[Tunable, ...] = ()
+    tunable: tuple[Tunable, ...] | None = None  # None: not declared (every key taken as honoured)
 
     @property
     def is_builtin(self) -> bool:
@@ -207,7 +208,11 @@ def _protocol(spec: str, owner: Any, fit: Callable[..., Any], *, legacy_name: st
     if task not in TASKS:
         raise PluginError(f"trainer {spec!r}: task must be one of {', '.join(TASKS)}, "
                           f"but got {task!r}")
-    given = getattr(owner, "tunable", None) or getattr(owner, "TUNABLE", None) or {}
+    given = getattr(owner, "tunable", None)
+    if given is None:
+        given = getattr(owner, "TUNABLE", None)
+    if given is None:  # not declared: Phase 3 and 4 take every key as honoured
+        return TrainerProtocol(spec, fit, evaluate, export, task, None)
     if not isinstance(given, Mapping):
         raise PluginError(f"trainer {spec!r}: tunable must map config keys to ranges, "
                           f"but got {type(given).__name__}")
@@ -219,8 +224,9 @@ def _protocol(spec: str, owner: Any, fit: Callable[..., Any], *, legacy_name: st
 def tunable_keys(spec: str) -> tuple[Tunable, ...] | None:
     """The config keys the trainer `spec` declares tunable, with their ranges.
 
-    None for phasegate's own trainer, which honours every knob of its config (Phase 3
-    may recommend any); a user's trainer honours only what it declares (possibly none).
+    None when every key is taken as honoured: phasegate's own trainer (it honours every
+    knob of its config), and a trainer that declares no `tunable` (a train-only `fit`
+    among them). A trainer that declares them honours only those (possibly none).
     """
     protocol = resolve_trainer_protocol(spec)
     return None if protocol.is_builtin else protocol.tunable
