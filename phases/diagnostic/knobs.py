@@ -3,7 +3,7 @@ recommends a change (a dropout a plug-in model never receives is no recommendati
 
 - The built-in trainer with a built-in model honours every setting of `TrainConfig`.
 - A plug-in model (`model.name: module:function`) receives `model.kwargs`, and the generic
-  model settings it declares (`workflow.trainer.models.declared_knobs`: a `phasegate_knobs`
+  model settings it declares (`workflow.trainer.builtin.declared_knobs`: a `phasegate_knobs`
   attribute on the function, e.g. `("dropout", "widths")`); the other `model.*` settings
   never reach it. Every setting outside `model.*` is the trainer's and is honoured.
 - A user's own trainer (`trainer:` other than builtin) honours the config keys it declares
@@ -69,7 +69,7 @@ def _declared(spec: str) -> tuple[str, ...]:
 
     try:
         from workflow.plugins import load_callable
-        from workflow.trainer.models import declared_knobs
+        from workflow.trainer.builtin import declared_knobs  # the protocol's side, issue 13
 
         return declared_knobs(load_callable(spec, role="model"))
     except (WorkflowError, ImportError):

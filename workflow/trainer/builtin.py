@@ -25,7 +25,8 @@ if TYPE_CHECKING:
     import torch
     from torch import nn
 
-__all__ = ["BUILTIN", "TestInputs", "checkpoint_of", "evaluate", "export", "predict",
+__all__ = ["BUILTIN", "TestInputs", "checkpoint_of", "declared_knobs", "evaluate", "export",
+           "predict",
            "split_key", "test_inputs"]
 
 # the fields of the data config that decide which examples are the test split
@@ -111,6 +112,15 @@ def evaluate(run_dir: Path, split: str) -> Evaluation:
     correct = sum(p == t for p, t in zip(predicted, targets, strict=True))
     return Evaluation(targets, predicted, {f"{split}_accuracy": correct / max(1, len(targets))},
                       names)
+
+
+def declared_knobs(model: object) -> tuple[str, ...]:
+    """The generic model settings a plug-in model of the built-in trainer declares it
+    receives (`phasegate_knobs`; see `workflow.trainer.models.declared_knobs`): what Phase 3
+    asks, without reaching the model builder itself."""
+    from workflow.trainer.models import declared_knobs as declared
+
+    return declared(model)
 
 
 def export(run_dir: Path, dest: Path) -> dict[str, Any]:
