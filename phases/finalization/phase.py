@@ -55,7 +55,7 @@ from workflow.trainer.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
 from workflow.trainer.result import RunResult
 
 __all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "card_files", "record_card_files",
-           "run_finalize"]
+           "run_finalize", "summarize_test"]
 
 PHASE_DIR = "phase5"
 MODEL_DIR = f"{PHASE_DIR}/model"
@@ -146,7 +146,7 @@ def run_finalize(
         _write_report(store, **context_args)
         store.record(PHASE_DIR, {"completed": True, "completed_at": now()}, who=who)
 
-        take(store, TRANSITION, who, f"Phase 5: {_headline(test_facts['test'])}")
+        take(store, TRANSITION, who, f"Phase 5: {summarize_test(test_facts['test'])}")
         _write_report(store, **context_args)  # now with the finalize time and gate record
         record_card_files(store, who=who)
     return Finalization(store.name, False, run_dir / REPORT_FILE, run_dir / MODEL_DIR,
@@ -223,8 +223,9 @@ def _own_look(store: Store, trainer: TrainerProtocol, selection: Selection, base
     return metrics, export, plots
 
 
-def _headline(test: dict[str, Any]) -> str:
-    """The test set's result in one line, for the finalize move's note."""
+def summarize_test(test: dict[str, Any]) -> str:
+    """The test set's result in one line (`phase5.test` as a dict), for any task: the finalize
+    move's note and what `phasegate run` says after Phase 5."""
     if test.get("final_accuracy") is not None:
         return (f"test accuracy {test['final_accuracy']:.4f} vs baseline "
                 f"{test['baseline_accuracy']:.4f}")
