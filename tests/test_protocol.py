@@ -188,3 +188,17 @@ def test_later_commands_import_plugins_beside_the_project(
     err = capsys.readouterr().err
     assert code == 0, err
     assert str(home.parent.resolve()) in sys.path
+
+
+# rule: the best and last model files a trainer names are put where phasegate keeps them
+# (checkpoints/best.pt, checkpoints/last.pt: Phase 4 copies them, Phase 5's look hashes them)
+def test_write_run_places_the_checkpoints(tmp_path: Path) -> None:
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "mine.bin").write_bytes(b"weights")
+    result = write_run(tmp_path / "run", {}, 0, [{"val_mse": 1.0}], monitor="val_mse",
+                       checkpoints={"best": tmp_path / "run" / "mine.bin"})
+    assert result.checkpoints == {"best": str(tmp_path / "run" / "checkpoints" / "best.pt")}
+    assert (tmp_path / "run" / "checkpoints" / "best.pt").read_bytes() == b"weights"
+    with pytest.raises(PluginError, match="checkpoint 'last'.*is not a file"):
+        write_run(tmp_path / "b", {}, 0, [{"val_mse": 1.0}], monitor="val_mse",
+                  checkpoints={"last": tmp_path / "nothing.pt"})

@@ -14,8 +14,10 @@ with `rows` one dict per epoch (`{"train_loss": .., "val_loss": .., "val_mse": .
 finds the run finished and does not train it again), `history.csv` (every
 column the rows have, phasegate's own first), and `metrics.json` last and
 atomically: a run killed before it is not a finished run. Checkpoints and
-anything else the trainer saves in `out_dir` stay where it put them; name them in
-`checkpoints` so Phase 5's test look binds to their hashes.
+anything else the trainer saves in `out_dir` stay where it put them; name the
+best epoch's and the last epoch's model files in `checkpoints` (`{"best": path,
+"last": path}`): they are copied to `checkpoints/best.pt` and `checkpoints/last.pt`,
+where Phase 4 keeps them from, and Phase 5's test look binds to their hashes.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from __future__ import annotations
 import csv
 import io
 import math
+import shutil
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -34,6 +37,7 @@ from workflow.errors import PluginError
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.metric import Direction, Metric
 from workflow.trainer.result import (
+    CHECKPOINT_DIR,
     CONFIG_FILE,
     HISTORY_COLUMNS,
     HISTORY_FILE,
@@ -85,6 +89,7 @@ def write_run(
         status = RunStatus.COMPLETED
     if wall_time_s is None:
         wall_time_s = time.perf_counter() - started if started is not None else 0.0
+    kept = _place_checkpoints(out_dir, checkpoints or {})
     dumped = config.model_dump(mode="json") if hasattr(config, "model_dump") else dict(config)
     atomic_write_text(out_dir / CONFIG_FILE, yaml.safe_dump(dumped, sort_keys=False))
     _write_history(out_dir / HISTORY_FILE, rows)
@@ -98,11 +103,26 @@ def write_run(
         monitor=monitor,
         wall_time_s=float(wall_time_s),
         samples_per_sec=float(samples_per_sec),
-        checkpoints={k: str(v) for k, v in (checkpoints or {}).items()},
+        checkpoints=kept,
         stop_reason=stop_reason,
     )
     atomic_write_json(out_dir / METRICS_FILE, finite(result.to_metrics()))  # last: finished
     return result
+
+
+def _place_checkpoints(out_dir: Path, given: Mapping[str, str | Path]) -> dict[str, str]:
+    """Each named model file, copied to `checkpoints/<name>.pt` unless it is there already."""
+    kept = {}
+    for name, source in given.items():
+        source = Path(source)
+        if not source.is_file():
+            raise PluginError(f"write_run({out_dir}): checkpoint {name!r}: {source} is not a file")
+        target = out_dir / CHECKPOINT_DIR / f"{name}.pt"
+        if source.resolve() != target.resolve():
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(source, target)
+        kept[name] = str(target)
+    return kept
 
 
 def _row(index: int, row: Mapping[str, float]) -> dict[str, float]:
