@@ -297,11 +297,18 @@ class _Walk:
         result = run_finalize(self.store, progress=self.progress, who=self.who,
                               workers=self.workers)
         test, mcnemar = result.test, read_facts(self.store).phase5.mcnemar
-        if test is not None and mcnemar is not None:
+        if test is None:
+            return
+        if (test.final_accuracy is not None and test.baseline_accuracy is not None
+                and mcnemar is not None):
             self.progress.note(
                 f"test accuracy {100 * test.final_accuracy:.2f}% (final) vs "
                 f"{100 * test.baseline_accuracy:.2f}% (baseline), McNemar p = "
                 f"{mcnemar.p_value:.4g}")
+        else:
+            from phases.finalization.phase import summarize_test
+
+            self.progress.note(summarize_test(test.model_dump(mode="json")))
 
     def promote(self) -> None:
         from phases.finalization.promotion import promote
