@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
@@ -27,8 +28,16 @@ def fit(
     report: Callable[[int, dict[str, float]], None] | None = None,
     should_stop: Callable[[], str | None] | None = None,
 ) -> RunResult:
-    """phasegate's trainer, leaving the id of the process that trained in the run folder."""
-    result = builtin_fit(config, seed, out_dir, report=report, should_stop=should_stop)
+    """phasegate's trainer, leaving the id of the process that trained in the run folder;
+    each epoch lasts PHASEGATE_TEST_EPOCH_DELAY seconds more when it is set."""
+    delay = float(os.environ.get("PHASEGATE_TEST_EPOCH_DELAY") or 0)
+
+    def slow(epoch: int, row: dict[str, float]) -> None:
+        time.sleep(delay)
+        if report is not None:
+            report(epoch, row)
+
+    result = builtin_fit(config, seed, out_dir, report=slow, should_stop=should_stop)
     (Path(out_dir) / PID_FILE).write_text(str(os.getpid()))
     return result
 
@@ -50,6 +59,7 @@ def _pids(root: Path) -> set[int]:
 # and every epoch of each arm is heard before train_arm returns
 def test_one_pool_serves_two_arms(tmp_path: Path) -> None:
     config = TrainConfig.model_validate(tiny_config())
+    pools.command_pool(2, TRAINER)  # started (as a first arm too large for this process)
     heard = []
     for label in ("baseline", "attempt-1"):
         epochs = _Epochs()
@@ -67,9 +77,14 @@ def test_one_pool_serves_two_arms(tmp_path: Path) -> None:
 
 
 # rule: a pool is kept only while what its workers inherited is the same: another trainer
-# (or environment) gets a new pool, so no worker runs with a stale import
+# (or phasegate's environment) gets a new pool, so no worker runs with a stale import; the
+# variables torch sets when the command imports it do not restart it
 def test_a_changed_environment_gets_a_new_pool(monkeypatch: Any) -> None:
     first = pools.command_pool(2, TRAINER)
+    assert pools.command_pool(2, TRAINER) is first
+    # importing torch sets variables of its own: the warm pool is kept
+    monkeypatch.setenv("KMP_INIT_AT_FORK", "FALSE")
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "/tmp/elsewhere")
     assert pools.command_pool(2, TRAINER) is first
     monkeypatch.setenv("PHASEGATE_TEST_POOL_KEY", "other")
     second = pools.command_pool(2, TRAINER)
@@ -77,3 +92,25 @@ def test_a_changed_environment_gets_a_new_pool(monkeypatch: Any) -> None:
     assert not set(first.pids()) & set(second.pids())
     pools.discard(second)
     assert pools.command_pool(2, TRAINER) is not second
+
+
+# rule: with no warm pool, the first seed trains in this process and measures the job: a
+# job whose seeds cost less than starting workers trains here, every seed in this process;
+# one whose seeds cost more (slow epochs) goes to the pool for the seeds after the first
+def test_small_jobs_train_here_large_ones_in_the_pool(tmp_path: Path, monkeypatch: Any) -> None:
+    from workflow import runner
+
+    config = TrainConfig.model_validate(tiny_config())
+    monkeypatch.setenv("PHASEGATE_TEST_POOL_KEY", "measured")  # no pool of an earlier test
+    monkeypatch.setattr(runner, "_COLD_S", 5.0)  # a fresh worker's start, as measured
+    train_arm("small", config, [0, 1, 2], tmp_path / "small", trainer=TRAINER, workers=2)
+    assert _pids(tmp_path / "small") == {os.getpid()}
+    assert pools.warm_pool(2, TRAINER) is None
+    monkeypatch.setattr(runner, "_COLD_S", 0.5)
+    monkeypatch.setenv("PHASEGATE_TEST_EPOCH_DELAY", "1.0")
+    train_arm("large", config, [0, 1, 2], tmp_path / "large", trainer=TRAINER, workers=2)
+    pool = pools.warm_pool(2, TRAINER)
+    assert pool is not None
+    here = {int((tmp_path / "large" / f"seed-{s}" / PID_FILE).read_text()) for s in (1, 2)}
+    assert int((tmp_path / "large" / "seed-0" / PID_FILE).read_text()) == os.getpid()
+    assert here <= set(pool.pids()) and len(here) == 2

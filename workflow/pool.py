@@ -9,8 +9,11 @@ paid it five times. `command_pool(workers)` gives the live pool, or starts one:
 - its workers are spawned at once, from the calling thread, and warmed (torch
   and the trainer imported, one intra-op thread set) while the command goes on;
 - a pool is kept while what its workers inherited is unchanged: the worker
-  count, the trainer, `sys.path`, the working directory and the environment
-  (a test that changes any of them gets a fresh pool, never a stale import);
+  count, the trainer, `sys.path`, the working directory and phasegate's and
+  Python's variables of the environment (`PHASEGATE_*`, `PYTHON*`; a test that
+  changes any of them gets a fresh pool, never a stale import). Other variables
+  are left out: importing torch in the command sets some (`KMP_*`,
+  `TORCHINDUCTOR_CACHE_DIR`), which restarted the pool after the first arm;
 - its workers die with the command and ignore Ctrl-C (`workflow.lifeline`);
   `discard()` ends them at once (Ctrl-C, a broken pool); the interpreter's exit
   ends an idle pool at once (a worker's own orderly exit, torch torn down, took
@@ -36,7 +39,8 @@ from typing import Any
 
 from workflow.lifeline import worker_init
 
-__all__ = ["THREADS_PER_WORKER", "WorkerPool", "command_pool", "discard", "report_epoch"]
+__all__ = ["THREADS_PER_WORKER", "WorkerPool", "command_pool", "discard", "report_epoch",
+           "warm_pool"]
 
 # one intra-op thread per worker on CPU: on this project's small models a second thread
 # per worker only spins against the other workers (a CNN step measured 250 ms with two
@@ -151,6 +155,13 @@ def command_pool(workers: int, trainer: str = "builtin") -> WorkerPool:
         return _POOL
 
 
+def warm_pool(workers: int, trainer: str = "builtin") -> WorkerPool | None:
+    """The live pool `command_pool(workers, trainer)` would give, or None (none started)."""
+    key = _inherited(workers, trainer)
+    with _GUARD:
+        return _POOL if _POOL is not None and _POOL.key == key else None
+
+
 def discard(pool: WorkerPool) -> None:
     """End `pool` now (Ctrl-C, a broken worker): the next arm starts a fresh one."""
     global _POOL
@@ -187,7 +198,8 @@ def _inherited(workers: int, trainer: str) -> str:
     """What a spawned worker inherits from the command, as one digest."""
     digest = hashlib.sha256()
     for part in (str(workers), trainer, os.getcwd(), *sys.path,
-                 *sorted(f"{k}={v}" for k, v in os.environ.items())):
+                 *sorted(f"{k}={v}" for k, v in os.environ.items()
+                         if k.startswith(("PHASEGATE_", "PYTHON")))):
         digest.update(part.encode("utf-8", "surrogateescape") + b"\0")
     return digest.hexdigest()
 

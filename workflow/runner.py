@@ -5,25 +5,28 @@ of the same config is not trained again, so a killed command rerun picks up
 where it stopped. The trainer is phasegate's own or a user's `module:function`
 with the same contract; workers import it by name.
 
-Workers are the command's one pool (`workflow.pool`), started once and kept warm
-for every arm; they die with the command (`workflow.lifeline`): a killed command
-leaves no worker finishing its seeds beside the rerun. Ctrl-C
-stops them: the command ends their processes, removes the staging folders
+Small jobs train in this process when measured faster than starting workers
+(`_measured`); otherwise the workers are the command's one pool (`workflow.pool`),
+started once and kept warm for every arm; they die with the command
+(`workflow.lifeline`): a killed command leaves no worker finishing its seeds beside
+the rerun. Ctrl-C stops them: the command ends their processes, removes the staging folders
 (`.seed-<n>.partial`) of the seeds it did not finish, and raises
 `KeyboardInterrupt` once.
 """
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
+import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
 from pathlib import Path
 
 from workflow.errors import PluginError, UsageError
-from workflow.pool import THREADS_PER_WORKER, command_pool, discard, report_epoch
+from workflow.pool import THREADS_PER_WORKER, command_pool, discard, report_epoch, warm_pool
 from workflow.safe_yaml import read_yaml
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
@@ -62,7 +65,9 @@ def train_seeds(
     """Train `config` on every seed not already finished; return every seed's result."""
     from workflow.trainer import resolve_trainer
 
+    began = time.perf_counter()
     resolve_trainer(trainer)  # a bad plug-in fails here, once, with its message
+    imported = time.perf_counter() - began  # what a fresh worker pays before its first run
     results: dict[int, RunResult] = {}
     pending = []
     for seed in seeds:
@@ -75,6 +80,12 @@ def train_seeds(
         return results
     size = max(1, workers or default_workers())
     workers = min(size, len(pending))
+    if workers > 1 and warm_pool(size, trainer) is None:
+        pending = _measured(trainer, config, pending, root, (workers, imported), results,
+                            on_epoch, on_done)
+        if not pending:
+            return {seed: results[seed] for seed in seeds}
+        workers = min(size, len(pending))
     pending = _together(trainer, config, pending, root, (workers, size), results, on_epoch,
                         on_done)
     if not pending:
@@ -92,6 +103,80 @@ def train_seeds(
         return results
     _in_pool(trainer, config, pending, root, (workers, size), results, on_epoch, on_done)
     return {seed: results[seed] for seed in seeds}
+
+
+_COLD_S = 0.0  # the most a run was measured to pay before its first epoch in this process
+
+
+def _measured(
+    trainer: str,
+    config: TrainConfig,
+    pending: list[int],
+    root: Path,
+    sizes: tuple[int, float],
+    results: dict[int, RunResult],
+    on_epoch: EpochCallback | None,
+    on_done: Callable[[RunResult], None] | None,
+) -> list[int]:
+    """Small jobs in this process, when measured faster than starting the pool; the seeds
+    left for the pool.
+
+    The first seed trains here. The times its epochs are reported at tell what a seed costs
+    warm (from its first epoch's report to its last, scaled to every epoch); the rest of its
+    time, and the imports before it, is what a fresh worker would pay before its first
+    epoch (the most seen, `_COLD_S`).
+    The other `r` seeds stay here when `r` warm seeds cost less than a cold start plus
+    `ceil(r / workers)` warm seeds (together, for a small model), else go to the pool.
+    """
+    global _COLD_S
+    workers, imported = sizes
+    first = pending[0]
+    stamps: list[float] = []
+
+    def heard(seed: int, epoch: int, row: dict[str, float]) -> None:
+        stamps.append(time.perf_counter())
+        if on_epoch is not None:
+            on_epoch(seed, epoch, row)
+
+    started = time.perf_counter()
+    try:
+        result = _train_one(trainer, config, first, root, heard)
+    except KeyboardInterrupt:
+        _remove_staging(root, [first])
+        raise
+    spent = time.perf_counter() - started
+    results[first] = result
+    if on_done:
+        on_done(result)
+    warm = spent
+    if len(stamps) >= 2:
+        warm = (stamps[-1] - stamps[0]) * len(stamps) / (len(stamps) - 1)
+    _COLD_S = max(_COLD_S, imported + spent - warm)
+    rest = pending[1:]
+    if not rest or _COLD_S + math.ceil(len(rest) / workers) * warm < len(rest) * warm:
+        return rest
+    from workflow.trainer.together import chosen, fit_together
+
+    if chosen(config, trainer, len(rest)):
+        try:
+            together = fit_together(config, rest, root, report=on_epoch) or {}
+        except KeyboardInterrupt:
+            _remove_staging(root, rest)
+            raise
+        for seed in rest:
+            if seed in together:
+                results[seed] = together[seed]
+                if on_done:
+                    on_done(together[seed])
+    for seed in [s for s in rest if s not in results]:
+        try:
+            results[seed] = _train_one(trainer, config, seed, root, on_epoch)
+        except KeyboardInterrupt:
+            _remove_staging(root, [seed])
+            raise
+        if on_done:
+            on_done(results[seed])
+    return []
 
 
 def _in_pool(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import torch
@@ -75,18 +76,26 @@ def _built(dropout: float) -> torch.nn.Module:
 
 
 # rule: an arm of a small model run with two workers trains its seeds together, one group
-# per worker of the command's pool, and every epoch of every seed is heard; a config with
-# dropout trains one seed at a time
-def test_an_arm_of_a_small_model_trains_together(tmp_path: Path) -> None:
+# per worker of the command's warm pool, and every epoch of every seed is heard; with no
+# pool, when the first seed measured the job too small for one, the other seeds train
+# together here; a config with dropout trains one seed at a time
+def test_an_arm_of_a_small_model_trains_together(tmp_path: Path, monkeypatch: Any) -> None:
+    from workflow import pool, runner
     from workflow.runner import train_seeds
 
     config = TrainConfig.model_validate(tiny_config())
+    pool.command_pool(2)
     heard: list[tuple[int, int]] = []
     results = train_seeds(config, [0, 1, 2, 3], tmp_path / "small", workers=2,
                           on_epoch=lambda seed, epoch, row: heard.append((seed, epoch)))
     assert {s: r.extra.get("trained_together") for s, r in results.items()} == {
         0: [0, 2], 1: [1, 3], 2: [0, 2], 3: [1, 3]}
     assert sorted(heard) == [(s, e) for s in range(4) for e in (1, 2)]
+    pool.discard(pool.command_pool(2))
+    monkeypatch.setattr(runner, "_COLD_S", 30.0)
+    here = train_seeds(config, [0, 1, 2, 3], tmp_path / "here", workers=2)
+    assert {s: r.extra.get("trained_together") for s, r in here.items()} == {
+        0: None, 1: [1, 2, 3], 2: [1, 2, 3], 3: [1, 2, 3]}
     dropout = config.with_changes({"model.dropout": 0.2})
     alone = train_seeds(dropout, [0, 1], tmp_path / "dropout", workers=2)
     assert all("trained_together" not in r.extra for r in alone.values())
