@@ -204,3 +204,29 @@ def test_unset_fractions_are_written_out_where_the_dataset_gives_no_split() -> N
     assert (config.data.val_fraction, config.data.test_fraction) == (0.15, 0.15)
     with pytest.raises(ConfigError, match="val_fraction"):
         config.with_changes({"data.val_fraction": 0.6})
+
+
+@pytest.mark.parametrize(("data", "line"), [
+    ({"dataset": "tests.trainer.test_splits:named_splits", "test_fraction": 0.2},
+     "data.test_fraction: 0.2 does not apply: dataset 'tests.trainer.test_splits:named_splits' "
+     "gives its own test split (the test split given by tests.trainer.test_splits:named_splits, "
+     "40 samples); remove test_fraction"),
+    ({"dataset": "torchvision:MNIST", "root": ".", "test_fraction": 0.2},
+     "test_fraction does not apply: dataset 'torchvision:MNIST' gives its own test split "
+     "(torchvision's official test split); remove test_fraction"),
+])
+def test_train_refuses_a_fraction_that_does_not_apply_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], data: dict[str, Any], line: str
+) -> None:
+    # phasegate train: exit 2, one line naming the fraction, no run folder
+    import yaml
+
+    from workflow.cli import main
+
+    path = tmp_path / "config.yaml"
+    path.write_text(yaml.safe_dump(tiny_config(data=data)))
+    code = main(["train", str(path), "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2
+    assert len(err.splitlines()) == 1 and line in err, err
+    assert not (tmp_path / "run").exists()
