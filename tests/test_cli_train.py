@@ -90,7 +90,7 @@ def test_typo_in_config_exits_2_and_writes_nothing(tmp_path: Path) -> None:
     assert done.returncode == 2
     assert done.stderr.strip() == (
         f"phasegate: {path}: training.epochz: unknown field (allowed: epochs, grad_clip, "
-        "label_smoothing, early_stopping, monitor, mixed_precision, stages)"
+        "label_smoothing, early_stopping, monitor, mixed_precision, stages, channels_last, compile)"
     )
     assert not out.exists()
     assert list(tmp_path.iterdir()) == [path]
