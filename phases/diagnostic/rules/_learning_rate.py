@@ -141,12 +141,19 @@ class LrTooLow(Rule):
     settings = ("optimizer.lr",)
 
     def check(self, ev: Evidence) -> Finding | None:
+        suggested = probe_suggestion(ev)
+        lr = ev.config.optimizer.lr
+        if suggested is not None and lr > PROBE_LOW_FACTOR * suggested:
+            return None  # the range test says the lr is not low: a stuck run is not slow
+        if suggested is not None and lr * PROBE_TOO_FAR < suggested and ev.usable:
+            return self.found("high", {"lr": lr, "range_test_lr": suggested,
+                                       "factor": r(suggested / lr, 1)},
+                              f"the range test suggests lr {suggested:.2g}, {suggested / lr:.0f}x "
+                              f"above lr {lr:g}", seeds=[run.seed for run in ev.usable])
         runs = [run for run in having(ev.usable, "train_loss")
                 if len(run.history) >= LOW_LR_MIN_EPOCHS]
-        suggested = probe_suggestion(ev)
-        if not runs or (suggested is not None
-                        and ev.config.optimizer.lr > PROBE_LOW_FACTOR * suggested):
-            return None  # the range test says the lr is not low: a stuck run is not slow
+        if not runs:
+            return None
         flagged, stuck, shares, totals, first, last = [], [], [], [], [], []
         for run in runs:
             loss = run.column("train_loss")

@@ -137,3 +137,19 @@ def test_findings_that_need_accuracy_are_not_applicable_to_a_regression() -> Non
     found = by_id(find_all(ev))
     assert "sgd_no_momentum" in found and "not_converged" in found
     assert "underfitting" not in found
+
+
+def _probe(suggested: float) -> dict:
+    return {"lr_range": {"suggested_lr": suggested, "initial_loss": 2.3, "chance_loss": 2.3}}
+
+
+def test_the_range_test_joins_the_lr_findings() -> None:
+    # lr 1e-3 against a suggestion of 0.03 (30x above): too low, even on a 3-epoch run
+    short = seeds(epochs=3)
+    low = by_id(find_all(evidence(short, probes=_probe(0.03))))["lr_too_low"]
+    assert low.severity == "high" and low.evidence["factor"] == 30.0
+    # lr 1e-3 against a suggestion of 1e-5 (100x below): too high, though the loss is calm
+    high = by_id(find_all(evidence(seeds(), probes=_probe(1e-5))))["lr_too_high"]
+    assert high.severity == "high" and high.evidence["range_test_lr"] == 1e-5
+    # 3x or more above the suggestion is never "too low", however slowly the loss fell
+    assert "lr_too_low" not in by_id(find_all(evidence(seeds(**SLOW), probes=_probe(2e-4))))
