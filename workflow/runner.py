@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, wait
 from concurrent.futures.process import BrokenProcessPool
+from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.errors import PluginError, UsageError
@@ -68,86 +69,84 @@ def train_seeds(
     began = time.perf_counter()
     resolve_trainer(trainer)  # a bad plug-in fails here, once, with its message
     imported = time.perf_counter() - began  # what a fresh worker pays before its first run
-    results: dict[int, RunResult] = {}
+    job = _Job(trainer, config, root, {}, on_epoch, on_done)
     pending = []
     for seed in seeds:
         done = finished_run(seed_dir(root, seed), config)
         if done is not None:
-            results[seed] = done
+            job.results[seed] = done
         else:
             pending.append(seed)
-    if not pending:
-        return results
     size = max(1, workers or default_workers())
     workers = min(size, len(pending))
     if workers > 1 and warm_pool(size, trainer) is None:
-        pending = _measured(trainer, config, pending, root, (workers, imported), results,
-                            on_epoch, on_done)
-        if not pending:
-            return {seed: results[seed] for seed in seeds}
+        pending = _measured(job, pending, workers, imported)
         workers = min(size, len(pending))
-    pending = _together(trainer, config, pending, root, (workers, size), results, on_epoch,
-                        on_done)
-    if not pending:
-        return {seed: results[seed] for seed in seeds}
+    if workers > 1:
+        pending = _together(job, pending, (workers, size))
     if workers == 1:
         for seed in pending:
-            try:
-                result = _train_one(trainer, config, seed, root, on_epoch)
-            except KeyboardInterrupt:
-                _remove_staging(root, [seed])
-                raise
-            results[seed] = result
-            if on_done:
-                on_done(result)
-        return results
-    _in_pool(trainer, config, pending, root, (workers, size), results, on_epoch, on_done)
-    return {seed: results[seed] for seed in seeds}
+            job.here(seed)
+    elif pending:
+        _in_pool(job, pending, (workers, size))
+    return {seed: job.results[seed] for seed in seeds}
+
+
+@dataclass(frozen=True)
+class _Job:
+    """One arm's training: what each way of training its seeds needs, and its results."""
+
+    trainer: str
+    config: TrainConfig
+    root: Path
+    results: dict[int, RunResult]
+    on_epoch: EpochCallback | None
+    on_done: Callable[[RunResult], None] | None
+
+    def done(self, seed: int, result: RunResult) -> None:
+        self.results[seed] = result
+        if self.on_done:
+            self.on_done(result)
+
+    def here(self, seed: int, on_epoch: EpochCallback | None = None) -> None:
+        """Train `seed` in this process (a Ctrl-C removes its staging folder)."""
+        try:
+            result = _train_one(self.trainer, self.config, seed, self.root,
+                                on_epoch or self.on_epoch)
+        except KeyboardInterrupt:
+            _remove_staging(self.root, [seed])
+            raise
+        self.done(seed, result)
+
+    def unfinished(self, seeds: Iterable[int]) -> list[int]:
+        return [seed for seed in seeds if seed not in self.results]
 
 
 _COLD_S = 0.0  # the most a run was measured to pay before its first epoch in this process
 
 
-def _measured(
-    trainer: str,
-    config: TrainConfig,
-    pending: list[int],
-    root: Path,
-    sizes: tuple[int, float],
-    results: dict[int, RunResult],
-    on_epoch: EpochCallback | None,
-    on_done: Callable[[RunResult], None] | None,
-) -> list[int]:
+def _measured(job: _Job, pending: list[int], workers: int, imported: float) -> list[int]:
     """Small jobs in this process, when measured faster than starting the pool; the seeds
     left for the pool.
 
     The first seed trains here. The times its epochs are reported at tell what a seed costs
     warm (from its first epoch's report to its last, scaled to every epoch); the rest of its
-    time, and the imports before it, is what a fresh worker would pay before its first
-    epoch (the most seen, `_COLD_S`).
-    The other `r` seeds stay here when `r` warm seeds cost less than a cold start plus
-    `ceil(r / workers)` warm seeds (together, for a small model), else go to the pool.
+    time, and the imports before it (`imported`), is what a fresh worker would pay before
+    its first epoch (the most seen, `_COLD_S`). The other `r` seeds stay here when `r` warm
+    seeds cost less than a cold start plus `ceil(r / workers)` warm seeds (together, for a
+    small model), else go to the pool.
     """
     global _COLD_S
-    workers, imported = sizes
-    first = pending[0]
     stamps: list[float] = []
 
     def heard(seed: int, epoch: int, row: dict[str, float]) -> None:
         stamps.append(time.perf_counter())
-        if on_epoch is not None:
-            on_epoch(seed, epoch, row)
+        if job.on_epoch is not None:
+            job.on_epoch(seed, epoch, row)
 
     started = time.perf_counter()
-    try:
-        result = _train_one(trainer, config, first, root, heard)
-    except KeyboardInterrupt:
-        _remove_staging(root, [first])
-        raise
+    job.here(pending[0], heard)
     spent = time.perf_counter() - started
-    results[first] = result
-    if on_done:
-        on_done(result)
     warm = spent
     if len(stamps) >= 2:
         warm = (stamps[-1] - stamps[0]) * len(stamps) / (len(stamps) - 1)
@@ -157,68 +156,43 @@ def _measured(
         return rest
     from workflow.trainer.together import chosen, fit_together
 
-    if chosen(config, trainer, len(rest)):
+    if chosen(job.config, job.trainer, len(rest)):
         try:
-            together = fit_together(config, rest, root, report=on_epoch) or {}
+            together = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
         except KeyboardInterrupt:
-            _remove_staging(root, rest)
+            _remove_staging(job.root, rest)
             raise
-        for seed in rest:
-            if seed in together:
-                results[seed] = together[seed]
-                if on_done:
-                    on_done(together[seed])
-    for seed in [s for s in rest if s not in results]:
-        try:
-            results[seed] = _train_one(trainer, config, seed, root, on_epoch)
-        except KeyboardInterrupt:
-            _remove_staging(root, [seed])
-            raise
-        if on_done:
-            on_done(results[seed])
+        for seed, result in sorted(together.items()):
+            job.done(seed, result)
+    for seed in job.unfinished(rest):
+        job.here(seed)
     return []
 
 
-def _in_pool(
-    trainer: str,
-    config: TrainConfig,
-    pending: list[int],
-    root: Path,
-    sizes: tuple[int, int],
-    results: dict[int, RunResult],
-    on_epoch: EpochCallback | None,
-    on_done: Callable[[RunResult], None] | None,
-) -> None:
-    """Train `pending` in the command's pool, at most `workers` at a time, into `results`.
+def _in_pool(job: _Job, pending: list[int], sizes: tuple[int, int]) -> None:
+    """Train `pending` in the command's pool, at most `workers` at a time.
 
     `sizes`: (workers, the pool's size): an arm with fewer seeds left than the command has
     workers uses the warm pool, never a smaller one of its own.
     """
     workers, size = sizes
-    pool = command_pool(size, trainer)
-    pool.sink = on_epoch
+    pool = command_pool(size, job.trainer)
+    pool.sink = job.on_epoch
     waiting = list(pending)
     running: dict[Future[RunResult], int] = {}
     try:
         while waiting or running:
             while waiting and len(running) < workers:
                 seed = waiting.pop(0)
-                running[pool.submit(_worker, trainer, config, seed, root)] = seed
+                running[pool.submit(_worker, job.trainer, job.config, seed, job.root)] = seed
             finished, _ = wait(running, return_when=FIRST_COMPLETED)
             for future in sorted(finished, key=lambda f: running[f]):
                 seed = running.pop(future)
-                result = future.result()
-                results[seed] = result
-                if on_done:
-                    on_done(result)
+                job.done(seed, future.result())
         pool.flush()
-    except KeyboardInterrupt:
+    except (KeyboardInterrupt, BrokenProcessPool):
         discard(pool)
-        _remove_staging(root, [seed for seed in pending if seed not in results])
-        raise
-    except BrokenProcessPool:
-        discard(pool)
-        _remove_staging(root, [seed for seed in pending if seed not in results])
+        _remove_staging(job.root, job.unfinished(pending))
         raise
     except BaseException:
         # a failed seed: the seeds already running finish (a rerun finds them), as they
@@ -226,20 +200,11 @@ def _in_pool(
         wait(running)
         raise
     finally:
-        if pool.sink is on_epoch:
+        if pool.sink is job.on_epoch:
             pool.sink = None
 
 
-def _together(
-    trainer: str,
-    config: TrainConfig,
-    pending: list[int],
-    root: Path,
-    sizes: tuple[int, int],
-    results: dict[int, RunResult],
-    on_epoch: EpochCallback | None,
-    on_done: Callable[[RunResult], None] | None,
-) -> list[int]:
+def _together(job: _Job, pending: list[int], sizes: tuple[int, int]) -> list[int]:
     """Train the seeds of a small model together (workflow.trainer.together), in `workers`
     groups, one per worker of the pool (`sizes`: workers, the pool's size); the seeds left
     to train one by one (none, unless a group could not train together).
@@ -250,29 +215,27 @@ def _together(
     from workflow.trainer.together import chosen
 
     workers, size = sizes
-    if workers == 1 or not chosen(config, trainer, len(pending)):
+    if not chosen(job.config, job.trainer, len(pending)):
         return pending
     groups = [pending[i::workers] for i in range(workers)]
     if any(len(g) < 2 for g in groups):
         groups = [pending]
-    pool = command_pool(size, trainer)
-    pool.sink = on_epoch
+    pool = command_pool(size, job.trainer)
+    pool.sink = job.on_epoch
     try:
-        futures = [pool.submit(_group_worker, config, g, root) for g in groups]
+        futures = [pool.submit(_group_worker, job.config, g, job.root) for g in groups]
         outcomes = [f.result() for f in futures]
         pool.flush()
     except (KeyboardInterrupt, BrokenProcessPool):
         discard(pool)
-        _remove_staging(root, pending)
+        _remove_staging(job.root, pending)
         raise
     finally:
         pool.sink = None
     for outcome in outcomes:
         for seed, result in sorted((outcome or {}).items()):
-            results[seed] = result
-            if on_done:
-                on_done(result)
-    return [s for s in pending if s not in results]
+            job.done(seed, result)
+    return job.unfinished(pending)
 
 
 def _group_worker(config: TrainConfig, seeds: list[int], root: Path) -> dict[int, RunResult] | None:
