@@ -54,7 +54,7 @@ def test_the_goal_fits_its_metric(home: Path, cli: CLI, target: dict, expected: 
     ({"min_effect": float("nan")}, "min_effect: Input should be a finite number"),
     ({"workers": 0}, "workers: Input should be greater than or equal to 1"),
     ({"sweep": {"trials": 0}}, "sweep.trials: Input should be greater than or equal to 1"),
-    ({"probes": ["lr", "speed"]}, "probes: unknown probe 'speed' (allowed: lr, batch)"),
+    ({"probes": ["lr", "speed"]}, "probes: unknown probe 'speed' (allowed: lr, batch, trials)"),
     ({"sweep": {"method": "annealing"}}, "method"),
     ({"sweep": {"space": "nowhere.yaml"}}, "sweep.space: file not found"),
     ({"name": "demo\n"}, "name: String should match pattern"),

@@ -55,10 +55,7 @@ def test_the_loader_recommendation_changes_only_what_differs() -> None:
     config = clean_config(**{"data.loader": "stream"})
     ev = evidence(seeds(data_wait_fraction=lambda e: 0.45), config=config)
     finding = by_id(find_all(ev))["resource_waste"]
-    class Named(ResourceWaste):  # as once phases.diagnostic.answers.ANSWERS names it
-        answers = ("larger_batch", LOADER_ANSWER)
-
-    rule = Named()
+    rule = ResourceWaste()
     ctx = Context(config=config, evidence=ev, headroom=10.0, found=frozenset({rule.id}))
     recs = rule._faster_loader(finding, ctx, "MEDIUM")
     assert [r.name for r in recs] == [LOADER_ANSWER]

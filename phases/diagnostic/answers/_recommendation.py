@@ -60,6 +60,7 @@ ANSWERS: dict[str, str] = {
     "decoupled_decay": "AdamW instead of Adam with L2 decay",
     "smaller_batch": "a smaller batch: more steps an epoch",
     "unfreeze": "train every layer",
+    "faster_loader": "more loader workers, deeper prefetch, pinned memory",
 }
 # answers that restrain a model (regularize it, cap its steps, shorten it): never offered to
 # a model that underfits, whatever else is found (`recommend.plan` drops them)

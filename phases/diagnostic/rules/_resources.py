@@ -18,7 +18,7 @@ import math
 import os
 from typing import TYPE_CHECKING, Any
 
-from phases.diagnostic.answers import ANSWERS, Recommendation, lower
+from phases.diagnostic.answers import Recommendation, lower
 from phases.diagnostic.evidence import Evidence, mean
 from phases.diagnostic.rules._base import Finding, Rule, Severity, having, r
 from workflow.trainer.config import MAX_WORKERS
@@ -34,8 +34,7 @@ DATA_WAIT_HIGH = 0.50
 LOW_THROUGHPUT = 1000.0  # samples/s
 SMALL_BATCH = 32
 THROUGHPUT_MIN_STEPS = 10
-# the answer for a starving streaming loader; offered once phases.diagnostic.answers
-# names it in ANSWERS (until then the finding's text and evidence carry the settings)
+# the answer for a starving streaming loader (its settings sized in the finding's evidence)
 LOADER_ANSWER = "faster_loader"
 MAX_PREFETCH = 16
 STREAMABLE = ("imagefolder", "torchvision:")
@@ -69,7 +68,7 @@ class ResourceWaste(Rule):
     id = "resource_waste"
     title = "Resource waste"
     root_cause = False
-    answers = ("larger_batch", *((LOADER_ANSWER,) if LOADER_ANSWER in ANSWERS else ()))
+    answers = ("larger_batch", LOADER_ANSWER)
 
     def check(self, ev: Evidence) -> Finding | None:
         runs = having(ev.usable, "data_wait_fraction", "samples_per_sec")

@@ -21,6 +21,9 @@ def test_every_search_space_is_one_phase_4_can_parse() -> None:
     # categorical choices, the shape Phase 4's sweep reads from phase3.search_space
     numbers = {"gap_points": 20, "shortfall_points": 10, "seeds": 3, "diverged_seeds": 1,
                "late_gain": 3, "best_epoch": 4,
+               # a starving streaming loader: its settings now and the ones it is advised
+               "workers": 0, "prefetch": 2, "pin_memory": "auto", "recommended_workers": 2,
+               "recommended_prefetch": 4, "recommended_pin_memory": "on", "data_wait_pct": 45.0,
                "settings": ["schedule.name", "data.augment", "regularization",
                             "training.grad_clip", "model.pretrained"]}
     spaces, names = [], set()
