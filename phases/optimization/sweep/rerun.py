@@ -84,7 +84,7 @@ def rerun_top(
     seeds = list(fresh_seeds)
     if top:
         progress.step("Phase 4", f"sweep: re-run the top {len(top)} trial(s) on fresh seeds "
-                      f"{', '.join(map(str, seeds))}, racing")
+                      f"{', '.join(map(str, seeds))}")
     configs = {f"trial-{r.number}": base.with_changes(r.params, source=f"trial {r.number}")
                for r in top}
     arms: dict[str, Arm] = {}
