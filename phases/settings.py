@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from workflow.errors import ConfigError, UsageError
+from workflow.errors import ConfigError, PluginError, UsageError
 from workflow.project import ProjectConfig
 
 __all__ = ["PhaseSettings", "check_project", "check_workers", "resolve"]
@@ -170,10 +170,16 @@ def _check_probes(probes: Sequence[str]) -> None:
 def _check_plugins(project: ProjectConfig, config: Any) -> None:
     """Each `module:function` the project and its baseline name imports and fits its contract."""
     from workflow.plugins import load_callable
-    from workflow.trainer import resolve_trainer
+    from workflow.protocol import resolve_trainer_protocol
 
     if project.trainer != "builtin":
-        resolve_trainer(project.trainer)
+        # a trainer must carry the project to `promoted`: one that cannot take Phase 5's test
+        # look is refused now, not after Phases 3 and 4 trained on it
+        missing = resolve_trainer_protocol(project.trainer).missing()
+        if missing:
+            raise PluginError(f"trainer {project.trainer!r} lacks {' and '.join(missing)}: "
+                              "Phase 5 takes its one test look through it (define evaluate "
+                              "beside fit, or give the trainer class an evaluate method)")
     if ":" in config.data.dataset:
         load_callable(config.data.dataset, role="dataset", required=("root",))
     if ":" in config.model.name:

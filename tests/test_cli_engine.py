@@ -84,6 +84,8 @@ def record_finalization(store: Store, final_mean: float = 0.975) -> None:
                "model_b": "final"}
     store.record("phase5", {"completed": True, "final_training_completed": True,
                             "test_evaluations": 1, "mcnemar": mcnemar,
+                            "test": {"n": 200, "task": "classification", "final_accuracy": 0.94,
+                                     "baseline_accuracy": 0.90},
                             "final": {"runs": 5, "seeds": 5,
                                       "val_accuracy": {"mean": final_mean, "std": 0.01}}})
     files(store, "phase5/test_metrics.json", "phase5/finalization_report.md",

@@ -34,6 +34,7 @@ trainer that declares none is taken to honour every key (None).
 from __future__ import annotations
 
 import functools
+import importlib
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping, Sequence
@@ -171,7 +172,9 @@ def resolve_trainer_protocol(spec: str) -> TrainerProtocol:
     target = _resolve(spec, "trainer", "module:Class")
     if inspect.isfunction(target):
         fit = load_callable(spec, role="trainer")
-        home: Any = inspect.getmodule(target)
+        # the module the spec names, not the one fit was defined in: a trainer file may
+        # import its fit from elsewhere and define evaluate beside that import
+        home: Any = importlib.import_module(module_name)
         evaluate = getattr(home, "evaluate", None)
         if evaluate is None:  # the train-only form: Phase 5 refuses it, naming evaluate
             return TrainerProtocol(spec, fit, None)

@@ -65,8 +65,9 @@ def test_finalize_on_a_promoted_project_suggests_nothing(home: Path, cli: CLI) -
     store.record("phase5", {"completed": True})
     take(store, "finalize", "test")
     record_finalization(store)
-    store.record("phase5", {"test": {"n": 270, "final_accuracy": 0.95, "baseline_accuracy": 0.9,
-                                     "accuracy_difference": 0.05, "final_macro_f1": 0.95,
+    store.record("phase5", {"test": {"n": 270, "task": "classification", "final_accuracy": 0.95,
+                                     "baseline_accuracy": 0.9, "accuracy_difference": 0.05,
+                                     "final_macro_f1": 0.95,
                                      "final_balanced_accuracy": 0.95}})
     code, out, _ = cli("gate", "sign", "demo", "finalization_complete", "model_card_reviewed",
                        "--by", "ana")

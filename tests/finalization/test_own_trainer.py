@@ -32,14 +32,42 @@ def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
     return run
 
 
-# rule: a train-only trainer (a bare fit without evaluate) trains Phases 3 and 4, and Phase 5
-# refuses it before any training or look, naming what it lacks (exit 1)
-def test_phase5_refuses_a_trainer_without_evaluate(home: Path, cli: CLI) -> None:
+# rule (acceptance): a bare fit with no evaluate beside it is refused at init, one line
+# naming what it lacks, exit 2, before Phases 3 and 4 train on a trainer that cannot finish
+def test_init_refuses_a_bare_fit_without_evaluate(home: Path, cli: CLI) -> None:
     write_project(home / "proj", trainer="tests.optimization.fake_trainer:fit")
+    code, _, err = cli("init", "demo", "--config", "proj/project.yaml")
+    assert code == 2
+    assert err.count("\n") == 1
+    assert "trainer 'tests.optimization.fake_trainer:fit' lacks evaluate(run_dir, split)" in err
+    assert not (home / "runs" / "demo").exists()
+
+
+# fit imported from elsewhere: evaluate is looked up in the module the project names
+TRAIN_ONLY = "from tests.optimization.fake_trainer import fit\n"
+
+
+# rule: a trainer that lost its evaluate after init (its module edited) is refused by Phase 5
+# before any training or look, naming what it lacks (exit 1)
+def test_phase5_refuses_a_trainer_that_lost_evaluate(
+    home: Path, cli: CLI, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sys
+
+    from workflow.protocol import resolve_trainer_protocol
+
+    module = f"own_{home.name.replace('-', '_')}"
+    trainer = home / "proj" / f"{module}.py"
+    write_project(home / "proj", trainer=f"{module}:fit")
+    trainer.write_text(TRAIN_ONLY + "def evaluate(run_dir, split):\n    raise AssertionError\n")
+    monkeypatch.setattr(sys, "path", list(sys.path))
     store = optimized(home, cli)
+    trainer.write_text(TRAIN_ONLY)  # evaluate is gone
+    monkeypatch.delitem(sys.modules, module)
+    resolve_trainer_protocol.cache_clear()
     code, _, err = cli("finalize", "demo")
     assert code == 1
-    assert "trainer 'tests.optimization.fake_trainer:fit' lacks evaluate(run_dir, split)" in err
+    assert f"trainer '{module}:fit' lacks evaluate(run_dir, split)" in err
     assert not (store.run_dir / "phase5" / "final").exists()
     assert store.current == "optimized"
 
