@@ -30,8 +30,9 @@ SHIPPED_PATHS = {
         "phase3.recommendations_count", "phase3.strategy",
     ],
     "finalization_complete": [
-        "phase5.final_training_completed", "phase5.test_evaluations", "phase5.mcnemar.p_value",
-        "project.direction", "phase5.final.{metric}.mean", "project.goal",
+        "phase5.final_training_completed", "phase5.test_evaluations", "phase5.test.task",
+        "phase5.mcnemar.p_value", "phase5.paired.p_value", "project.direction",
+        "phase5.final.{metric}.mean", "project.goal",
     ],
     "optimization_complete": [
         "phase3.strategy", "phase4.training_completed", "phase4.comparison.verdict",
