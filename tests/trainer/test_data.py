@@ -125,3 +125,25 @@ def test_in_memory_batches_are_indexed_on_the_device(tmp_path: Path) -> None:
     # small datasets are held as tensors: the split tensors are plain contiguous tensors
     bundle = load_data(DataConfig())
     assert isinstance(bundle.train.x, torch.Tensor) and bundle.train.x.is_contiguous()
+
+
+# rule (issue 16): the bundled digits are read from scikit-learn's CSV without importing
+# scikit-learn, and are exactly what its own reader gives
+def test_digits_are_read_without_importing_sklearn_and_match_its_reader() -> None:
+    import subprocess
+    import sys
+
+    import numpy as np
+    from sklearn.datasets import load_digits
+
+    from workflow.trainer.sources import digits_arrays
+
+    pixels, target = digits_arrays()
+    bunch = load_digits()
+    assert np.array_equal(pixels, bunch.data) and np.array_equal(target, bunch.target)
+    probe = ("import sys; from workflow.trainer.config import DataConfig; "
+             "from workflow.trainer.data import load_data; load_data(DataConfig()); "
+             "print('sklearn' in sys.modules)")
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True,
+                          check=True)
+    assert done.stdout.strip() == "False"
