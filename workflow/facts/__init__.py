@@ -29,12 +29,15 @@ from workflow.facts._paths import (
 from workflow.facts._phase3 import Phase3Facts, RecommendationFact
 from workflow.facts._phase4 import AttemptRecord, Phase4Facts
 from workflow.facts._phase5 import (
+    FinalSourceFact,
     FinalTrainingFact,
     McNemarFact,
+    PairedFact,
     Phase5Facts,
     SelectionFact,
     TestFact,
     TestLockFact,
+    TestLookFact,
 )
 from workflow.facts._project import ProjectFacts
 from workflow.facts._root import SECTIONS, Facts, check_section, parse_facts, read_facts
@@ -48,8 +51,10 @@ __all__ = [
     "ByMetric",
     "Facts",
     "FactsModel",
+    "FinalSourceFact",
     "FinalTrainingFact",
     "McNemarFact",
+    "PairedFact",
     "MetricSummary",
     "MovesFacts",
     "Phase3Facts",
@@ -62,6 +67,7 @@ __all__ = [
     "SignoffsFacts",
     "TestFact",
     "TestLockFact",
+    "TestLookFact",
     "check_section",
     "checklist_paths",
     "checklist_problems",
