@@ -18,6 +18,7 @@ from workflow.trainer.config import TrainConfig
 
 TRAINER = "tests.test_pool:fit"
 PID_FILE = "worker.pid"
+SEEN_FILE = "pool_seen.txt"  # in this process: whether a pool ran beside it at its 3rd epoch
 
 
 def fit(
@@ -34,6 +35,8 @@ def fit(
 
     def slow(epoch: int, row: dict[str, float]) -> None:
         time.sleep(delay)
+        if epoch == 3 and seed == 0:  # seed 0 trains in the command (asserted below)
+            (Path(out_dir).parent / SEEN_FILE).write_text(str(pools._POOL is not None))
         if report is not None:
             report(epoch, row)
 
@@ -96,7 +99,8 @@ def test_a_changed_environment_gets_a_new_pool(monkeypatch: Any) -> None:
 
 # rule: with no warm pool, the first seed trains in this process and measures the job: a
 # job whose seeds cost less than starting workers trains here, every seed in this process;
-# one whose seeds cost more (slow epochs) goes to the pool for the seeds after the first
+# one whose seeds cost more (slow epochs) goes to the pool for the seeds after the first,
+# which start there as soon as the first seed's second epoch shows it (never after it)
 def test_small_jobs_train_here_large_ones_in_the_pool(tmp_path: Path, monkeypatch: Any) -> None:
     from workflow import runner
 
@@ -108,9 +112,12 @@ def test_small_jobs_train_here_large_ones_in_the_pool(tmp_path: Path, monkeypatc
     assert pools.warm_pool(2, TRAINER) is None
     monkeypatch.setattr(runner, "_COLD_S", 0.5)
     monkeypatch.setenv("PHASEGATE_TEST_EPOCH_DELAY", "1.0")
+    config = config.with_changes({"training.epochs": 4})
     train_arm("large", config, [0, 1, 2], tmp_path / "large", trainer=TRAINER, workers=2)
     pool = pools.warm_pool(2, TRAINER)
     assert pool is not None
     here = {int((tmp_path / "large" / f"seed-{s}" / PID_FILE).read_text()) for s in (1, 2)}
     assert int((tmp_path / "large" / "seed-0" / PID_FILE).read_text()) == os.getpid()
     assert here <= set(pool.pids()) and len(here) == 2
+    # the large job's other seeds went to the pool while the first still trained
+    assert (tmp_path / "large" / SEEN_FILE).read_text() == "True"

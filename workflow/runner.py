@@ -27,7 +27,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.errors import PluginError, UsageError
-from workflow.pool import THREADS_PER_WORKER, command_pool, discard, report_epoch, warm_pool
+from workflow.pool import (
+    THREADS_PER_WORKER,
+    WorkerPool,
+    command_pool,
+    discard,
+    report_epoch,
+    warm_pool,
+)
 from workflow.safe_yaml import read_yaml
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE, RunResult
@@ -80,7 +87,7 @@ def train_seeds(
     size = max(1, workers or default_workers())
     workers = min(size, len(pending))
     if workers > 1 and warm_pool(size, trainer) is None:
-        pending = _measured(job, pending, workers, imported)
+        pending = _measured(job, pending, (workers, size), imported)
         workers = min(size, len(pending))
     if workers > 1:
         pending = _together(job, pending, (workers, size))
@@ -125,34 +132,58 @@ class _Job:
 _COLD_S = 0.0  # the most a run was measured to pay before its first epoch in this process
 
 
-def _measured(job: _Job, pending: list[int], workers: int, imported: float) -> list[int]:
+def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: float
+              ) -> list[int]:
     """Small jobs in this process, when measured faster than starting the pool; the seeds
     left for the pool.
 
     The first seed trains here. The times its epochs are reported at tell what a seed costs
-    warm (from its first epoch's report to its last, scaled to every epoch); the rest of its
-    time, and the imports before it (`imported`), is what a fresh worker would pay before
-    its first epoch (the most seen, `_COLD_S`). The other `r` seeds stay here when `r` warm
-    seeds cost less than a cold start plus `ceil(r / workers)` warm seeds (together, for a
-    small model), else go to the pool.
+    warm (an epoch, scaled to every planned epoch); the time before its first report, and
+    the imports before it (`imported`), is what a fresh worker would pay before its first
+    epoch (the most seen, `_COLD_S`). The other `r` seeds stay here when `r` warm seeds
+    cost less than a cold start plus `ceil(r / workers)` warm seeds (together, for a small
+    model). The choice is made at the first seed's second epoch: seeds that belong in the
+    pool start there at once, beside the first, instead of waiting for it to finish (a
+    large model's first seed never trains alone). `sizes`: (workers, the pool's size).
     """
     global _COLD_S
+    workers, size = sizes
+    rest = pending[1:]
+    planned = _planned_epochs(job.config)
     stamps: list[float] = []
+    early: dict[Future[RunResult], int] = {}
+    pools: list[WorkerPool] = []
 
     def heard(seed: int, epoch: int, row: dict[str, float]) -> None:
         stamps.append(time.perf_counter())
         if job.on_epoch is not None:
             job.on_epoch(seed, epoch, row)
+        if len(stamps) == 2 and rest:
+            per_epoch = stamps[1] - stamps[0]
+            cold = max(_COLD_S, imported + (stamps[0] - started) - per_epoch)
+            if not _here_is_faster(len(rest), workers, cold, per_epoch * planned):
+                pool = command_pool(size, job.trainer)  # from the main thread, as always
+                pool.sink = job.on_epoch
+                pools.append(pool)
+                for other in rest:
+                    early[pool.submit(_worker, job.trainer, job.config, other, job.root)] = other
 
     started = time.perf_counter()
-    job.here(pending[0], heard)
+    try:
+        job.here(pending[0], heard)
+    except BaseException as exc:
+        if pools:
+            _settle(job, pools[0], early, rest, exc)
+        raise
+    if pools:
+        _collect(job, pools[0], early, rest)
+        return []
     spent = time.perf_counter() - started
     warm = spent
     if len(stamps) >= 2:
         warm = (stamps[-1] - stamps[0]) * len(stamps) / (len(stamps) - 1)
     _COLD_S = max(_COLD_S, imported + spent - warm)
-    rest = pending[1:]
-    if not rest or _COLD_S + math.ceil(len(rest) / workers) * warm < len(rest) * warm:
+    if not rest or not _here_is_faster(len(rest), workers, _COLD_S, warm):
         return rest
     from workflow.trainer.together import chosen, fit_together
 
@@ -167,6 +198,46 @@ def _measured(job: _Job, pending: list[int], workers: int, imported: float) -> l
     for seed in job.unfinished(rest):
         job.here(seed)
     return []
+
+
+def _here_is_faster(seeds: int, workers: int, cold: float, warm: float) -> bool:
+    """Whether `seeds` warm seeds here cost less than a cold pool running them `workers`
+    at a time."""
+    return seeds * warm <= cold + math.ceil(seeds / workers) * warm
+
+
+def _planned_epochs(config: TrainConfig) -> int:
+    stages = config.training.stages
+    return sum(stage.epochs for stage in stages) if stages else config.training.epochs
+
+
+def _collect(job: _Job, pool: WorkerPool, running: dict[Future[RunResult], int],
+             seeds: list[int]) -> None:
+    """The results of the seeds started in `pool` beside the first, in seed order."""
+    try:
+        for future in sorted(running, key=lambda f: running[f]):
+            job.done(running[future], future.result())
+        pool.flush()
+    except BaseException as exc:
+        _settle(job, pool, running, seeds, exc)
+        raise
+    finally:
+        if pool.sink is job.on_epoch:
+            pool.sink = None
+
+
+def _settle(job: _Job, pool: WorkerPool, running: dict[Future[RunResult], int],
+            seeds: list[int], exc: BaseException) -> None:
+    """After `exc`: Ctrl-C or a broken pool ends the workers and removes the unfinished
+    seeds' staging folders; a failed seed lets the running ones finish (a rerun finds
+    them), as `_in_pool` does."""
+    if isinstance(exc, (KeyboardInterrupt, BrokenProcessPool)):
+        discard(pool)
+        _remove_staging(job.root, job.unfinished(seeds))
+    else:
+        wait(running)
+    if pool.sink is job.on_epoch:
+        pool.sink = None
 
 
 def _in_pool(job: _Job, pending: list[int], sizes: tuple[int, int]) -> None:
