@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import copy
 import math
-import shutil
 import time
 from collections.abc import Callable
 from contextlib import nullcontext
@@ -22,7 +21,6 @@ import torch.nn.functional as F
 from torch import nn
 
 from workflow.errors import ConfigError
-from workflow.io import atomic_open, atomic_write_json, atomic_write_text
 from workflow.trainer.accel import amp_dtype as _amp_dtype
 from workflow.trainer.accel import prepare, resolve_device
 from workflow.trainer.augment import BatchAugmenter
@@ -30,16 +28,8 @@ from workflow.trainer.config import Stage, TrainConfig, load_train_config
 from workflow.trainer.data import Split, load_data
 from workflow.trainer.metrics import classification_metrics, confusion
 from workflow.trainer.models import build_model, matches
-from workflow.trainer.result import (
-    CHECKPOINT_DIR,
-    CONFIG_FILE,
-    HISTORY_FILE,
-    METRICS_FILE,
-    PREDICTIONS_FILE,
-    RunResult,
-    RunStatus,
-)
-from workflow.trainer.run_folder import finite, publish, write_history, write_predictions
+from workflow.trainer.result import RunResult, RunStatus
+from workflow.trainer.run_folder import open_staging, seal, write_trained
 from workflow.trainer.schedule import LrSchedule
 from workflow.trainer.streaming import StreamSplit
 
@@ -83,13 +73,10 @@ def fit(
     )
     parameters = list(model.parameters())
 
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
     try:
-        (staging / CHECKPOINT_DIR).mkdir(parents=True)
+        staging = open_staging(out_dir, config.to_yaml())
     except OSError as exc:  # out_dir under a file, or on a read-only disk
         raise ConfigError(f"{out_dir}: the run folder cannot be created ({exc.strerror})") from None
-    atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
 
     training = config.training
     monitored_metric = training.monitored
@@ -227,17 +214,10 @@ def fit(
         "normalization": data.normalization,
         "head": head,
     }
-    checkpoints = {}
     last = _snapshot(model, optimizer, schedule, epoch)
-    for name, state in (("last", last), ("best", best_state)):
-        if state is not None:
-            path = staging / CHECKPOINT_DIR / f"{name}.pt"
-            with atomic_open(path, "wb") as handle:
-                torch.save({**state, **meta}, handle)
-            checkpoints[name] = str(out_dir / CHECKPOINT_DIR / f"{name}.pt")
-    if best_predictions is not None:
-        write_predictions(staging / PREDICTIONS_FILE, val.y.cpu(), best_predictions)
-    write_history(staging / HISTORY_FILE, history)
+    checkpoints, predictions_path = write_trained(
+        staging, out_dir, states={"last": last, "best": best_state}, meta=meta,
+        val_targets=val.y.cpu(), best_predictions=best_predictions, history=history)
     best_row = next((r for r in history if r["epoch"] == best_epoch), {})
     result = RunResult(
         status=status,
@@ -250,7 +230,7 @@ def fit(
         wall_time_s=time.perf_counter() - started,
         samples_per_sec=train_samples / train_time if train_time > 0 else 0.0,
         checkpoints=checkpoints,
-        predictions_path=str(out_dir / PREDICTIONS_FILE) if best_predictions is not None else None,
+        predictions_path=predictions_path,
         stop_reason=stop_reason,
         diverged_at=diverged_at,
         extra={
@@ -263,8 +243,7 @@ def fit(
             "parameters": sum(p.numel() for p in model.parameters()),
         },
     )
-    atomic_write_json(staging / METRICS_FILE, finite(result.to_metrics()))
-    publish(staging, out_dir)
+    seal(staging, out_dir, result)
     return result
 
 

@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import copy
 import math
-import shutil
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,23 +37,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from workflow.io import atomic_open, atomic_write_json, atomic_write_text
 from workflow.trainer.accel import resolve_device
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.data import Split, load_data
 from workflow.trainer.loop import EVAL_BATCH, EXPLOSION_FACTOR, make_optimizer
 from workflow.trainer.metrics import classification_metrics, confusion
 from workflow.trainer.models import build_model
-from workflow.trainer.result import (
-    CHECKPOINT_DIR,
-    CONFIG_FILE,
-    HISTORY_FILE,
-    METRICS_FILE,
-    PREDICTIONS_FILE,
-    RunResult,
-    RunStatus,
-)
-from workflow.trainer.run_folder import finite, publish, write_history, write_predictions
+from workflow.trainer.result import RunResult, RunStatus
+from workflow.trainer.run_folder import open_staging, seal, write_trained
 from workflow.trainer.schedule import LrSchedule
 
 __all__ = ["SMALL_MODEL", "chosen", "fit_together", "why_not"]
@@ -303,20 +293,11 @@ def _write(
     meta: dict[str, Any], val_y: torch.Tensor, run: dict[str, Any],
 ) -> RunResult:
     """Member `seed`'s run folder, as `fit` writes it (staged, then moved into place)."""
-    staging = out_dir.parent / f".{out_dir.name}.partial"
-    shutil.rmtree(staging, ignore_errors=True)
-    (staging / CHECKPOINT_DIR).mkdir(parents=True)
-    atomic_write_text(staging / CONFIG_FILE, config.to_yaml())
-    meta = {"config": config.model_dump(mode="json"), **meta}
-    checkpoints = {}
-    for name, state in (("last", last), ("best", best[2] if best else None)):
-        if state is not None:
-            with atomic_open(staging / CHECKPOINT_DIR / f"{name}.pt", "wb") as handle:
-                torch.save({**state, **meta}, handle)
-            checkpoints[name] = str(out_dir / CHECKPOINT_DIR / f"{name}.pt")
-    if best is not None:
-        write_predictions(staging / PREDICTIONS_FILE, val_y, best[3])
-    write_history(staging / HISTORY_FILE, history)
+    staging = open_staging(out_dir, config.to_yaml())
+    checkpoints, predictions = write_trained(
+        staging, out_dir, states={"last": last, "best": best[2] if best else None},
+        meta={"config": config.model_dump(mode="json"), **meta}, val_targets=val_y,
+        best_predictions=best[3] if best else None, history=history)
     best_epoch = best[1] if best else None
     best_row = next((r for r in history if r["epoch"] == best_epoch), {})
     epochs = config.training.epochs
@@ -325,7 +306,7 @@ def _write(
         best=_metrics_only(best_row), final=_metrics_only(history[-1]),
         monitor=config.training.monitor, wall_time_s=run["wall_time_s"],
         samples_per_sec=run["samples_per_sec"], checkpoints=checkpoints,
-        predictions_path=str(out_dir / PREDICTIONS_FILE) if best is not None else None,
+        predictions_path=predictions,
         extra={
             "epochs_run": len(history), "device": run["device"], "mixed_precision": "off",
             "split": run["split"], "loader": run["loader"],
@@ -337,8 +318,7 @@ def _write(
             "trained_together": run["seeds"],
         },
     )
-    atomic_write_json(staging / METRICS_FILE, finite(result.to_metrics()))
-    publish(staging, out_dir)
+    seal(staging, out_dir, result)
     return result
 
 
