@@ -30,40 +30,29 @@ def synthetic(root: str | None) -> tuple[Any, Any, list[str]]:
 
 
 def noisy_digits(root: str | None) -> tuple[Any, Any, list[str]]:
-    from sklearn.datasets import load_digits
+    from workflow.trainer.sources import digits_arrays
 
-    bunch = load_digits()
-    y = bunch.target.copy()
+    pixels, target = digits_arrays()  # the embedded default's own reader
+    y = target.copy()
     rng = np.random.default_rng(0)
     flip = rng.random(len(y)) < NOISE
     y[flip] = rng.integers(0, 10, flip.sum())
-    images = (bunch.images.astype(np.float32) / 16.0)[:, None, :, :]
-    return images, y, [str(c) for c in bunch.target_names]
+    images = (pixels.astype(np.float32) / 16.0).reshape(-1, 1, 8, 8)
+    return images, y, [str(c) for c in range(10)]
 
 
 def scaled_mlp(num_classes: int, input_shape: Sequence[int], widths: Sequence[int] = (128, 64),
                dropout: float = 0.0, input_scale: float = 1.0, **_: Any) -> Any:
+    """phasegate's own MLP, fed its input times `input_scale`."""
     import math
 
-    from torch import nn
+    from workflow.trainer.models import MLP
 
-    class Scaled(nn.Module):
-        def __init__(self) -> None:
-            super().__init__()
-            layers: list[nn.Module] = [nn.Flatten()]
-            previous = math.prod(input_shape)
-            for width in widths:
-                layers += [nn.Linear(previous, width), nn.ReLU()]
-                if dropout > 0:
-                    layers.append(nn.Dropout(dropout))
-                previous = width
-            self.body = nn.Sequential(*layers)
-            self.head = nn.Linear(previous, num_classes)
-
+    class Scaled(MLP):
         def forward(self, x: Any) -> Any:
-            return self.head(self.body(x * input_scale))
+            return super().forward(x * input_scale)
 
-    return Scaled()
+    return Scaled(math.prod(input_shape), widths, num_classes, dropout)
 
 
 scaled_mlp.phasegate_knobs = ("widths", "dropout")  # type: ignore[attr-defined]
