@@ -128,3 +128,32 @@ def test_torchvision_data_streams_to_the_same_samples(tmp_path: Path) -> None:
     assert torch.equal(streamed.train.x, held.train.x) and torch.equal(streamed.val.x, held.val.x)
     assert streamed.test is not None and held.test is not None
     assert torch.equal(streamed.test.x, held.test.x)  # the test split is always in memory
+
+
+def test_probes_and_val_evaluation_never_decode_a_streamed_split_whole(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the whole-split tensor (`StreamSplit.x`) costs the decoded size the budget forbids:
+    # the range test, the batch probe and evaluate(run, "val") read batches instead, and
+    # give the in-memory path's figures
+    from workflow.trainer.builtin import evaluate
+    from workflow.trainer.config import TrainConfig
+    from workflow.trainer.probe import batch_probe, lr_range_test
+
+    def whole(self: StreamSplit) -> None:
+        raise AssertionError("a streamed split was decoded whole")
+
+    root = image_folder(tmp_path / "images")
+    streamed = TrainConfig.model_validate(config(root, memory_budget_mb=1, augment=[]))
+    held = TrainConfig.model_validate(config(root, loader="memory", augment=[]))
+    memory_range = lr_range_test(held, steps=12)
+    fit(streamed, 0, tmp_path / "stream")
+    monkeypatch.setattr(StreamSplit, "x", property(whole))
+    stream_range = lr_range_test(streamed, steps=12)
+    assert stream_range["steps_run"] == memory_range["steps_run"] > 0
+    assert stream_range["losses"] == pytest.approx(memory_range["losses"], rel=1e-5)
+    assert stream_range["input_std"] == pytest.approx(memory_range["input_std"], rel=1e-5)
+    assert batch_probe(streamed, sizes=(8, 16), steps=1)["rows"]
+    scored = evaluate(tmp_path / "stream", "val")
+    assert len(scored.predictions) == len(scored.targets) > 0
+    accuracy = read_json(tmp_path / "stream" / "metrics.json")["best"]["val_accuracy"]
+    assert scored.metrics["val_accuracy"] == pytest.approx(accuracy)

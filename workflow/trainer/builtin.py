@@ -32,6 +32,7 @@ __all__ = ["BUILTIN", "TestInputs", "checkpoint_of", "declared_knobs", "evaluate
 # the fields of the data config that decide which examples are the test split
 SPLIT_FIELDS = {"dataset", "root", "image_size", "val_fraction", "test_fraction", "split_seed",
                 "max_samples"}
+PREDICT_BATCH = 1024
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,8 @@ def predict(model: nn.Module, inputs: torch.Tensor) -> list[int]:
 
     model.eval()
     with torch.inference_mode():
-        out = [model(inputs[i : i + 1024]).argmax(1) for i in range(0, inputs.shape[0], 1024)]
+        out = [model(inputs[i : i + PREDICT_BATCH]).argmax(1)
+               for i in range(0, inputs.shape[0], PREDICT_BATCH)]
     return [int(v) for v in torch.cat(out).tolist()]
 
 
@@ -98,17 +100,19 @@ def evaluate(run_dir: Path, split: str) -> Evaluation:
     model = normalized_model(saved)
     if split == "test":
         test = test_inputs(saved["config"]["data"])
-        inputs, targets, names = test.inputs, test.targets, test.class_names
+        targets, names = test.targets, test.class_names
+        predicted = predict(model, test.inputs)
     else:
-        bundle = load_data(DataConfig.model_validate(saved["config"]["data"]))
-        shape = (1, -1, *([1] * (len(bundle.input_shape) - 1)))
         import torch
 
+        bundle = load_data(DataConfig.model_validate(saved["config"]["data"]))
+        shape = (1, -1, *([1] * (len(bundle.input_shape) - 1)))
         mean = torch.tensor(bundle.normalization["mean"]).view(shape)
         std = torch.tensor(bundle.normalization["std"]).view(shape)
-        inputs = bundle.val.x * std + mean
+        # batch by batch: a streamed val split is never decoded whole
+        predicted = [p for x, _ in bundle.val.in_order(PREDICT_BATCH)
+                     for p in predict(model, x * std + mean)]
         targets, names = [int(v) for v in bundle.val.y.tolist()], list(bundle.class_names)
-    predicted = predict(model, inputs)
     correct = sum(p == t for p, t in zip(predicted, targets, strict=True))
     return Evaluation(targets, predicted, {f"{split}_accuracy": correct / max(1, len(targets))},
                       names)

@@ -38,6 +38,7 @@ STOP_FACTOR = 4.0  # stop once the smoothed loss is 4x its best
 CLEAR_DESCENT = 0.10  # a suggestion needs the smoothed loss to fall 10% below its start
 BATCH_SIZES = (16, 32, 64, 128, 256, 512, 1024)
 BATCH_STEPS = 5
+INPUT_STD_SAMPLES = 4096  # the input scale is read on at most this many training samples
 THROUGHPUT_SHARE = 0.9
 
 
@@ -95,7 +96,6 @@ def lr_range_test(
 
     train = data.train.to(device)
     optimizer = _optimizer(torch, config, model.parameters(), start_lr)
-    input_std = float(train.x.float().std().item())
     generator = torch.Generator().manual_seed(seed)
     batch = min(config.data.batch_size, len(train))
     ratio = (end_lr / start_lr) ** (1 / max(1, steps - 1))
@@ -103,19 +103,24 @@ def lr_range_test(
     raw: list[float] = []
     smoothed: list[float] = []
     average, best, stop_reason = 0.0, math.inf, "reached the last lr"
-    order = torch.randperm(len(train), generator=generator)
-    cursor = 0
+    # the steps' batches, drawn up front and read through the split's own batches: a
+    # streamed split decodes only these samples, never the whole split at once
+    chunks, order, cursor = [], torch.randperm(len(train), generator=generator), 0
+    for _ in range(steps):
+        if cursor + batch > len(order):
+            order, cursor = torch.randperm(len(train), generator=generator), 0
+        chunks.append(order[cursor : cursor + batch].to(device))
+        cursor += batch
+    sample = torch.randperm(len(train), generator=torch.Generator().manual_seed(seed))
+    (inputs, _), = train.batches([sample[:INPUT_STD_SAMPLES].to(device)])
+    input_std = float(inputs.float().std().item())
+    del inputs
     model.train()
-    for step in range(steps):
+    for step, (x, y) in enumerate(train.batches(chunks)):
         lr = start_lr * ratio**step
         for group in optimizer.param_groups:
             group["lr"] = lr
-        if cursor + batch > len(order):
-            order, cursor = torch.randperm(len(train), generator=generator), 0
-        index = order[cursor : cursor + batch].to(device)
-        cursor += batch
-        loss = F.cross_entropy(model(train.x[index]), train.y[index],
-                               label_smoothing=config.training.label_smoothing)
+        loss = F.cross_entropy(model(x), y, label_smoothing=config.training.label_smoothing)
         value = float(loss.item())
         if not math.isfinite(value):
             stop_reason = f"the loss became {value} at lr {lr:.3g}"
@@ -183,7 +188,7 @@ def batch_probe(
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         index = torch.arange(size, device=device) % len(train)
-        x, y = train.x[index], train.y[index]
+        (x, y), = train.batches([index])
         try:
             for step in range(steps + 1):
                 if step == 1:  # the first step warms up kernels and allocations
