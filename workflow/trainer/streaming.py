@@ -108,9 +108,9 @@ class StreamSplit:
     def x(self) -> torch.Tensor:
         """Every sample of the split at once, decoded and normalized, kept after the first ask.
 
-        For callers that need the whole split as one tensor (Phase 3's probes, a val
-        evaluation from a checkpoint): it costs the split's decoded size in memory, which
-        the training loop, asking only for `batches`, never pays.
+        It costs the split's decoded size in memory, which streaming exists to avoid:
+        nothing in phasegate asks for it (the loop, the probes and evaluation read
+        `batches`); it is here for comparing the two paths sample for sample.
         """
         if self._whole is None:
             self._whole = torch.cat([x for x, _ in self.in_order(STREAM_EVAL_BATCH)])
