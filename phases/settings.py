@@ -106,9 +106,10 @@ def resolve(
 
 def check_project(project: ProjectConfig, *, source: str) -> PhaseSettings:
     """Everything `init` checks before it creates a run directory (see the module docstring)."""
-    from workflow.trainer.config import load_train_config
+    from workflow.own_config import load_config
 
-    config = load_train_config(project.baseline)  # a typo in the baseline: one line, exit 2
+    # a typo in the baseline: one line, exit 2 (by the trainer's own model, when it has one)
+    config = load_config(project.baseline, project.trainer)
     _check_plugins(project, config)
     try:
         settings = resolve(project)
@@ -169,6 +170,7 @@ def _check_probes(probes: Sequence[str]) -> None:
 
 def _check_plugins(project: ProjectConfig, config: Any) -> None:
     """Each `module:function` the project and its baseline name imports and fits its contract."""
+    from workflow.own_config import OwnConfig
     from workflow.plugins import load_callable
     from workflow.protocol import resolve_trainer_protocol
 
@@ -180,6 +182,8 @@ def _check_plugins(project: ProjectConfig, config: Any) -> None:
             raise PluginError(f"trainer {project.trainer!r} lacks {' and '.join(missing)}: "
                               "Phase 5 takes its one test look through it (define evaluate "
                               "beside fit, or give the trainer class an evaluate method)")
+    if isinstance(config, OwnConfig):  # the trainer's own config: its plug-ins are its own
+        return
     if ":" in config.data.dataset:
         load_callable(config.data.dataset, role="dataset", required=("root",))
     if ":" in config.model.name:

@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING, Any
 
 from workflow.errors import RunFailed, StateError, WrongState
 from workflow.metric import Metric
+from workflow.own_config import RunConfig, as_view
 from workflow.progress import Progress, QuietProgress
-from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, RunStatus, read_history
 
 if TYPE_CHECKING:
@@ -49,7 +49,7 @@ class Arm:
 
     label: str  # "baseline" or "attempt-<k>"
     root: Path
-    config: TrainConfig
+    config: RunConfig  # phasegate's TrainConfig, or the trainer's own
     results: dict[int, RunResult]
 
     @property
@@ -101,7 +101,7 @@ class Arm:
         return [r.history for _, r in sorted(self.results.items()) if r.history]
 
 
-def load_arm(label: str, root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
+def load_arm(label: str, root: Path, config: RunConfig, seeds: Sequence[int]) -> Arm:
     """An arm whose seeds have all finished (a `StateError` names a missing one)."""
     results = {}
     for seed in seeds:
@@ -112,7 +112,7 @@ def load_arm(label: str, root: Path, config: TrainConfig, seeds: Sequence[int]) 
     return Arm(label, root, config, results)
 
 
-def load_baseline(root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
+def load_baseline(root: Path, config: RunConfig, seeds: Sequence[int]) -> Arm:
     """The baseline's runs; a seed Phase 3 imported (history.csv only) is read from its history."""
     results: dict[int, RunResult] = {}
     for seed in seeds:
@@ -128,13 +128,14 @@ def load_baseline(root: Path, config: TrainConfig, seeds: Sequence[int]) -> Arm:
     return Arm("baseline", root, config, results)
 
 
-def _imported(folder: Path, seed: int, config: TrainConfig) -> RunResult:
+def _imported(folder: Path, seed: int, config: RunConfig) -> RunResult:
+    training = as_view(config).training
     return run_from_history(
         seed,
         read_history(folder / HISTORY_FILE),
-        monitor=config.training.monitor,
-        configured_epochs=config.training.epochs,
-        early_stopping=config.training.early_stopping is not None,
+        monitor=training.monitor,
+        configured_epochs=training.epochs,
+        early_stopping=training.early_stopping is not None,
     )
 
 
@@ -197,7 +198,7 @@ def mean_std(arm: Arm, metric: str) -> dict[str, Any]:
 
 def train_arm(
     label: str,
-    config: TrainConfig,
+    config: RunConfig,
     seeds: Sequence[int],
     root: Path,
     *,

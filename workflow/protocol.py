@@ -6,6 +6,7 @@ evaluate(run_dir, split) -> Evaluation        # Phase 5's one test look ("test")
 export(run_dir, dest) -> dict | None          # optional: how to package the model
 task = "classification" | "regression" | "other"
 tunable = {"optimizer.lr": (1e-4, 1e-1), "model.kwargs.hidden": [16, 32, 64], ...}
+config_model = MyConfig | dict                 # optional: the trainer's own config
 ```
 
 A project names its trainer once (`trainer:` in the project file) and
@@ -24,10 +25,19 @@ A bare `module:fit` whose module defines no `evaluate` is the older, train-only
 form: it trains (Phases 3 and 4) and Phase 5 refuses it before the test look,
 naming what is missing. Every other form lacking `evaluate` is refused at `init`.
 
-`tunable` are the config keys (dotted paths of the training config, such as
-`optimizer.lr` or a key of the user's own section `model.kwargs`) the trainer
-honours, with their ranges: Phase 3 and Phase 4 ask `tunable_keys(spec)` which
-knobs they may recommend and patch, instead of assuming phasegate's own. A
+`config_model` (a module's `CONFIG_MODEL`) is the config the trainer accepts:
+a pydantic `BaseModel` subclass, or `dict` for a plain mapping. Declared, the
+project's baseline YAML is the user's own config, validated by that model, and
+`fit` receives an instance of it (or a dict): `workflow.own_config`. Not
+declared, `fit` receives phasegate's `TrainConfig`, as the built-in trainer does.
+
+`tunable` are the config keys the trainer honours, with their ranges: dotted
+paths of its own config (`lr`, `net.width`), or of `TrainConfig` when it has no
+own config (`optimizer.lr`, `model.kwargs.hidden`). Each is `(low, high)`, a list
+of choices, or `{"range": (low, high) | "choices": [...], "means": "optimizer.lr"}`:
+`means` names the phasegate setting the key is, so Phase 3's recommendations
+("lower the lr", "train longer") become patches on the user's key. Phase 3 and
+Phase 4 ask `tunable_keys(spec)` which knobs they may recommend and patch. A
 trainer that declares none is taken to honour every key (None).
 """
 
@@ -85,30 +95,61 @@ class Evaluation:
 class Tunable:
     """One config key a trainer honours, and the values Phase 3 and 4 may give it."""
 
-    key: str  # a dotted path of the training config: optimizer.lr, model.kwargs.hidden
+    key: str  # a dotted path of the trainer's config: lr, optimizer.lr, model.kwargs.hidden
     low: float | None = None
     high: float | None = None
     choices: tuple[Any, ...] | None = None
+    means: str | None = None  # the phasegate setting this key is (optimizer.lr), if any
+    integer: bool = False  # a range given by two ints: its values are whole numbers
 
     @classmethod
     def parse(cls, key: str, given: Any, *, source: str) -> Tunable:
-        """`(low, high)` for a range, a list for choices."""
+        """`(low, high)` for a range, a list for choices, or a mapping that also says
+        what the key `means` (`{"range": (1e-4, 0.3), "means": "optimizer.lr"}`)."""
+        means = None
+        if isinstance(given, Mapping):
+            unknown = sorted(set(given) - {"range", "choices", "means"})
+            if unknown or ("range" in given) == ("choices" in given):
+                raise PluginError(f"{source}: tunable {key!r}: a mapping has 'range' or "
+                                  f"'choices', and optionally 'means', but got {dict(given)!r}")
+            means = given.get("means")
+            if means is not None and not (isinstance(means, str) and means):
+                raise PluginError(f"{source}: tunable {key!r}: means is a dotted phasegate "
+                                  f"setting such as 'optimizer.lr', but got {means!r}")
+            given = tuple(given["range"]) if "range" in given else list(given["choices"])
         if isinstance(given, tuple) and len(given) == 2 and all(
                 isinstance(v, int | float) and not isinstance(v, bool) for v in given):
             low, high = float(given[0]), float(given[1])
             if not low < high:
                 raise PluginError(f"{source}: tunable {key!r}: range needs low < high, "
                                   f"but got {given!r}")
-            return cls(key, low=low, high=high)
+            return cls(key, low=low, high=high, means=means,
+                       integer=all(isinstance(v, int) for v in given))
         if isinstance(given, list) and given:
-            return cls(key, choices=tuple(given))
+            return cls(key, choices=tuple(given), means=means)
         raise PluginError(f"{source}: tunable {key!r}: expected (low, high) or a list of "
                           f"choices, but got {given!r}")
 
-    def to_dict(self) -> dict[str, Any]:
+    def refusal(self, value: Any) -> str | None:
+        """Why `value` is outside what this key declares (None: it is inside)."""
         if self.choices is not None:
-            return {"key": self.key, "choices": list(self.choices)}
-        return {"key": self.key, "low": self.low, "high": self.high}
+            if value in self.choices:
+                return None
+            return f"{value!r} is not one of its choices {list(self.choices)}"
+        assert self.low is not None and self.high is not None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            return f"{value!r} is not a number in its range [{self.low:g}, {self.high:g}]"
+        if self.integer and value != int(value):
+            return f"{value!r} is not a whole number (its range is [{self.low:g}, {self.high:g}])"
+        if not self.low <= value <= self.high:
+            return f"{value!r} is outside its range [{self.low:g}, {self.high:g}]"
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        means = {"means": self.means} if self.means else {}
+        if self.choices is not None:
+            return {"key": self.key, "choices": list(self.choices), **means}
+        return {"key": self.key, "low": self.low, "high": self.high, **means}
 
 
 class Trainer(ABC):
@@ -116,6 +157,8 @@ class Trainer(ABC):
 
     task: ClassVar[Task] = "classification"
     tunable: ClassVar[Mapping[str, Any] | None] = None  # None: every config key is honoured
+    # the config `fit` receives: a pydantic model, `dict`, or None for phasegate's TrainConfig
+    config_model: ClassVar[type | None] = None
 
     @abstractmethod
     def fit(self, config: Any, seed: int, out_dir: Path, *,
@@ -142,6 +185,7 @@ class TrainerProtocol:
     export: Callable[[Path, Path], dict[str, Any] | None] | None = None
     task: Task = "classification"
     tunable: tuple[Tunable, ...] | None = None  # None: not declared (every key taken as honoured)
+    config_model: type | None = None  # None: fit receives TrainConfig (workflow.own_config)
 
     @property
     def is_builtin(self) -> bool:
@@ -211,17 +255,32 @@ def _protocol(spec: str, owner: Any, fit: Callable[..., Any], *, legacy_name: st
     if task not in TASKS:
         raise PluginError(f"trainer {spec!r}: task must be one of {', '.join(TASKS)}, "
                           f"but got {task!r}")
+    model = _config_model(spec, owner)
     given = getattr(owner, "tunable", None)
     if given is None:
         given = getattr(owner, "TUNABLE", None)
     if given is None:  # not declared: Phase 3 and 4 take every key as honoured
-        return TrainerProtocol(spec, fit, evaluate, export, task, None)
+        return TrainerProtocol(spec, fit, evaluate, export, task, None, model)
     if not isinstance(given, Mapping):
         raise PluginError(f"trainer {spec!r}: tunable must map config keys to ranges, "
                           f"but got {type(given).__name__}")
     tunable = tuple(Tunable.parse(str(k), v, source=f"trainer {spec!r}")
                     for k, v in given.items())
-    return TrainerProtocol(spec, fit, evaluate, export, task, tunable)
+    return TrainerProtocol(spec, fit, evaluate, export, task, tunable, model)
+
+
+def _config_model(spec: str, owner: Any) -> type | None:
+    """The trainer's own config model (`config_model` or `CONFIG_MODEL`), checked."""
+    from pydantic import BaseModel
+
+    model = getattr(owner, "config_model", None)
+    if model is None:
+        model = getattr(owner, "CONFIG_MODEL", None)
+    if model is None or model is dict or (isinstance(model, type)
+                                          and issubclass(model, BaseModel)):
+        return model
+    raise PluginError(f"trainer {spec!r}: config_model must be a pydantic BaseModel subclass "
+                      f"or dict (a plain mapping), but got {model!r}")
 
 
 def tunable_keys(spec: str) -> tuple[Tunable, ...] | None:

@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from workflow.errors import PluginError, UsageError
+from workflow.own_config import RunConfig
 from workflow.pool import (
     THREADS_PER_WORKER,
     WorkerPool,
@@ -47,7 +48,7 @@ def seed_dir(root: Path, seed: int) -> Path:
     return root / f"seed-{seed}"
 
 
-def finished_run(run_dir: Path, config: TrainConfig) -> RunResult | None:
+def finished_run(run_dir: Path, config: RunConfig) -> RunResult | None:
     """The run in `run_dir` if it finished with this very config, else None."""
     if not (run_dir / METRICS_FILE).is_file() or not (run_dir / CONFIG_FILE).is_file():
         return None
@@ -61,7 +62,7 @@ def finished_run(run_dir: Path, config: TrainConfig) -> RunResult | None:
 
 
 def train_seeds(
-    config: TrainConfig,
+    config: RunConfig,
     seeds: Sequence[int],
     root: Path,
     *,
@@ -104,7 +105,7 @@ class _Job:
     """One arm's training: what each way of training its seeds needs, and its results."""
 
     trainer: str
-    config: TrainConfig
+    config: RunConfig  # phasegate's TrainConfig, or the trainer's own
     root: Path
     results: dict[int, RunResult]
     on_epoch: EpochCallback | None
@@ -187,7 +188,7 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
         return rest
     from workflow.trainer.together import chosen, fit_together
 
-    if chosen(job.config, job.trainer, len(rest)):
+    if isinstance(job.config, TrainConfig) and chosen(job.config, job.trainer, len(rest)):
         try:
             together = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
         except KeyboardInterrupt:
@@ -206,7 +207,7 @@ def _here_is_faster(seeds: int, workers: int, cold: float, warm: float) -> bool:
     return seeds * warm <= cold + math.ceil(seeds / workers) * warm
 
 
-def _planned_epochs(config: TrainConfig) -> int:
+def _planned_epochs(config: RunConfig) -> int:
     stages = config.training.stages
     return sum(stage.epochs for stage in stages) if stages else config.training.epochs
 
@@ -286,7 +287,8 @@ def _together(job: _Job, pending: list[int], sizes: tuple[int, int]) -> list[int
     from workflow.trainer.together import chosen
 
     workers, size = sizes
-    if not chosen(job.config, job.trainer, len(pending)):
+    config = job.config
+    if not isinstance(config, TrainConfig) or not chosen(config, job.trainer, len(pending)):
         return pending
     groups = [pending[i::workers] for i in range(workers)]
     if any(len(g) < 2 for g in groups):
@@ -294,7 +296,7 @@ def _together(job: _Job, pending: list[int], sizes: tuple[int, int]) -> list[int
     pool = command_pool(size, job.trainer)
     pool.sink = job.on_epoch
     try:
-        futures = [pool.submit(_group_worker, job.config, g, job.root) for g in groups]
+        futures = [pool.submit(_group_worker, config, g, job.root) for g in groups]
         outcomes = [f.result() for f in futures]
         pool.flush()
     except (KeyboardInterrupt, BrokenProcessPool):
@@ -334,19 +336,21 @@ def default_workers() -> int:
 
 def _train_one(
     trainer: str,
-    config: TrainConfig,
+    config: RunConfig,
     seed: int,
     root: Path,
     on_epoch: EpochCallback | None,
 ) -> RunResult:
     import torch
 
+    from workflow.own_config import fit_argument
     from workflow.trainer import resolve_trainer
 
     torch.set_num_threads(THREADS_PER_WORKER)
     fit = resolve_trainer(trainer)
     report = (lambda epoch, row: on_epoch(seed, epoch, row)) if on_epoch else None
-    result = fit(config, seed, seed_dir(root, seed), report=report, should_stop=None)
+    result = fit(fit_argument(config), seed, seed_dir(root, seed), report=report,
+                 should_stop=None)
     if not isinstance(result, RunResult):
         raise PluginError(
             f"trainer {trainer!r} returned {type(result).__name__}, not a RunResult"
@@ -354,7 +358,7 @@ def _train_one(
     return result
 
 
-def _worker(trainer: str, config: TrainConfig, seed: int, root: Path) -> RunResult:
+def _worker(trainer: str, config: RunConfig, seed: int, root: Path) -> RunResult:
     return _train_one(trainer, config, seed, root, lambda s, e, row: report_epoch(s, e, row))
 
 

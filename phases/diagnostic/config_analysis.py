@@ -32,6 +32,10 @@ _UNDERFIT = frozenset({
 _RESTRAINT_ROWS = ("regularization", "data.augment", "training.grad_clip")
 
 Status = Literal["good", "warning", "missing"]
+# the settings a row that sums up several reads (the others are the setting they name)
+_ROW_SETTINGS = {"regularization": ("model.dropout", "optimizer.weight_decay",
+                                    "training.label_smoothing"),
+                 "model.capacity": ("model.widths", "model.width", "model.depth")}
 
 # the usual learning-rate range of each optimizer, from the field's defaults
 LR_RANGES: dict[str, tuple[float, float]] = {
@@ -85,6 +89,10 @@ def analyze_config(config: TrainConfig, evidence: Evidence | None = None) -> lis
     rows.append(_early_stopping(config))
     rows.append(_pretrained(config))
     rows.append(SettingRow("training.epochs", str(config.training.epochs), "good", "see findings"))
+    if evidence is not None and evidence.own is not None:
+        # a trainer's own config: only the settings one of its keys means are its own
+        rows = [row for row in rows if any(evidence.declares(setting) for setting in
+                                           _ROW_SETTINGS.get(row.setting, (row.setting,)))]
     return rows
 
 

@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from workflow.errors import ConfigError, WrongState
 from workflow.io import read_json
 from workflow.metric import Metric
+from workflow.own_config import OwnConfig, RunConfig, as_view
 from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import HISTORY_FILE, METRICS_FILE, RunResult, read_history
 
@@ -134,7 +135,7 @@ class Evidence:
     """Every seed of the baseline, its config, and what the project is after."""
 
     runs: list[SeedRun]
-    config: TrainConfig
+    config: TrainConfig  # phasegate's settings (an own config's `view()`), which rules read
     target: Metric = Metric.named("val_accuracy")
     goal: float | None = None
     min_effect: float = 0.01
@@ -143,6 +144,12 @@ class Evidence:
     power: float = 0.8
     family: int = 1  # Phase 4's iteration limit: alpha is family-wise over its attempts
     trainer: str = "builtin"  # the project's trainer: which settings reach the model
+    own: OwnConfig | None = None  # the trainer's own config, when it takes one
+
+    def declares(self, setting: str) -> bool:
+        """Whether the baseline's config holds phasegate's `setting`: always for
+        `TrainConfig`; for an own config, when one of its tunable keys means it."""
+        return self.own is None or setting in self.own.meant()
 
     @property
     def rule(self) -> Rule:
@@ -217,7 +224,7 @@ def check_history_file(path: Path, required: Sequence[str]) -> list[dict[str, fl
     return rows
 
 
-def load_seed_runs(root: Path, seeds: Sequence[int], config: TrainConfig) -> list[SeedRun]:
+def load_seed_runs(root: Path, seeds: Sequence[int], config: RunConfig) -> list[SeedRun]:
     """The baseline runs of `seeds` under `root` (seed-<n>/), trained or imported.
 
     Trained seeds are read as the arm they are (`workflow.arms.load_arm`); an imported
@@ -244,13 +251,14 @@ def load_seed_runs(root: Path, seeds: Sequence[int], config: TrainConfig) -> lis
             for s in seeds]
 
 
-def _imported(folder: Path, seed: int, config: TrainConfig) -> SeedRun:
+def _imported(folder: Path, seed: int, config: RunConfig) -> SeedRun:
     marker = read_json(folder / IMPORT_MARKER)
+    training = as_view(config).training
     run = SeedRun.from_history(
         seed,
         read_history(folder / HISTORY_FILE),
-        configured_epochs=config.training.epochs,
-        early_stopping=config.training.early_stopping is not None,
+        configured_epochs=training.epochs,
+        early_stopping=training.early_stopping is not None,
         source="imported",
     )
     size = marker.get("train_size") if isinstance(marker, dict) else None

@@ -7,8 +7,9 @@ recommends a change (a dropout a plug-in model never receives is no recommendati
   attribute on the function, e.g. `("dropout", "widths")`); the other `model.*` settings
   never reach it. Every setting outside `model.*` is the trainer's and is honoured.
 - A user's own trainer (`trainer:` other than builtin) honours the config keys it declares
-  tunable (the trainer protocol's `tunable_keys`, issue 13) and the keys below them; while
-  that protocol is not in the tree, every setting is taken as honoured.
+  tunable (the trainer protocol's `tunable_keys`, issue 13) and the keys below them, and
+  the phasegate settings those keys mean (`means`: `lr` means `optimizer.lr`); one that
+  declares none is taken to honour every setting.
 """
 
 from __future__ import annotations
@@ -61,7 +62,9 @@ def _tunable(trainer: str) -> tuple[str, ...] | None:
     except ImportError:
         return None
     declared = tunable_keys(trainer)
-    return None if declared is None else tuple(t.key for t in declared)
+    if declared is None:
+        return None
+    return tuple(t.key for t in declared) + tuple(t.means for t in declared if t.means)
 
 
 def _declared(spec: str) -> tuple[str, ...]:

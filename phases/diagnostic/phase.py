@@ -46,10 +46,10 @@ from workflow.errors import ConfigError, WrongState
 from workflow.facts import read_facts
 from workflow.io import atomic_write_json, atomic_write_text
 from workflow.machine import MACHINE, require, take
+from workflow.own_config import OwnConfig, RunConfig, as_view, load_config
 from workflow.progress import Progress
 from workflow.project import ProjectConfig
 from workflow.store import Store, now
-from workflow.trainer.config import TrainConfig, load_train_config
 from workflow.trainer.result import HISTORY_FILE
 
 # Diagnosis and diagnose are re-exported: Phase 4's iterative strategy imports them from here
@@ -78,11 +78,12 @@ TRANSITION = "diagnose"
 
 
 def evidence_for(
-    runs: list[SeedRun], config: TrainConfig, project: ProjectConfig, probes: dict[str, Any] | None
+    runs: list[SeedRun], config: RunConfig, project: ProjectConfig, probes: dict[str, Any] | None
 ) -> Evidence:
     return Evidence(
         runs=runs,
-        config=config,
+        config=as_view(config),  # an own config is read as phasegate's settings it means
+        own=config if isinstance(config, OwnConfig) else None,
         target=project.target.measure,
         goal=project.target.goal,
         min_effect=project.min_effect,
@@ -122,7 +123,7 @@ def baseline_facts(evidence: Evidence, *, source: str) -> dict[str, Any]:
 
 
 def import_histories(
-    source: Path, root: Path, config: TrainConfig, metric: str,
+    source: Path, root: Path, config: RunConfig, metric: str,
     expected: Sequence[int] | None = None,
 ) -> list[int]:
     """Copy a user's DIR/seed-<n>/history.csv into `root`; every file is validated first.
@@ -195,7 +196,7 @@ def run_baseline(
                 "fixed once Phase 4 has started"
             )
         project = store.project
-        config = load_train_config(project.baseline)
+        config = load_config(project.baseline, project.trainer)
         root = store.run_dir / BASELINE_DIR
         if import_dir is not None:
             seeds = import_histories(Path(import_dir), root, config, project.target.metric,
@@ -280,7 +281,7 @@ def run_diagnose(
                 f"{store.name}, or import one with --import DIR)"
             )
         project = store.project
-        config = load_train_config(project.baseline)
+        config = load_config(project.baseline, project.trainer)
         seeds = baseline.seed_list if baseline.seed_list is not None else list(project.seeds)
         runs = load_seed_runs(store.run_dir / BASELINE_DIR, seeds, config)
         measured: dict[str, Any] = {}

@@ -12,13 +12,14 @@ from collections.abc import Sequence
 
 from phases.diagnostic.answers import Recommendation
 from workflow.io import lookup
+from workflow.own_config import RunConfig, own_of
 from workflow.trainer.commented import commented_yaml, is_unset, scalar
 from workflow.trainer.config import TrainConfig
 
 __all__ = ["change_notes", "preview_yaml"]
 
 def change_notes(
-    config: TrainConfig, recommendations: Sequence[Recommendation]
+    config: RunConfig, recommendations: Sequence[Recommendation]
 ) -> dict[str, str]:
     """The comment of each changed dotted path: NEW or CHANGED, and the recommendation's title."""
     base = config.model_dump(mode="json")
@@ -38,8 +39,10 @@ def preview_yaml(
 ) -> str:
     """The patched config as YAML, each changed line commented."""
     changes = {k: v for rec in recommendations for k, v in rec.changes.items()}
-    patched = config.with_changes(changes, source="the recommended changes").model_dump(
+    # a trainer's own config is previewed as its own file, patched on its own keys
+    base: RunConfig = own_of(config) or config
+    patched = base.with_changes(changes, source="the recommended changes").model_dump(
         mode="json"
     )
-    return commented_yaml(patched, change_notes(config, recommendations), header=header)
+    return commented_yaml(patched, change_notes(base, recommendations), header=header)
 

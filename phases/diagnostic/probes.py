@@ -27,6 +27,7 @@ from phases.diagnostic.answers import Recommendation
 from phases.diagnostic.evidence import Evidence
 from phases.diagnostic.predict import change_key
 from workflow.errors import ConfigError
+from workflow.own_config import RunConfig, as_view, fit_argument
 from workflow.trainer.config import TrainConfig
 
 __all__ = [
@@ -91,7 +92,7 @@ def _offered(trainer: str) -> Callable[..., dict[str, Any]] | None:
     return found if callable(found) else None
 
 
-def run_probes(config: TrainConfig, names: Sequence[str], *, seed: int = 0,
+def run_probes(config: RunConfig, names: Sequence[str], *, seed: int = 0,
                trainer: str = "builtin") -> dict[str, Any]:
     """The probes named (`lr`, `batch`), keyed as `Evidence.probes` expects (`trials` run
     after a first diagnosis, `trial_runs`)."""
@@ -103,15 +104,15 @@ def run_probes(config: TrainConfig, names: Sequence[str], *, seed: int = 0,
     if "lr" in names:
         own = None if builtin else _offered(trainer)
         if builtin:
-            results["lr_range"] = lr_range_test(config, seed=seed)
-        elif own is not None:
-            results["lr_range"] = own(config, seed=seed, steps=LR_STEPS)
+            results["lr_range"] = lr_range_test(as_view(config), seed=seed)
+        elif own is not None:  # the trainer's own test takes the config its fit takes
+            results["lr_range"] = own(fit_argument(config), seed=seed, steps=LR_STEPS)
         else:
             results["not_applied"] = {"lr": f"the trainer {trainer} offers no lr range test "
                                             "(an lr_range_test beside its fit)"}
     if "batch" in names:
         if builtin:
-            results["batch"] = batch_probe(config, seed=seed)
+            results["batch"] = batch_probe(as_view(config), seed=seed)
         else:
             results.setdefault("not_applied", {})["batch"] = (
                 f"the batch probe times the built-in trainer's steps, not {trainer}'s")
@@ -169,8 +170,9 @@ def trial_runs(
     train_size = min(sizes) if sizes else None
     runs, spent, skipped = [], 0, []
     for number, (name, changes) in enumerate(trial_candidates(recs), start=1):
-        config = ev.config.with_changes(changes, source=f"trial {name}")
-        cost = _steps(config, train_size) * len(chosen_seeds)
+        # an own config is patched on the trainer's keys (workflow.own_config)
+        config = (ev.own or ev.config).with_changes(changes, source=f"trial {name}")
+        cost = _steps(as_view(config), train_size) * len(chosen_seeds)
         if spent + cost > budget:
             skipped.append(name)
             continue

@@ -37,7 +37,7 @@ from phases.diagnostic.knobs import honoured
 from phases.diagnostic.predict import Record, predict
 from phases.diagnostic.rules import RULES, Finding, rule_for
 from workflow.errors import ConfigError
-from workflow.trainer.config import TrainConfig
+from workflow.own_config import OwnConfig, RunConfig
 
 __all__ = [
     "MAX_RECOMMENDATIONS",
@@ -126,7 +126,7 @@ def headroom(evidence: Evidence) -> tuple[float, float | None]:
     return max(0.0, 100.0 * room), score
 
 
-def _valid(config: TrainConfig, rec: Recommendation) -> bool:
+def _valid(config: RunConfig, rec: Recommendation) -> bool:
     try:
         config.with_changes(rec.changes, source=f"recommendation {rec.name}")
     except ConfigError:
@@ -136,7 +136,7 @@ def _valid(config: TrainConfig, rec: Recommendation) -> bool:
 
 def _rank(
     candidates: Sequence[Recommendation],
-    config: TrainConfig,
+    config: RunConfig,
     *,
     after: Sequence[Recommendation] = (),
     limit: int = MAX_RECOMMENDATIONS,
@@ -184,15 +184,33 @@ def _screen(
         if underfit and restrains:
             why = (f"{rec.name}: restrains a model that underfits "
                    f"({', '.join(sorted(ids & UNDERFIT_FINDINGS))})")
+        elif unseen and evidence.own is not None:
+            why = (f"{rec.name}: {', '.join(unseen)}: no key of the trainer's own config "
+                   "means it (a tunable key's `means`)")
         elif unseen:
             why = (f"{rec.name}: {', '.join(unseen)} never reaches the model "
                    f"{evidence.config.model.name} (it declares no such knob)")
+        elif evidence.own is not None:
+            try:  # the patch on the trainer's own keys, inside their declared ranges
+                kept.append(on_own_keys(rec, evidence.own))
+                continue
+            except ConfigError as exc:
+                why = f"{rec.name}: {exc}"
         else:
             kept.append(rec)
             continue
         if why not in withheld:
             withheld.append(why)
     return kept, withheld
+
+
+def on_own_keys(rec: Recommendation, own: OwnConfig) -> Recommendation:
+    """`rec` as a patch on the trainer's own keys (`lr` for `optimizer.lr`); a `ConfigError`
+    when a value is outside what the key declares."""
+    changes = own.translate(rec.changes, source=f"recommendation {rec.name}")
+    space = {key: knob for setting, knob in rec.space.items()
+             if (key := own.own_key(setting)) is not None}
+    return replace(rec, changes=changes, space=space)
 
 
 def _measured_useless(
@@ -221,9 +239,9 @@ def plan(
     R2, ...; a re-diagnosis of a Phase 4 attempt passes its own prefix (`A2-R`), so that ids
     stay unique within a project and one results table never shows two R1 rows.
     """
-    config = evidence.config
     room, score = headroom(evidence)
-    ctx = Context(config, evidence, room, frozenset(f.id for f in findings))
+    ctx = Context(evidence.config, evidence, room, frozenset(f.id for f in findings))
+    config: RunConfig = evidence.own or evidence.config  # what the patches apply to
     candidates: list[Recommendation] = []
     for finding in findings:
         if finding.explained_by is None:  # a symptom's answers are its cause's
@@ -261,6 +279,11 @@ def plan(
     if strategy == "sweep":
         for rec in chosen:
             space.update(rec.space)
+        declared = evidence.own.tunable() if evidence.own is not None else None
+        if declared:  # a trainer's own config is searched over the ranges it declares
+            from phases.optimization.sweep.space import space_from_tunables
+
+            space = space_from_tunables(declared)
     noise = next((f for f in findings if f.id == "seed_noise"), None)
     return Plan(
         recommendations=chosen,

@@ -26,8 +26,8 @@ from pathlib import Path
 from typing import Any
 
 from workflow.io import atomic_write_json, read_json
+from workflow.own_config import RunConfig
 from workflow.safe_yaml import read_yaml
-from workflow.trainer.config import TrainConfig
 from workflow.trainer.result import CONFIG_FILE, METRICS_FILE
 from workflow.trainer.run_folder import publish, staging_dir
 
@@ -36,9 +36,10 @@ __all__ = ["REUSED_FROM", "Source", "config_sha256", "find_source", "link_runs"]
 REUSED_FROM = "reused_from"  # the key metrics.json of a reused run names its origin by
 
 
-def config_sha256(config: dict[str, Any] | TrainConfig) -> str:
+def config_sha256(config: dict[str, Any] | RunConfig) -> str:
     """The sha256 of a config as a run records it, its seed left out (a seed is per run)."""
-    data = config.model_dump(mode="json") if isinstance(config, TrainConfig) else dict(config)
+    data = config if isinstance(config, dict) else config.model_dump(mode="json")
+    data = dict(data)
     data.pop("seed", None)
     return hashlib.sha256(json.dumps(data, sort_keys=True).encode()).hexdigest()
 
@@ -58,7 +59,7 @@ class Source:
                 "config_sha256": self.config_sha256, "seeds": list(self.seeds), "why": self.why}
 
 
-def find_source(run_dir: Path, config: TrainConfig, seeds: Sequence[int], final_dir: str) -> Source:
+def find_source(run_dir: Path, config: RunConfig, seeds: Sequence[int], final_dir: str) -> Source:
     """The first arm (Phase 4's attempts, newest first, then the baseline) whose every seed
     finished with `config`, by hash; else a `Source` that trains into `final_dir`."""
     expected = config_sha256(config)

@@ -25,10 +25,10 @@ from workflow.arms import train_arm
 from workflow.errors import RunFailed, StateError
 from workflow.facts import read_facts
 from workflow.metric import Metric
+from workflow.own_config import RunConfig, load_config
 from workflow.progress import Progress
 from workflow.stats import MIN_SEEDS
 from workflow.store import Store
-from workflow.trainer.config import TrainConfig, load_train_config
 from workflow.trainer.result import CHECKPOINT_DIR, METRICS_FILE, RunResult
 
 __all__ = [
@@ -52,7 +52,7 @@ BEST_CHECKPOINT = f"{CHECKPOINT_DIR}/best.pt"
 class Chosen:
     """The config Phase 5 trains, and where it came from."""
 
-    config: TrainConfig
+    config: RunConfig  # phasegate's TrainConfig, or the trainer's own
     source: str  # "phase4" or "baseline"
     path: Path
     why: str
@@ -72,7 +72,7 @@ def chosen_config(store: Store) -> Chosen:
         why = "Phase 4 was skipped" + (
             f" (Phase 3's potential {potential:.1f} points is under the 3-point bar)"
             if potential is not None else "")
-        return Chosen(load_train_config(project.baseline), "baseline", project.baseline,
+        return Chosen(load_config(project.baseline, project.trainer), "baseline", project.baseline,
                       f"{why}: the baseline config is final")
     path = store.run_dir / CHOSEN_CONFIG
     if not path.is_file():
@@ -82,7 +82,7 @@ def chosen_config(store: Store) -> Chosen:
         )
     decision = facts.phase4.decision
     why = f"Phase 4 chose it (decision {decision})" if decision else "Phase 4 chose it"
-    return Chosen(load_train_config(path), "phase4", path, why)
+    return Chosen(load_config(path, project.trainer), "phase4", path, why)
 
 
 def train_final(
@@ -163,7 +163,7 @@ def baseline_selection(store: Store, *, workers: int | None = None,
     from workflow.arms import load_baseline
 
     project = store.project
-    config = load_train_config(project.baseline)
+    config = load_config(project.baseline, project.trainer)
     root = store.run_dir / "baseline"
     seeds = read_facts(store).baseline.seed_list or list(project.seeds)
     metric = project.target.measure

@@ -27,10 +27,10 @@ from workflow.errors import WorkflowError
 from workflow.facts import AttemptRecord, Phase4Facts, read_facts
 from workflow.io import read_json
 from workflow.metric import Metric
+from workflow.own_config import RunConfig, config_from_dump, load_config
 from workflow.progress import Progress
 from workflow.stats import Rule
 from workflow.store import Store
-from workflow.trainer.config import TrainConfig, load_train_config
 
 __all__ = ["BASELINE", "PHASE4_DIR", "USER_SPACE", "Context"]
 
@@ -63,7 +63,8 @@ class Context:
         self.project = store.project
         self.metric: Metric = self.project.target.measure
         self.phase4 = store.run_dir / PHASE4_DIR
-        self.baseline_config = load_train_config(self.project.baseline)
+        # the trainer's own config when it takes one (workflow.own_config), else TrainConfig
+        self.baseline_config: RunConfig = load_config(self.project.baseline, self.project.trainer)
         self._baseline: Arm | None = None
 
     # -- the facts ------------------------------------------------------------------------
@@ -91,7 +92,8 @@ class Context:
 
     def arm_of(self, record: AttemptRecord) -> Arm:
         """The arm an attempt trained, loaded from its folder."""
-        config = TrainConfig.model_validate(record.config)
+        config = config_from_dump(record.config, self.project.trainer,
+                                  source=f"attempt {record.attempt}'s config")
         return load_arm(record.arm.label, self.store.run_dir / record.arm.root, config,
                         record.arm.seeds)
 
@@ -110,7 +112,7 @@ class Context:
         ids = ", ".join(str(r["id"]) for r in plan.recommendations) or "no recommendation"
         self.progress.step("Phase 4", f"attempt {plan.attempt} ({plan.strategy}) on "
                                       f"{plan.base}: {ids}: train {len(seeds)} seeds")
-        return train_arm(f"attempt-{plan.attempt}", plan.train_config, seeds,
+        return train_arm(f"attempt-{plan.attempt}", plan.config_for(self.project.trainer), seeds,
                          self.attempt_dir(plan.attempt), trainer=self.project.trainer,
                          workers=self.workers, progress=self.progress)
 

@@ -25,8 +25,8 @@ from typing import Any
 from phases.optimization.targeted import Mode, select
 from workflow.arms import Arm
 from workflow.io import atomic_write_json, read_json
+from workflow.own_config import RunConfig
 from workflow.project import ProjectConfig
-from workflow.trainer.config import TrainConfig
 
 __all__ = ["DIAGNOSIS_DIR", "RoundDiagnosis", "next_recommendations", "rediagnose"]
 
@@ -107,7 +107,7 @@ def rediagnose(arm: Arm, project: ProjectConfig, attempt_dir: Path) -> RoundDiag
 def next_recommendations(
     recommendations: Sequence[Mapping[str, Any]],
     *,
-    base: TrainConfig,
+    base: RunConfig,
     tried: Collection[str],
     mode: Mode,
 ) -> list[dict[str, Any]]:

@@ -24,6 +24,7 @@ from typing import Any, Literal
 
 from workflow.errors import ConfigError, WorkflowError
 from workflow.io import atomic_write_json, atomic_write_text, lookup, read_json
+from workflow.own_config import RunConfig, config_from_dump, like
 from workflow.trainer.commented import commented_yaml, is_unset, scalar
 from workflow.trainer.config import TrainConfig
 
@@ -75,7 +76,7 @@ def change_key(changes: Mapping[str, Any]) -> str:
     return json.dumps(dict(changes), sort_keys=True, default=str)
 
 
-def is_noop(config: TrainConfig, changes: Mapping[str, Any]) -> bool:
+def is_noop(config: RunConfig, changes: Mapping[str, Any]) -> bool:
     """The changes leave `config` as it is (none, or every value already set)."""
     try:
         patched = config.with_changes(dict(changes), source="recommendation")
@@ -89,7 +90,7 @@ def select(
     *,
     mode: Mode,
     tried: Collection[str] = (),
-    base: TrainConfig | None = None,
+    base: RunConfig | None = None,
 ) -> list[dict[str, Any]]:
     """The recommendations the next attempt applies (see the module docstring).
 
@@ -109,8 +110,9 @@ def select(
     return chosen or fresh[:TOP_ITERATIVE]
 
 
-def apply(base: TrainConfig, recommendations: Sequence[Mapping[str, Any]]) -> TrainConfig:
-    """`base` with every recommendation's changes applied, in order (a later one wins)."""
+def apply(base: RunConfig, recommendations: Sequence[Mapping[str, Any]]) -> RunConfig:
+    """`base` with every recommendation's changes applied, in order (a later one wins); an own
+    config's on its own keys, inside their declared ranges (`workflow.own_config`)."""
     changes = {k: v for rec in recommendations for k, v in rec["changes"].items()}
     ids = ", ".join(str(rec["id"]) for rec in recommendations) or "none"
     return base.with_changes(changes, source=f"recommendations {ids}")
@@ -128,12 +130,16 @@ class AttemptPlan:
     base: str  # the label of the arm the changes apply to (the best so far)
     source: str  # where the recommendations came from ("phase3", "attempt-2 diagnosis")
     recommendations: list[dict[str, Any]]
-    config: dict[str, Any]  # the candidate TrainConfig, as JSON
+    config: dict[str, Any]  # the candidate config (TrainConfig or the trainer's own), as JSON
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def train_config(self) -> TrainConfig:
         return TrainConfig.model_validate(self.config)
+
+    def config_for(self, trainer: str) -> RunConfig:
+        """The candidate config as `trainer` takes it (its own config, or `TrainConfig`)."""
+        return config_from_dump(self.config, trainer, source=f"attempt {self.attempt}'s plan")
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -158,13 +164,14 @@ class AttemptPlan:
             extra=dict(data.get("extra") or {}),
         )
 
-    def save(self, folder: Path, base_config: TrainConfig) -> None:
+    def save(self, folder: Path, base_config: RunConfig) -> None:
         """plan.json and the commented optimization_config.yaml, each written atomically."""
         header = (
             f"Phase 4 attempt {self.attempt} ({self.strategy}): the {self.base} config with "
             f"{_ids(self.recommendations)} applied (from {self.source})."
         )
-        text = config_yaml(base_config, self.train_config, self.recommendations, header=header)
+        config = like(base_config, self.config, source=f"attempt {self.attempt}'s plan")
+        text = config_yaml(base_config, config, self.recommendations, header=header)
         atomic_write_text(folder / CONFIG_FILE, text)
         atomic_write_json(folder / PLAN_FILE, self.to_dict())
 
@@ -185,7 +192,7 @@ def _one_line(text: str) -> str:
 
 
 def change_notes(
-    base: TrainConfig, recommendations: Sequence[Mapping[str, Any]]
+    base: RunConfig, recommendations: Sequence[Mapping[str, Any]]
 ) -> dict[str, str]:
     """The comment of each dotted path a recommendation sets: what, from what, why."""
     before = base.model_dump(mode="json")
@@ -207,8 +214,8 @@ def change_notes(
 
 
 def config_yaml(
-    base: TrainConfig,
-    config: TrainConfig,
+    base: RunConfig,
+    config: RunConfig,
     recommendations: Sequence[Mapping[str, Any]],
     *,
     header: str = "",

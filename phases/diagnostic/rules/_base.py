@@ -72,9 +72,16 @@ class Rule(ABC):
     # what the check reads that not every task records: "accuracy" (a classifier's
     # accuracy columns). Without it the finding is "not applicable", said so in the report
     needs: ClassVar[tuple[str, ...]] = ()
+    # the phasegate settings the check reads ("a|b": either will do). A trainer's own config
+    # holds those its tunable keys mean; without them the finding is "not applicable"
+    reads: ClassVar[tuple[str, ...]] = ()
 
     def not_applicable(self, ev: Evidence) -> str | None:
         """Why this finding cannot be judged on `ev` (None: it can)."""
+        absent = [r for r in self.reads if not any(ev.declares(s) for s in r.split("|"))]
+        if absent:
+            return (f"reads {' and '.join(a.replace('|', ' or ') for a in absent)}, which no "
+                    f"key of the trainer's own config means (a tunable key's `means`)")
         if "accuracy" in self.needs and ev.usable and not any(
             run.has("train_accuracy") and run.has("val_accuracy") for run in ev.usable
         ):

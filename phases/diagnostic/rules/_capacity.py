@@ -59,6 +59,7 @@ def _underfit(ev: Evidence) -> tuple[bool, dict[str, object]]:
 
 class TooLittleCapacity(Rule):
     id = "too_little_capacity"
+    reads = ("model.widths|model.width",)
     title = "Too little capacity"
     needs = ("accuracy",)
     answers = ("more_capacity",)
@@ -97,6 +98,7 @@ class TooLittleCapacity(Rule):
 
 class HeavyRegularization(Rule):
     id = "heavy_regularization"
+    reads = ("model.dropout", "optimizer.weight_decay")
     title = "Too much regularization"
     answers = ("less_regularization",)
     settings = ("regularization",)
@@ -138,6 +140,7 @@ class HeavyRegularization(Rule):
 
 class FrozenLayers(Rule):
     id = "frozen_layers"
+    reads = ("model.freeze",)
     title = "Frozen layers hold the model back"
     answers = ("unfreeze",)
     settings = ("model.freeze",)

@@ -52,6 +52,7 @@ def stopping(ev: Evidence) -> Stopping | None:
 
 class EarlyStoppingEager(Rule):
     id = "early_stopping_eager"
+    reads = ("training.early_stopping",)
     title = "Early stopping too eager"
     hides_others = True
     answers = ("more_patience",)
@@ -102,6 +103,7 @@ class EarlyStoppingEager(Rule):
 
 class EarlyStoppingNeverFires(Rule):
     id = "early_stopping_never_fires"
+    reads = ("training.early_stopping",)
     title = "Early stopping never fires"
     root_cause = False
     answers = ("early_stopping_on_target",)

@@ -42,6 +42,7 @@ def probe_suggestion(ev: Evidence) -> float | None:
 
 class LrTooHigh(Rule):
     id = "lr_too_high"
+    reads = ("optimizer.lr",)
     title = "Learning rate too high"
     # heavy dropout makes the train loss bounce from batch to batch at any lr
     explained_by = ("input_scale", "adam_betas", "heavy_regularization")
@@ -131,6 +132,7 @@ class LrTooHigh(Rule):
 
 class LrTooLow(Rule):
     id = "lr_too_low"
+    reads = ("optimizer.lr",)
     title = "Learning rate too low"
     # a model held back (plain SGD, few steps, frozen, over-regularized, too small) falls
     # slowly at any lr

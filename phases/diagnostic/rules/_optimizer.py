@@ -76,6 +76,7 @@ def loss_fall(ev: Evidence) -> LossFall | None:
 
 class SgdNoMomentum(Rule):
     id = "sgd_no_momentum"
+    reads = ("optimizer.name", "optimizer.momentum")
     title = "SGD without momentum"
     hides_others = True
     answers = ("add_momentum",)
@@ -120,6 +121,7 @@ class SgdNoMomentum(Rule):
 
 class AdamBetas(Rule):
     id = "adam_betas"
+    reads = ("optimizer.name", "optimizer.betas")
     title = "Adam's betas far from the usual"
     answers = ("usual_betas",)
     settings = ("optimizer.betas",)
@@ -159,6 +161,7 @@ class AdamBetas(Rule):
 
 class AdamL2Decay(Rule):
     id = "adam_l2_decay"
+    reads = ("optimizer.name", "optimizer.weight_decay")
     title = "Weight decay with Adam is L2, not decoupled"
     root_cause = False
     answers = ("decoupled_decay",)

@@ -37,6 +37,7 @@ def steps(ev: Evidence) -> tuple[int, int, int] | None:
 
 class FewSteps(Rule):
     id = "few_steps"
+    reads = ("data.batch_size", "training.epochs")
     title = "Too few optimizer steps: the batch is too large for the lr and the data"
     hides_others = True
     answers = ("smaller_batch",)

@@ -18,8 +18,8 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from phases.optimization.sweep.space import SearchSpace
+    from workflow.own_config import RunConfig
     from workflow.stats import ArmSummary, Comparison
-    from workflow.trainer.config import TrainConfig
 
 __all__ = ["FINISHED", "TrialRecord", "Candidate", "SweepResult", "trial_records"]
 
@@ -103,7 +103,7 @@ class Candidate:
     rank: int  # 1 = the sweep's best
     trial: int
     params: dict[str, Any]
-    config: TrainConfig
+    config: RunConfig
     sweep_value: float
     seeds: list[int]
     values: list[float]  # the monitored value of each fresh seed (usable runs only)

@@ -42,7 +42,7 @@ from workflow.progress import Progress, QuietProgress
 if TYPE_CHECKING:
     import optuna
 
-    from workflow.trainer.config import TrainConfig
+    from workflow.own_config import RunConfig
 
 __all__ = ["run_sweep", "prepare_study", "LOCK_FILE"]
 
@@ -52,7 +52,7 @@ POLL_S = 1.0
 
 
 def run_sweep(
-    base: TrainConfig,
+    base: RunConfig,
     space: SearchSpace,
     sweep_dir: str | os.PathLike[str],
     *,
@@ -170,7 +170,7 @@ def run_sweep(
 
 
 def prepare_study(
-    base: TrainConfig,
+    base: RunConfig,
     space: SearchSpace,
     sweep_dir: str | os.PathLike[str],
     settings: st.SweepSettings,

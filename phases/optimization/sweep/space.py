@@ -15,6 +15,12 @@ elsewhere the base config's setting stays. `grid:` (explicit values) or
 `grid_points:` (evenly spaced, default 3) say what a grid search tries of a
 numeric range. Phase 3 records a space in the same shape (`phase3.search_space`).
 
+A trainer with its own config (`workflow.own_config`) is searched on its own keys:
+`parse_space(..., trainer=...)` checks a name against the keys it declares tunable,
+not against `TrainConfig`, and `space_from_tunables` builds the space from their
+declared ranges when the project gives none (a log scale for a positive range of
+two decades or more, integers for integer bounds, a categorical for choices).
+
 Every problem is a `ConfigError` of one line naming the file and the field:
 `configs/space.yaml: optimizer.lr.low: a log range must stay above zero, but got low=0.0`.
 The kinds of parameter live in `parameters`; this module holds the space as a
@@ -24,8 +30,9 @@ the trials and grids it gives.
 
 from __future__ import annotations
 
+import math
 import typing
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -47,7 +54,8 @@ from workflow.io import is_model, one_line, read_yaml, union_members
 if TYPE_CHECKING:
     import optuna
 
-    from workflow.trainer.config import TrainConfig
+    from workflow.own_config import RunConfig
+    from workflow.protocol import Tunable
 
 __all__ = [
     "PARAMETER_TYPES",
@@ -61,6 +69,7 @@ __all__ = [
     "parse_space",
     "load_space",
     "space_from_phase3",
+    "space_from_tunables",
 ]
 
 MAX_GRID_POINTS = 10_000
@@ -128,7 +137,7 @@ class SearchSpace:
             points = grown
         return points
 
-    def check_config(self, config: TrainConfig) -> None:
+    def check_config(self, config: RunConfig) -> None:
         """Every value the space can take is a valid setting of `config` (ConfigError if not)."""
         for name, parameter in self.parameters.items():
             if isinstance(parameter, CategoricalParameter):
@@ -157,15 +166,16 @@ SPLIT_SETTINGS = frozenset({
 })
 
 
-def parse_space(data: Any, *, source: str) -> SearchSpace:
-    """Validate plain data (parsed YAML, or a stored space) as a `SearchSpace`."""
+def parse_space(data: Any, *, source: str, trainer: str = "builtin") -> SearchSpace:
+    """Validate plain data (parsed YAML, or a stored space) as a `SearchSpace` of the
+    settings `trainer` takes (its own config's keys, when it has one)."""
     try:
-        return _parse_space(data, source)
+        return _parse_space(data, source, trainer)
     except ConfigError as exc:  # a setting's name from the file may hold a newline
         raise ConfigError(one_line(str(exc))) from None
 
 
-def _parse_space(data: Any, source: str) -> SearchSpace:
+def _parse_space(data: Any, source: str, trainer: str = "builtin") -> SearchSpace:
     if data is None or data == {}:
         raise ConfigError(f"{source}: (top level): the search space is empty")
     if not isinstance(data, Mapping):
@@ -176,7 +186,7 @@ def _parse_space(data: Any, source: str) -> SearchSpace:
     parameters: dict[str, Parameter] = {}
     for name, raw in data.items():
         name = str(name)
-        _check_setting(name, source)
+        _check_setting(name, source, trainer)
         if name == "data" or name in SPLIT_SETTINGS:
             raise ConfigError(
                 f"{source}: {name}: decides which examples are trained, validated and tested, "
@@ -187,21 +197,53 @@ def _parse_space(data: Any, source: str) -> SearchSpace:
     return SearchSpace(_ordered(parameters, source), source)
 
 
-def load_space(path: str | Path) -> SearchSpace:
+def load_space(path: str | Path, *, trainer: str = "builtin") -> SearchSpace:
     """Load and validate a search space YAML file."""
-    return parse_space(read_yaml(path), source=str(path))
+    return parse_space(read_yaml(path), source=str(path), trainer=trainer)
 
 
 def space_from_phase3(
-    search_space: Mapping[str, Any], *, source: str = "facts.json: phase3.search_space"
+    search_space: Mapping[str, Any], *, source: str = "facts.json: phase3.search_space",
+    trainer: str = "builtin",
 ) -> SearchSpace:
     """The space Phase 3 recorded from its recommendations."""
-    return parse_space(dict(search_space), source=source)
+    return parse_space(dict(search_space), source=source, trainer=trainer)
 
 
-def _check_setting(name: str, source: str) -> None:
-    """`name` is a dotted path to a setting of `TrainConfig` (checked on its schema)."""
+# a positive range spanning this many decades or more is searched on a log scale
+LOG_DECADES = 2.0
+
+
+def space_from_tunables(tunables: Sequence[Tunable]) -> dict[str, dict[str, Any]]:
+    """The search space of a trainer's declared tunable keys, as data (`parse_space`)."""
+    space: dict[str, dict[str, Any]] = {}
+    for t in tunables:
+        if t.choices is not None:
+            space[t.key] = {"type": "categorical", "choices": list(t.choices)}
+            continue
+        assert t.low is not None and t.high is not None
+        log = t.low > 0 and math.log10(t.high / t.low) >= LOG_DECADES
+        if t.integer:
+            space[t.key] = {"type": "int", "low": int(t.low), "high": int(t.high), "log": log}
+        else:
+            space[t.key] = {"type": "float", "low": t.low, "high": t.high, "log": log}
+    return space
+
+
+def _check_setting(name: str, source: str, trainer: str = "builtin") -> None:
+    """`name` is a dotted path to a setting of `TrainConfig` (checked on its schema), or a
+    key the trainer's own config declares tunable (when it has an own config)."""
+    from workflow.own_config import own_model
     from workflow.trainer.config import TrainConfig
+
+    if own_model(trainer) is not None:
+        from workflow.protocol import resolve_trainer_protocol
+
+        declared = resolve_trainer_protocol(trainer).tunable
+        if declared is not None and name not in {t.key for t in declared}:
+            raise ConfigError(f"{source}: {name}: not a key trainer {trainer!r} declares "
+                              f"tunable (tunable: {', '.join(t.key for t in declared)})")
+        return
 
     current: Any = TrainConfig
     walked: list[str] = []

@@ -43,7 +43,7 @@ if TYPE_CHECKING:
     from optuna.trial import FrozenTrial
 
     from phases.optimization.sweep.space import SearchSpace
-    from workflow.trainer.config import TrainConfig
+    from workflow.own_config import RunConfig
 
 __all__ = [
     "METHODS",
@@ -157,15 +157,17 @@ class SweepSpec(BaseModel):
         """The monitored metric and the direction the study optimizes it in."""
         return Metric.named(self.monitor, self.direction)
 
-    def base(self, source: str) -> TrainConfig:
-        from workflow.trainer.config import TrainConfig
+    def base(self, source: str) -> RunConfig:
+        """The base config, as the study's trainer takes it (its own, or `TrainConfig`)."""
+        from workflow.own_config import config_from_dump
 
-        return validate(parse_yaml(self.base_config, source=source), TrainConfig, source=source)
+        return config_from_dump(parse_yaml(self.base_config, source=source), self.trainer,
+                                source=source)
 
     def search_space(self, source: str) -> SearchSpace:
         from phases.optimization.sweep.space import parse_space
 
-        return parse_space(self.space, source=source)
+        return parse_space(self.space, source=source, trainer=self.trainer)
 
     def same_search(self, other: SweepSpec) -> bool:
         """Whether `other` continues this search (the budget may change between runs)."""

@@ -30,11 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from workflow.errors import ConfigError
-from workflow.io import parse_yaml, validate
+from workflow.own_config import OwnConfig
 
 if TYPE_CHECKING:
     from phases.optimization.sweep.study import SweepSpec
-    from workflow.trainer.config import TrainConfig
+    from workflow.own_config import RunConfig
 
 __all__ = ["LocalRun", "Trusted", "trusted_run"]
 
@@ -46,7 +46,7 @@ _HOST_PATHS = (("data", "root"), ("model", "pretrained"))
 class LocalRun:
     """The trainer and base config a worker was given on its own host."""
 
-    base: TrainConfig
+    base: RunConfig
     trainer: str
     source: str  # the file(s) they came from, for messages
     # sampler and pruner classes (`module:Class`) this host agrees to run, beside the built-ins
@@ -61,13 +61,13 @@ class LocalRun:
         extensions: frozenset[str] = frozenset(),
     ) -> LocalRun:
         """The project file's trainer and baseline config, or `config` as the base."""
+        from workflow.own_config import load_config
         from workflow.project import load_project
-        from workflow.trainer.config import load_train_config
 
         loaded = load_project(project)
         base_file = Path(config) if config is not None else loaded.baseline
         return cls(
-            load_train_config(base_file),
+            load_config(base_file, loaded.trainer),
             loaded.trainer,
             f"{project}" + (f" and {config}" if config is not None else ""),
             extensions,
@@ -78,7 +78,7 @@ class LocalRun:
 class Trusted:
     """What a worker runs: its base config and trainer, and the spec's search settings."""
 
-    base: TrainConfig
+    base: RunConfig
     trainer: str
 
 
@@ -90,11 +90,10 @@ def trusted_run(
     `spawned_here`: a worker process started by this host's own coordinator, which
     wrote `spec` a moment before from its own files, so `spec` is taken as given.
     """
-    from workflow.trainer.config import TrainConfig, check_seed
+    from workflow.trainer.config import check_seed
 
     source = f"study {study_name}"
-    stored = validate(parse_yaml(spec.base_config, source=f"{source}: base config"),
-                      TrainConfig, source=f"{source}: base config")
+    stored = spec.base(f"{source}: base config")
     try:
         check_seed(spec.train_seed, "train_seed")
         check_seed(spec.seed, "seed")
@@ -131,8 +130,10 @@ def trusted_run(
     return Trusted(local.base, local.trainer)
 
 
-def _code_named(config: TrainConfig, trainer: str) -> list[str]:
+def _code_named(config: RunConfig, trainer: str) -> list[str]:
     named = [f"trainer {trainer!r}"] if trainer != "builtin" else []
+    if isinstance(config, OwnConfig):  # its trainer reads it: named above
+        return named
     if ":" in config.data.dataset and not config.data.dataset.startswith("torchvision:"):
         named.append(f"dataset {config.data.dataset!r}")
     if ":" in config.model.name:
@@ -140,7 +141,7 @@ def _code_named(config: TrainConfig, trainer: str) -> list[str]:
     return named
 
 
-def _comparable(config: TrainConfig) -> dict[str, Any]:
+def _comparable(config: RunConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     data.pop("seed", None)  # every trial trains with the study's train_seed
     for section, key in _HOST_PATHS:

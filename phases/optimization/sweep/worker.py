@@ -36,8 +36,8 @@ if TYPE_CHECKING:
     import optuna
 
     from phases.optimization.sweep.space import SearchSpace
+    from workflow.own_config import RunConfig
     from workflow.trainer import Trainer
-    from workflow.trainer.config import TrainConfig
 
 __all__ = ["WorkerSummary", "TRIAL_LOG", "TRIAL_FILE", "trial_dir", "work", "worker_process"]
 
@@ -148,11 +148,12 @@ def run_trial(
     *,
     spec: st.SweepSpec,
     space: SearchSpace,
-    base: TrainConfig,
+    base: RunConfig,
     trainer: Trainer,
     root: Path,
 ) -> None:
     """Train one trial and tell the study how it ended; never raises for the trial's own faults."""
+    from workflow.own_config import fit_argument
     from workflow.trainer.result import RunResult, RunStatus
 
     folder = trial_dir(root, trial.number)
@@ -215,7 +216,8 @@ def run_trial(
     with _Heartbeat(study, trial):
         try:
             result = trainer(
-                config, spec.train_seed, folder, report=report, should_stop=should_stop
+                fit_argument(config), spec.train_seed, folder, report=report,
+                should_stop=should_stop
             )
             if not isinstance(result, RunResult):
                 raise PluginError(

@@ -1,0 +1,159 @@
+"""A user trainer's own config (workflow.own_config, issue 13): validated at init, handed to
+`fit` as the user's model (or a plain dict), patched on the keys the trainer declares
+tunable, through the phasegate setting each `means`, inside their ranges; a sweep's space
+built from those ranges. The trainers are tests/own_trainer.py (no torch)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+
+from phases.diagnostic.answers import Recommendation
+from phases.diagnostic.knobs import honoured
+from phases.diagnostic.recommend import on_own_keys
+from phases.optimization.sweep import SweepSettings, run_sweep
+from phases.optimization.sweep.space import parse_space, space_from_tunables
+from phases.optimization.targeted import apply
+from tests.own_trainer import RECEIVED, OwnSettings
+from workflow.arms import train_arm
+from workflow.cli import main
+from workflow.errors import ConfigError
+from workflow.own_config import OwnConfig, load_config
+from workflow.protocol import resolve_trainer_protocol
+from workflow.store import RUNS_ENV
+
+OWN = "tests.own_trainer:fit"
+MAPPING = "tests.own_trainer:MappingTrainer"
+
+
+def _own(tmp_path: Path, data: dict[str, object], trainer: str = OWN) -> OwnConfig:
+    path = tmp_path / "baseline.yaml"
+    path.write_text(yaml.safe_dump(data))
+    config = load_config(path, trainer)
+    assert isinstance(config, OwnConfig)
+    return config
+
+
+def _rec(changes: dict[str, object], space: dict[str, object] | None = None) -> Recommendation:
+    return Recommendation(name="lower_lr", title="Lower the lr", priority="HIGH",
+                          changes=dict(changes), finding="lr_too_high", rationale="",
+                          expected_gain=(0.0, 1.0), risk="", space=dict(space or {}))
+
+
+# rule: a trainer's own pydantic model validates the baseline at init: a bad field is one
+# line naming the file and the field, exit 2, and nothing is created
+def test_a_bad_own_config_is_refused_at_init(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv(RUNS_ENV, raising=False)
+    (tmp_path / "baseline.yaml").write_text("lr: 0.01\nepochs: 3\nwidht: 16\n")
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "own", "baseline": "baseline.yaml", "trainer": OWN,
+        "target": {"metric": "val_mse", "direction": "minimize"}}))
+    code = main(["init", "own", "--config", "project.yaml"])
+    err = capsys.readouterr().err
+    assert code == 2
+    assert err.count("\n") == 1 and "baseline.yaml: widht: unknown field" in err
+    assert not (tmp_path / "runs" / "own").exists()
+    # the same file, fixed, is accepted: the user's config, not phasegate's TrainConfig
+    (tmp_path / "baseline.yaml").write_text("lr: 0.01\nepochs: 3\nwidth: 16\n")
+    assert main(["init", "own", "--config", "project.yaml"]) == 0
+
+
+# rule: fit receives an instance of the trainer's own model, and the run records the user's
+# config, so a rerun finds it finished
+def test_fit_receives_the_users_model(tmp_path: Path) -> None:
+    config = _own(tmp_path, {"lr": 0.02, "epochs": 3})
+    assert resolve_trainer_protocol(OWN).config_model is OwnSettings
+    assert isinstance(config.value(), OwnSettings) and config.training.epochs == 3
+    arm = train_arm("baseline", config, [0, 1], tmp_path / "arm", trainer=OWN, workers=1)
+    assert sorted(arm.results) == [0, 1]
+    assert (tmp_path / "arm" / "seed-0" / RECEIVED).read_text() == "OwnSettings"
+    recorded = yaml.safe_load((tmp_path / "arm" / "seed-0" / "config.yaml").read_text())
+    assert recorded == {"name": "own", "lr": 0.02, "epochs": 3, "width": 16}
+    again = train_arm("baseline", config, [0, 1], tmp_path / "arm", trainer=OWN, workers=1)
+    assert again.results[0].wall_time_s == arm.results[0].wall_time_s  # not trained again
+
+
+# rule: Phase 3's recommendation on phasegate's setting (optimizer.lr) becomes a patch on
+# the user's key that means it (lr), and Phase 4 applies it to the user's config
+def test_a_recommendation_patches_the_key_that_means_it(tmp_path: Path) -> None:
+    config = _own(tmp_path, {"lr": 0.2, "epochs": 3})
+    check = honoured(config.view(), OWN)
+    assert check("optimizer.lr") and check("training.epochs") and not check("model.dropout")
+    assert config.view().optimizer.lr == 0.2 and config.view().training.epochs == 3
+    rec = on_own_keys(_rec({"optimizer.lr": 0.02},
+                           {"optimizer.lr": {"type": "float", "low": 0.001, "high": 0.1}}),
+                      config)
+    assert rec.changes == {"lr": 0.02} and list(rec.space) == ["lr"]
+    patched = apply(config, [{"id": "R1", "changes": rec.changes}])
+    assert isinstance(patched, OwnConfig)
+    assert patched.value() == OwnSettings(lr=0.02, epochs=3)
+
+
+# rule: a patch outside a key's declared range or choices, or on a key not declared tunable,
+# is refused in one line naming the key and what it declares
+@pytest.mark.parametrize(("changes", "says"), [
+    ({"lr": 5.0}, "lr: 5.0 is outside its range [0.0001, 0.3]"),
+    ({"optimizer.lr": 0.0}, "optimizer.lr (lr): 0.0 is outside its range"),
+    ({"width": 12}, "width: 12 is not one of its choices [8, 16, 32]"),
+    ({"epochs": 2.5}, "epochs: 2.5 is not a whole number"),
+    ({"name": "other"}, "name: not a key trainer 'tests.own_trainer:fit' declares tunable"),
+    ({"model.dropout": 0.3}, "model.dropout: not a key"),
+])
+def test_a_patch_outside_what_the_trainer_declares_is_refused(
+    tmp_path: Path, changes: dict[str, object], says: str
+) -> None:
+    config = _own(tmp_path, {"lr": 0.05})
+    with pytest.raises(ConfigError) as caught:
+        config.with_changes(changes, source="recommendation R1")
+    assert says in str(caught.value) and "\n" not in str(caught.value)
+    with pytest.raises(ConfigError):  # Phase 3 withholds such a recommendation the same way
+        on_own_keys(_rec(changes), config)
+
+
+# rule: the sweep space of an own config comes from the declared ranges (log for two decades
+# or more, int for int bounds, categorical for choices), and a sweep over it trains the
+# user's config through its own fit
+def test_a_sweep_searches_the_declared_ranges(tmp_path: Path) -> None:
+    declared = resolve_trainer_protocol(OWN).tunable
+    assert declared is not None
+    data = space_from_tunables(declared)
+    assert data == {"lr": {"type": "float", "low": 1e-4, "high": 0.3, "log": True},
+                    "epochs": {"type": "int", "low": 2, "high": 8, "log": False},
+                    "width": {"type": "categorical", "choices": [8, 16, 32]}}
+    with pytest.raises(ConfigError, match="optimizer.lr: not a training setting|not a key"):
+        parse_space({"optimizer.lr": data["lr"]}, source="space", trainer=OWN)
+    space = parse_space(data, source="space", trainer=OWN)
+    base = _own(tmp_path, {"lr": 0.2, "epochs": 3})
+    baseline = train_arm("baseline", base, [0, 1, 2], tmp_path / "baseline", trainer=OWN,
+                         workers=1)
+    result = run_sweep(base, space, tmp_path / "sweep",
+                       settings=SweepSettings(method="random", pruner="none", trials=4, seed=0,
+                                              monitor="val_mse", direction="minimize",
+                                              top_k=1),
+                       fresh_seeds=[100, 101, 102],
+                       baseline_values=list(baseline.values("val_mse").values()),
+                       trainer=OWN, workers=1)
+    assert len(result.trials) == 4 and all(t.state == "complete" for t in result.trials)
+    assert result.chosen is not None and isinstance(result.chosen.config, OwnConfig)
+    assert set(result.chosen.params) == {"lr", "epochs", "width"}
+    trial = next((tmp_path / "sweep").rglob(RECEIVED))
+    assert trial.read_text() == "OwnSettings"
+
+
+# rule: a plain mapping (config_model = dict) is the config too: fit gets a dict, patches
+# go through `means` and the declared ranges
+def test_a_plain_mapping_is_an_own_config(tmp_path: Path) -> None:
+    config = _own(tmp_path, {"learning_rate": 0.1, "epochs": 2}, MAPPING)
+    assert resolve_trainer_protocol(MAPPING).config_model is dict
+    patched = config.with_changes({"optimizer.lr": 0.01, "training.epochs": 4})
+    assert patched.value() == {"learning_rate": 0.01, "epochs": 4}
+    arm = train_arm("mapping", patched, [0], tmp_path / "arm", trainer=MAPPING, workers=1)
+    assert arm.results[0].status.is_usable()
+    assert (tmp_path / "arm" / "seed-0" / RECEIVED).read_text() == "dict"
+    with pytest.raises(ConfigError, match="learning_rate: 1.0 is outside"):
+        config.with_changes({"learning_rate": 1.0})
