@@ -1,7 +1,9 @@
 """digits_script.py wrapped for phasegate: the trainer protocol in a few lines.
 
-`trainer: digits_wrapped:fit` in the project file; `evaluate`, `export`, TASK and
-TUNABLE beside `fit` make this module the whole trainer.
+`trainer: digits_wrapped:fit` in the project file; `evaluate`, `export`, TASK,
+CONFIG_MODEL and TUNABLE beside `fit` make this module the whole trainer. The config
+is a plain mapping (`CONFIG_MODEL = dict`): baseline.yaml holds the script's own
+arguments, and phasegate patches the keys TUNABLE declares, each the setting it `means`.
 """
 
 from __future__ import annotations
@@ -16,11 +18,15 @@ import torch
 from workflow.protocol import Evaluation, write_run
 
 TASK = "classification"
-TUNABLE = {"optimizer.lr": (1e-4, 0.1), "optimizer.weight_decay": (0.0, 0.1),
-           "training.epochs": (2, 100), "model.width": (8, 512), "data.batch_size": [32, 64, 128]}
+CONFIG_MODEL = dict
+TUNABLE = {"lr": {"range": (1e-4, 0.1), "means": "optimizer.lr"},
+           "weight_decay": {"range": (0.0, 0.1), "means": "optimizer.weight_decay"},
+           "epochs": {"range": (2, 100), "means": "training.epochs"},
+           "hidden": {"range": (8, 512), "means": "model.width"},
+           "batch_size": {"choices": [32, 64, 128], "means": "data.batch_size"}}
 
 
-def fit(config: Any, seed: int, out_dir: Path, *, report: Any = None,
+def fit(config: dict[str, Any], seed: int, out_dir: Path, *, report: Any = None,
         should_stop: Any = None) -> Any:
     rows: list[dict[str, float]] = []
 
@@ -30,14 +36,12 @@ def fit(config: Any, seed: int, out_dir: Path, *, report: Any = None,
             report(epoch, metrics)
         return bool(should_stop and should_stop())
 
-    model = digits_script.train(lr=config.optimizer.lr, epochs=config.training.epochs,
-                                hidden=config.model.width, batch_size=config.data.batch_size,
-                                weight_decay=config.optimizer.weight_decay, seed=seed,
-                                on_epoch=on_epoch)
+    arguments = {k: v for k, v in config.items() if k != "name"}
+    model = digits_script.train(**arguments, seed=seed, on_epoch=on_epoch)
     Path(out_dir).mkdir(parents=True, exist_ok=True)
-    torch.save({"state": model.state_dict(), "hidden": config.model.width},
+    torch.save({"state": model.state_dict(), "hidden": config["hidden"]},
                Path(out_dir) / "model.pt")
-    stopped = len(rows) < config.training.epochs
+    stopped = len(rows) < config["epochs"]
     return write_run(out_dir, config, seed, rows, monitor="val_accuracy",
                      checkpoints={"best": Path(out_dir) / "model.pt"},
                      stop_reason="stopped by phasegate" if stopped else None)

@@ -3,11 +3,11 @@
 The whole trainer protocol in one file (see the README, "Your own trainer"):
 `fit` trains and writes its run through `write_run`; `evaluate` predicts a
 finished run's split (Phase 5 asks for "test" once, through the test lock);
-`export` packages the model; `tunable` names the config keys this trainer
-honours, with their ranges, so phasegate recommends and searches only those.
-
-The config is phasegate's training config; this trainer reads the keys it
-declares in `tunable` (and `data.batch_size`), and ignores the rest.
+`export` packages the model; `config_model` is the trainer's own config
+(`DiabetesConfig`: baseline.yaml is one, validated by it), and `tunable` names
+the keys phasegate may patch, with their ranges and the phasegate setting each
+`means`, so Phase 3's "lower the lr" becomes a patch on `lr`, and a sweep
+searches these ranges.
 """
 
 from __future__ import annotations
@@ -15,10 +15,11 @@ from __future__ import annotations
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import torch
+from pydantic import BaseModel, ConfigDict, Field
 from torch import nn
 
 from workflow.protocol import Evaluation, Trainer, write_run
@@ -55,36 +56,51 @@ def build(widths: list[int], dropout: float = 0.0) -> nn.Module:
     return nn.Sequential(*layers, nn.Linear(size, 1))
 
 
+class DiabetesConfig(BaseModel):
+    """This trainer's own config: baseline.yaml is one (a typo in it is refused at init)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "diabetes"
+    lr: float = Field(0.01, gt=0)
+    weight_decay: float = Field(0.0, ge=0)
+    optimizer: Literal["adam", "adamw", "sgd", "rmsprop"] = "adam"
+    widths: list[int] = Field(default_factory=lambda: [64], min_length=1)
+    dropout: float = Field(0.0, ge=0, lt=1)
+    epochs: int = Field(60, ge=1)
+    batch_size: int = Field(32, ge=1)
+
+
 class DiabetesTrainer(Trainer):
     task = "regression"
+    config_model = DiabetesConfig
     tunable = {
-        "optimizer.lr": (1e-4, 0.3),
-        "optimizer.weight_decay": (0.0, 0.1),
-        "optimizer.name": ["adam", "adamw", "sgd"],
-        "model.width": (4, 256),
-        "model.widths": [[4], [16], [64], [64, 64]],
-        "model.dropout": (0.0, 0.5),
-        "training.epochs": (5, 300),
+        "lr": {"range": (1e-4, 0.3), "means": "optimizer.lr"},
+        "weight_decay": {"range": (0.0, 0.1), "means": "optimizer.weight_decay"},
+        "optimizer": {"choices": ["adam", "adamw", "sgd"], "means": "optimizer.name"},
+        "widths": {"choices": [[4], [16], [64], [64, 64], [128, 128], [256, 256]],
+                   "means": "model.widths"},
+        "dropout": {"range": (0.0, 0.5), "means": "model.dropout"},
+        "epochs": {"range": (5, 300), "means": "training.epochs"},
     }
 
-    def fit(self, config: Any, seed: int, out_dir: Path, *, report: Any = None,
+    def fit(self, config: DiabetesConfig, seed: int, out_dir: Path, *, report: Any = None,
             should_stop: Any = None) -> Any:
         started = time.perf_counter()
         torch.manual_seed(seed)
-        widths = config.model.hidden_widths()
-        model = build(widths, config.model.dropout)
-        optimizer = OPTIMIZERS[config.optimizer.name](
-            model.parameters(), lr=config.optimizer.lr,
-            weight_decay=config.optimizer.weight_decay)
+        widths = list(config.widths)
+        model = build(widths, config.dropout)
+        optimizer = OPTIMIZERS[config.optimizer](
+            model.parameters(), lr=config.lr, weight_decay=config.weight_decay)
         x, y = load_split("train")
         x_val, y_val = load_split("val")
         rows, best, stop_reason = [], float("inf"), None
         out_dir = Path(out_dir)
         out_dir.mkdir(parents=True, exist_ok=True)
-        for epoch in range(1, config.training.epochs + 1):
+        for epoch in range(1, config.epochs + 1):
             model.train()
             total = 0.0
-            for batch in torch.randperm(len(x)).split(config.data.batch_size):
+            for batch in torch.randperm(len(x)).split(config.batch_size):
                 loss = nn.functional.mse_loss(model(x[batch]).squeeze(1), y[batch])
                 optimizer.zero_grad()
                 loss.backward()
@@ -93,7 +109,7 @@ class DiabetesTrainer(Trainer):
             model.eval()
             with torch.no_grad():
                 val_mse = float(nn.functional.mse_loss(model(x_val).squeeze(1), y_val))
-            row = {"epoch": epoch, "lr": config.optimizer.lr, "train_loss": total / len(x),
+            row = {"epoch": epoch, "lr": config.lr, "train_loss": total / len(x),
                    "val_loss": val_mse, "val_mse": val_mse}
             rows.append(row)
             if val_mse < best:  # keep the best epoch's model, as the run reports it

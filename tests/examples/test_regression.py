@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -64,3 +65,21 @@ def test_phase5_compares_per_example_errors(promoted: Store) -> None:
     report = (promoted.run_dir / "phase5" / "finalization_report.md").read_text()
     assert "paired t-test on per-example squared errors" in report
     assert "accuracy" not in report.lower().replace("mcnemar", "")
+
+
+# rule (issue 13): the trainer's own config (DiabetesConfig) is the baseline, and Phase 3's
+# recommendations are patches on its own keys, which Phase 4's attempts train
+def test_recommendations_patch_the_trainers_own_keys(promoted: Store) -> None:
+    import yaml
+
+    from workflow.protocol import resolve_trainer_protocol
+
+    model: Any = resolve_trainer_protocol("diabetes_trainer:DiabetesTrainer").config_model
+    assert model is not None and model.__name__ == "DiabetesConfig"
+    fields = set(model.model_fields)
+    changes = [k for r in promoted.get("phase3.recommendations") for k in r["changes"]]
+    assert changes and set(changes) <= fields
+    tried = yaml.safe_load((promoted.run_dir / "phase4" / "attempt-1" /
+                            "optimization_config.yaml").read_text())
+    assert set(tried) == fields
+    model.model_validate(tried)
