@@ -6,6 +6,7 @@ built from those ranges. The trainers are tests/own_trainer.py (no torch)."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -157,3 +158,88 @@ def test_a_plain_mapping_is_an_own_config(tmp_path: Path) -> None:
     assert (tmp_path / "arm" / "seed-0" / RECEIVED).read_text() == "dict"
     with pytest.raises(ConfigError, match="learning_rate: 1.0 is outside"):
         config.with_changes({"learning_rate": 1.0})
+
+
+def _evidence(tmp_path: Path, data: dict[str, object]) -> Any:
+    from phases.diagnostic.evidence import load_seed_runs
+    from phases.diagnostic.phase import evidence_for
+    from workflow.project import ProjectConfig
+
+    config = _own(tmp_path, data)
+    train_arm("baseline", config, [0, 1, 2], tmp_path / "baseline", trainer=OWN, workers=1)
+    project = ProjectConfig.model_validate({
+        "name": "own", "baseline": str(tmp_path / "baseline.yaml"), "trainer": OWN,
+        "target": {"metric": "val_mse", "direction": "minimize"}})
+    runs = load_seed_runs(tmp_path / "baseline", [0, 1, 2], config)
+    return evidence_for(runs, config, project, None)
+
+
+# rule: Phase 3 reads an own config as the phasegate settings its keys mean: a finding that
+# reads a setting no key means is not applicable (said why), the curves' findings still run,
+# the config table shows only meant settings, and every recommendation is on the own keys
+def test_phase3_reads_an_own_config_through_what_its_keys_mean(tmp_path: Path) -> None:
+    from phases.diagnostic.diagnosis import diagnose
+
+    evidence = _evidence(tmp_path, {"lr": 0.2, "epochs": 3})
+    assert evidence.own is not None and evidence.config.optimizer.lr == 0.2
+    found = diagnose(evidence)
+    assert "reads optimizer.name and optimizer.momentum, which no key of the trainer's own " \
+           "config means" in found.not_applicable["sgd_no_momentum"]
+    for applicable in ("lr_too_high", "lr_too_low", "not_converged", "seed_noise"):
+        assert applicable not in found.not_applicable
+    assert {row.setting for row in found.config_rows} <= {"optimizer.lr", "training.epochs"}
+    keys = {k for rec in found.plan.recommendations for k in rec.changes}
+    assert keys <= {"lr", "epochs", "width"}
+
+
+# rule: a candidate on a setting no key means, or outside a key's range, is withheld with the
+# reason the report lists; one on a meant setting is kept, as a patch on the own key
+def test_phase3_withholds_what_the_own_config_cannot_take(tmp_path: Path) -> None:
+    from phases.diagnostic.recommend import _screen
+
+    evidence = _evidence(tmp_path, {"lr": 0.2, "epochs": 3})
+    kept, withheld = _screen([_rec({"model.dropout": 0.3}), _rec({"optimizer.lr": 5.0}),
+                              _rec({"training.epochs": 6})], [], evidence)
+    assert [rec.changes for rec in kept] == [{"epochs": 6}]
+    assert withheld[0] == ("lower_lr: model.dropout: no key of the trainer's own config means "
+                           "it (a tunable key's `means`)")
+    assert "optimizer.lr (lr): 5.0 is outside its range [0.0001, 0.3]" in withheld[1]
+
+
+# rule: the sweep's scale follows the declared range: log from two decades up (and only
+# above zero), int for int bounds, categorical for choices
+def test_the_space_of_a_range_follows_its_bounds() -> None:
+    from workflow.protocol import Tunable
+
+    def of(given: object) -> dict[str, Any]:
+        return space_from_tunables([Tunable.parse("k", given, source="t")])["k"]
+
+    assert of((0.01, 0.5)) == {"type": "float", "low": 0.01, "high": 0.5, "log": False}
+    assert of((0.001, 0.1))["log"] is True and of((0.0, 100.0))["log"] is False
+    assert of((1, 1000)) == {"type": "int", "low": 1, "high": 1000, "log": True}
+    assert of({"choices": ["a", "b"], "means": "optimizer.name"}) == {
+        "type": "categorical", "choices": ["a", "b"]}
+
+
+# rule: a tunable mapping has a range or choices, and optionally what it means
+@pytest.mark.parametrize("given", [{"means": "optimizer.lr"}, {"range": (0.1, 1.0), "lr": 1},
+                                   {"range": (0.1, 1.0), "choices": [1]},
+                                   {"range": (0.1, 1.0), "means": ""}])
+def test_a_bad_tunable_mapping_is_refused(given: object) -> None:
+    from workflow.errors import PluginError
+    from workflow.protocol import Tunable
+
+    with pytest.raises(PluginError, match="tunable 'lr'"):
+        Tunable.parse("lr", given, source="trainer 'x:Y'")
+
+
+# rule: a config_model that is neither a pydantic model nor dict is refused, naming both
+def test_a_config_model_must_be_pydantic_or_dict() -> None:
+    from workflow.errors import PluginError
+    from workflow.protocol import _config_model
+
+    class Owner:
+        config_model = list
+
+    with pytest.raises(PluginError, match="config_model must be a pydantic BaseModel"):
+        _config_model("x:Y", Owner())
