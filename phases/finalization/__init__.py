@@ -4,8 +4,11 @@
 - `testlock`: the only door to the test split (`open_test_split`), once, in Phase 5
 - the export of the built-in trainer lives with it (`workflow.trainer.export`); a user's
   trainer exports through its own `export` (`workflow.protocol`)
+- `exported`: what the export wrote (`phase5.export`: formats, files, sha256s) and the
+  promotion gate's check of those files
 - `evaluation`: the final model against the baseline on the test set (McNemar, per class)
-- `report`: the finalization report's context (path, test, gates, model card)
+- `report`: the finalization report's context (path, test, gates, model card), for any
+  trainer and task; `report_sections`: its test section by task and model card by trainer
 - `phase`: `run_finalize`, with the store
 - `promotion`: `promote`, into runs/<p>/promoted/ with manifest.json
 """

@@ -23,15 +23,17 @@ from pathlib import Path
 from typing import Any
 
 from phases.finalization.evaluation import compare_on_test, compare_values, plot_confusion
+from phases.finalization.exported import export_fact
 from phases.finalization.predictions import read_trainer_metrics, recorded_evaluation
 from phases.finalization.testlock import open_test_split
 from phases.finalization.training import Selection
 from workflow.errors import WrongState
-from workflow.protocol import TrainerProtocol, resolve_trainer_protocol
+from workflow.facts import ExportFact
+from workflow.protocol import TrainerProtocol
 from workflow.store import Store
 from workflow.trainer.result import CHECKPOINT_DIR
 
-__all__ = ["check_trainer", "compare_own", "export_own", "is_own", "headline_facts", "look_own"]
+__all__ = ["check_trainer", "compare_own", "export_own", "headline_facts", "look_own"]
 
 
 def check_trainer(trainer: TrainerProtocol, project: str) -> None:
@@ -51,21 +53,18 @@ def model_file(selection: Selection) -> Path:
     return best if best.is_file() else run_dir / "metrics.json"
 
 
-def export_own(trainer: TrainerProtocol, selection: Selection, model_dir: Path) -> dict[str, Any]:
-    """The trainer's export of the kept run into `model_dir`, with how it was made."""
-    run_dir = Path(selection.run_dir)
+def export_own(trainer: TrainerProtocol, selection: Selection, run_dir: Path, model_dir: Path
+               ) -> ExportFact:
+    """The trainer's export of the kept run into `model_dir`: what it wrote, in any format."""
     model_dir.mkdir(parents=True, exist_ok=True)
     if trainer.export is not None:
-        written = trainer.export(run_dir, model_dir) or {}
+        written = trainer.export(Path(selection.run_dir), model_dir) or {}
         method = f"the trainer's export ({trainer.spec})"
     else:
         shutil.copyfile(model_file(selection), model_dir / "model.pt")
         written = {"model": "model.pt"}
         method = "the kept run's best checkpoint, copied (the trainer has no export)"
-    files = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")
-                   if p.is_file())
-    return {"method": method, "files": [f"{model_dir.name}/{f}" for f in files],
-            "seed": selection.seed, "trainer": dict(written)}
+    return export_fact(run_dir, model_dir, method=method, manifest=written, seed=selection.seed)
 
 
 def look_own(store: Store, trainer: TrainerProtocol, selection: Selection, base: Selection, *,
@@ -124,10 +123,3 @@ def headline_facts(metrics: dict[str, Any], metric: str) -> dict[str, Any]:
                      "final_value": final_value, "baseline_value": base_value,
                      "difference": difference},
             "not_applicable": metrics["not_applicable"]}
-
-
-def is_own(store: Store) -> bool:
-    """Whether the project's trainer is a user's own, known only through the protocol (Phase 5
-    goes through this module), rather than phasegate's or one wrapping its runs."""
-    return not resolve_trainer_protocol(store.project.trainer).builtin_runs
-

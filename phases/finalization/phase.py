@@ -7,7 +7,7 @@
    cannot be finalized);
 2. train the chosen config on every seed (resuming) and keep the median seed;
 3. pick the baseline's median seed (retrained once if its baseline was imported);
-4. export the kept model (model.pt, TorchScript);
+4. export the kept model (the trainer's export, in its formats: `phase5.export`);
 5. the one look at the test split, through the test lock: the final model, the
    baseline, and the TorchScript file in a fresh process;
 6. compare on the test set, write test_metrics.json and the confusion matrices;
@@ -29,6 +29,7 @@ from typing import Any
 
 from phases.finalization import own_trainer
 from phases.finalization.evaluation import compare_on_test, plot_confusion
+from phases.finalization.exported import export_fact, exported_names
 from phases.finalization.predictions import PREDICTIONS_FILE, TestEvaluation, recorded_evaluation
 from phases.finalization.report import report_context
 from phases.finalization.testlock import open_test_split, recover_unrecorded
@@ -67,6 +68,7 @@ GATE = "optimization_complete"
 TRANSITION = "finalize"
 ACTION = "finalize"  # the phase graph's name for this work
 PHASE = "Phase 5"
+BUILTIN_EXPORT = "the built-in export (state dict and TorchScript, workflow.trainer.export)"
 
 
 @dataclass(frozen=True)
@@ -166,9 +168,11 @@ def _builtin_look(store: Store, selection: Selection, base: Selection, *, who: s
     opened = read_facts(store).phase5.test_look is not None
     if not export_file.is_file() or (evaluation is None and not opened):
         step("export")
-        export = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
-                              selection=selection.to_dict())
-        atomic_write_json(export_file, export)
+        written = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
+                               selection=selection.to_dict())
+        fact = export_fact(run_dir, model_dir, method=BUILTIN_EXPORT, manifest=written,
+                           seed=selection.seed)
+        atomic_write_json(export_file, fact.model_dump(mode="json"))
     export = read_json(export_file)
 
     if evaluation is None:
@@ -182,8 +186,8 @@ def _builtin_look(store: Store, selection: Selection, base: Selection, *, who: s
         evaluation = recorded_evaluation(store)
         assert evaluation is not None
     _check_torchscript(evaluation)
-    export["torchscript_verified"] = {
-        "fresh_process": True, "agree": evaluation.size, "of": evaluation.size}
+    export["verified"] = (f"the TorchScript file, loaded in a fresh process, predicts as the "
+                          f"final model on all {evaluation.size} test examples")
     store.record(PHASE_DIR, {"export": export}, who=who)
 
     step("test comparison")
@@ -210,8 +214,8 @@ def _own_look(store: Store, trainer: TrainerProtocol, selection: Selection, base
     opened = read_facts(store).phase5.test_look is not None
     if not export_file.is_file() or (evaluation is None and not opened):
         step("export")
-        atomic_write_json(export_file, own_trainer.export_own(trainer, selection,
-                                                              run_dir / MODEL_DIR))
+        fact = own_trainer.export_own(trainer, selection, run_dir, run_dir / MODEL_DIR)
+        atomic_write_json(export_file, fact.model_dump(mode="json"))
     export = read_json(export_file)
     if evaluation is None:
         step("test set (the one look)")
@@ -242,9 +246,8 @@ def card_files(store: Store) -> list[Path]:
     numbers, the report, the chosen config and the baseline model it was compared with."""
     run_dir = store.run_dir
     phase5 = read_facts(store).phase5
-    exported = sorted(p for p in (run_dir / MODEL_DIR).rglob("*") if p.is_file())
-    files = [*(exported or [run_dir / MODEL_DIR / MODEL_FILE,
-                            run_dir / MODEL_DIR / TORCHSCRIPT_FILE]),
+    exported = [run_dir / name for name in exported_names(phase5.export)]
+    files = [*exported,
              run_dir / PREDICTIONS_FILE, run_dir / METRICS_FILE,
              run_dir / PHASE_DIR / "export.json", run_dir / REPORT_FILE,
              run_dir / REPORT_FILE.replace(".md", ".json")]
@@ -324,13 +327,6 @@ def _write_report(store: Store, **context_args: Any) -> Path:
 
     if not context_args:
         context_args = _rebuild(store)
-    if own_trainer.is_own(store):  # known only through the protocol: its own report
-        from phases.finalization.report_own import TEMPLATE as OWN
-        from phases.finalization.report_own import own_report_context
-
-        return write_report(store.run_dir / REPORT_FILE, OWN,
-                            own_report_context(store, **context_args),
-                            project_dir=store.project_dir)
     context = report_context(store, **context_args)
     return write_report(store.run_dir / REPORT_FILE, TEMPLATE, context,
                         project_dir=store.project_dir)

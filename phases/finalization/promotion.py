@@ -7,12 +7,13 @@ staging folder renamed into place, with `manifest.json`: each file's sha256
 and size, every gate's record and current result, the chosen training config
 and the project config, and the versions of phasegate, torch and Python.
 
-Before anything moves, every file the model card reports on (the model, its
-TorchScript export, the test predictions and metrics, the report, the chosen
-config, the baseline model) is checked against the sha256 Phase 5 recorded
-when it evaluated and reported (`phase5.files`, and the models the test look
-opened on): a file that changed or went missing refuses the promotion, naming
-it, because the card would describe another model.
+Before anything moves, every file the model card reports on (every file the
+export wrote, in whatever format: `phase5.export`; the test predictions and
+metrics, the report, the chosen config, the baseline model) is checked
+against the sha256 Phase 5 recorded when it evaluated and reported
+(`phase5.files`, and the models the test look opened on): a file that changed
+or went missing refuses the promotion, naming it, because the card would
+describe another model.
 
 Promoting a promoted project changes nothing and says so. A promotion killed
 after the transition but before the copy completes it on the next call.
@@ -26,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from phases.finalization.exported import exported_names
 from workflow.errors import GateFailed, StateError
 from workflow.facts import read_facts
 from workflow.gates import check_gate
@@ -43,7 +45,7 @@ MANIFEST = "manifest.json"
 TRANSITION = "promote"
 ACTION = "promote"  # the phase graph's name for this work
 
-MODEL_FILES = ("model.pt", "model_torchscript.pt")  # what the built-in trainer's export writes
+MODEL_DIR = "phase5/model/"
 # each phase's reports, copied with the files their Markdown links to (plots), when they exist
 REPORT_FILES = {
     "phase3": ("diagnostic_report.md", "diagnostic_report.json", "findings.json"),
@@ -111,12 +113,9 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
     run_dir = store.run_dir
     staging = run_dir / f".{PROMOTED_DIR}.partial"
     shutil.rmtree(staging, ignore_errors=True)
-    # every file the export wrote (a user's trainer may export ONNX or torch.export files)
-    model_dir = run_dir / "phase5" / "model"
-    exported = sorted(p.relative_to(model_dir).as_posix() for p in model_dir.rglob("*")
-                      if p.is_file()) if model_dir.is_dir() else []
-    pairs = [(f"phase5/model/{name}", f"model/{name}")
-             for name in dict.fromkeys([*MODEL_FILES, *exported])]
+    # every file the export wrote, in whatever format (phase5.export: ONNX, a state dict...)
+    exported = exported_names(read_facts(store).phase5.export)
+    pairs = [(name, f"model/{name.removeprefix(MODEL_DIR)}") for name in exported]
     pairs.append(("project.yaml", "config/project.yaml"))
     for phase, names in REPORT_FILES.items():
         for name in names:
@@ -136,7 +135,7 @@ def _copy(store: Store, folder: Path, who: str) -> dict[str, Any]:
         if digest != sha256_file(path):
             raise StateError(f"{path} changed while it was copied; promote again")
         files[name] = {"sha256": digest, "bytes": target.stat().st_size, "source": source}
-    required = [*REQUIRED, *(f"model/{name}" for name in (exported or MODEL_FILES))]
+    required = [*REQUIRED, *(name for _, name in pairs[:len(exported)])]
     missing = [name for name in required if name not in files]
     if missing:
         raise StateError(f"{run_dir}: {', '.join(missing)} missing; it cannot be promoted")

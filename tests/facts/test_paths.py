@@ -31,7 +31,8 @@ SHIPPED_PATHS = {
     ],
     "finalization_complete": [
         "phase5.final_training_completed", "phase5.test_evaluations", "phase5.test.task",
-        "phase5.mcnemar.p_value", "phase5.paired.p_value", "project.direction",
+        "phase5.mcnemar.p_value", "phase5.paired.p_value", "phase5.completed",
+        "project.direction",
         "phase5.final.{metric}.mean", "project.goal",
     ],
     "optimization_complete": [
@@ -135,7 +136,12 @@ def test_checker_reports_a_graph_when_no_model_has() -> None:
         ("baseline.val_loss.std", None),
         ("phase4.best.{metric}.mean", None),
         ("phase5.final.{metric}.values", None),
-        ("phase5.export.torchscript_method", None),  # an open manifest: not checked below
+        ("phase5.export.formats", None),
+        ("phase5.export.manifest.torchscript_method", None),  # what export returned: open
+        ("phase5.export.files.x.sha256", None),  # keyed by file
+        ("phase5.export.torchscript_method", "phase5.export.torchscript_method: phase5.export "
+                                             "has no 'torchscript_method' (it has: method, "
+                                             "formats, files, "),
         ("project.min_effect", None),
         ("phase3.{metric}", "phase3.{metric}: phase3 is not keyed by metric name (it has: "),
         ("baseline.seeds.n", "baseline.seeds.n: baseline.seeds has no 'n'"),

@@ -49,9 +49,13 @@ def create(folder: Path, runs: Path, *, start: str = "baseline", **project: Any)
 
 def skipped_project(folder: Path, runs: Path) -> Store:
     """A project that Phase 3 sent straight to optimized (skip), its baseline trained."""
+    return skip_to_optimized(create(folder, runs, baseline=tiny_config()))
+
+
+def skip_to_optimized(store: Store) -> Store:
+    """A new project's baseline trained, and Phase 3 sending it straight to optimized (skip)."""
     from phases.diagnostic.phase import run_baseline
 
-    store = create(folder, runs, baseline=tiny_config())
     run_baseline(store, workers=1, who="test")
     take(store, "diagnose", "test")
     (store.run_dir / "phase3").mkdir()

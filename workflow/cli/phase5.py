@@ -36,7 +36,8 @@ def register(subparsers: Subparsers[argparse.ArgumentParser]) -> None:
         subparsers, "finalize",
         help="Phase 5: train the chosen config on every seed, keep the median seed, look at the "
         "test set once (final model against the baseline, McNemar), export the model "
-        "(state dict and TorchScript), write phase5/finalization_report.md and move the "
+        "(the trainer's export; the built-in writes a state dict and TorchScript), write "
+        "phase5/finalization_report.md and move the "
         "project to finalized",
         example="phasegate finalize myproj",
     )

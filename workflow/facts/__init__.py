@@ -29,6 +29,8 @@ from workflow.facts._paths import (
 from workflow.facts._phase3 import Phase3Facts, RecommendationFact
 from workflow.facts._phase4 import AttemptRecord, Phase4Facts
 from workflow.facts._phase5 import (
+    ExportedFileFact,
+    ExportFact,
     FinalSourceFact,
     FinalTrainingFact,
     McNemarFact,
@@ -49,6 +51,8 @@ __all__ = [
     "AttemptRecord",
     "BaselineFacts",
     "ByMetric",
+    "ExportFact",
+    "ExportedFileFact",
     "Facts",
     "FactsModel",
     "FinalSourceFact",

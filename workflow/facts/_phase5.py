@@ -4,9 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
+from pydantic import model_validator
+
 from workflow.facts._base import ByMetric, FactsModel
 
 __all__ = [
+    "ExportFact",
+    "ExportedFileFact",
     "FinalSourceFact",
     "FinalTrainingFact",
     "McNemarFact",
@@ -48,6 +52,42 @@ class SelectionFact(FactsModel):
     run_dir: str
     checkpoint: str
     why: str
+
+
+class ExportedFileFact(FactsModel):
+    """One file the export wrote: its format, read from its bytes, its size and sha256."""
+
+    format: str  # torchscript, torch.export, onnx, safetensors, torch.save or other
+    bytes: int
+    sha256: str
+
+
+class ExportFact(FactsModel):
+    """What Phase 5's export wrote into `phase5/model/` (also `phase5/export.json`).
+
+    `files` are keyed by their path in the run directory; `finalization_complete`
+    checks each of them (it exists, is not empty, has this sha256), whatever their
+    formats, so a trainer exporting ONNX or a plain state dict passes as TorchScript
+    does. `manifest` is what the export returned (the built-in's: parameters, input
+    shape, TorchScript method); `verified` says how the export was checked, if it was.
+    """
+
+    method: str
+    formats: list[str]
+    files: dict[str, ExportedFileFact]
+    seed: int | None = None
+    manifest: dict[str, Any] = {}
+    verified: str | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _earlier_shape(cls, data: Any) -> Any:
+        """An export recorded by an earlier phasegate (a free manifest) reads with its keys
+        under `manifest` and no files: the gate then checks the built-in's two files."""
+        if isinstance(data, dict) and "formats" not in data:
+            return {"method": str(data.get("method", "the built-in export")), "formats": [],
+                    "files": {}, "manifest": data}
+        return data
 
 
 class TestFact(FactsModel):
@@ -141,7 +181,7 @@ class Phase5Facts(FactsModel):
     selection: SelectionFact | None = None
     final_training_completed: bool | None = None
     baseline_selection: SelectionFact | None = None
-    export: dict[str, Any] | None = None  # export.json: the trainer's export manifest
+    export: ExportFact | None = None  # what the export wrote (export.json)
     test_look: TestLookFact | None = None
     test_lock: TestLockFact | None = None
     test_evaluations: int | None = None
