@@ -3,7 +3,10 @@
 Each finding that is not a symptom of another proposes candidate changes
 (its rule's answers: `phases.diagnostic.rules`, built from `answers`). Every
 candidate is a dotted-path patch validated by `TrainConfig.with_changes`, so a
-recommendation can always be applied. Candidates are ranked by priority (the finding's severity; a
+recommendation can always be applied. A trainer with its own config
+(`workflow.own_config`) gets each patch on the key that `means` its setting, inside
+the key's declared range (`on_own_keys`); the others are withheld, with the reason.
+Candidates are ranked by priority (the finding's severity; a
 secondary answer one step lower) and by expected gain; the first that touch
 settings no better candidate touched are kept, five at most, and generic
 changes fill the list to three when the findings propose fewer.
@@ -206,8 +209,9 @@ def _screen(
 
 def on_own_keys(rec: Recommendation, own: OwnConfig) -> Recommendation:
     """`rec` as a patch on the trainer's own keys (`lr` for `optimizer.lr`); a `ConfigError`
-    when a value is outside what the key declares."""
+    when a value is outside what the key declares, or the trainer's model refuses it."""
     changes = own.translate(rec.changes, source=f"recommendation {rec.name}")
+    own.with_changes(changes, source=f"recommendation {rec.name}")  # the model's own checks
     space = {key: knob for setting, knob in rec.space.items()
              if (key := own.own_key(setting)) is not None}
     return replace(rec, changes=changes, space=space)

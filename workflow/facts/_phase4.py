@@ -171,7 +171,7 @@ class AttemptRecord(FactsModel):
     source: str  # where its recommendations came from
     recommendations: list[AttemptRecommendation] = Field(default_factory=list)
     changes: list[ConfigChange] = Field(default_factory=list)
-    config: dict[str, Any] = Field(default_factory=dict)  # the TrainConfig, as JSON
+    config: dict[str, Any] = Field(default_factory=dict)  # TrainConfig or the own config, JSON
     arm: ArmRef
     candidate: MetricSummary | None = None
     compared_with: str = "baseline"
