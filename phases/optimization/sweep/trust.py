@@ -93,7 +93,11 @@ def trusted_run(
     from workflow.trainer.config import check_seed
 
     source = f"study {study_name}"
-    stored = spec.base(f"{source}: base config")
+    # the base config is read as its trainer takes it, which imports the trainer: only one
+    # this host trusts (its own spawn, the built-in, or the one its project names) is read
+    trusted = spawned_here or spec.trainer == "builtin" or (
+        local is not None and spec.trainer == local.trainer)
+    stored = spec.base(f"{source}: base config") if trusted else None
     try:
         check_seed(spec.train_seed, "train_seed")
         check_seed(spec.seed, "seed")
@@ -101,16 +105,19 @@ def trusted_run(
         raise ConfigError(f"{source}: {exc}") from None
     classes = [c for c in (spec.method, spec.pruner) if ":" in c]
     if local is None and spawned_here:
+        assert stored is not None
         return Trusted(stored, spec.trainer)
     if local is None:
-        named = _code_named(stored, spec.trainer) + classes
+        named = (_code_named(stored, spec.trainer) if stored is not None
+                 else [f"trainer {spec.trainer!r}"]) + classes
         if named:
             raise ConfigError(
                 f"{source} names code to run ({', '.join(named)}); a worker runs only code "
                 "named in a project file on its own host: give the project file"
             )
+        assert stored is not None
         return Trusted(stored, spec.trainer)
-    if spec.trainer != local.trainer:
+    if spec.trainer != local.trainer or stored is None:
         raise ConfigError(
             f"{source}: its trainer {spec.trainer!r} is not {local.source}'s "
             f"{local.trainer!r}; a worker runs only the trainer given on its own host"
