@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
+from typing import Any
 
 import pytest
 import yaml
@@ -109,3 +110,84 @@ def test_a_missing_tracker_is_refused_when_the_project_loads(
     with pytest.raises(ConfigError, match=r"tracking.mlflow: the mlflow package is not "
                                           r"installed \(pip install 'phasegate\[mlflow\]'\)"):
         load_project(tmp_path / "project.yaml")
+
+
+# rule (issue 13): a run is logged while it trains: each epoch as it comes (an MLflow run
+# opened at the first epoch, a TensorBoard writer), then params and tags when it finishes,
+# once: the finished run is the same MLflow run, not a second one
+def test_a_run_is_logged_epoch_by_epoch_while_it_trains(store: Store, tmp_path: Path) -> None:
+    from mlflow.tracking import MlflowClient
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from workflow.tracking import epoch_done, run_done
+
+    folder = store.run_dir / "phase4" / "attempt-1" / "seed-0"
+    epoch_done(folder, 1, ROWS[0])
+    client = MlflowClient(tracking_uri=store.project.tracking.mlflow)
+    experiment = client.get_experiment_by_name("tracked")
+    assert experiment is not None
+
+    def runs() -> dict[str, Any]:
+        return {r.info.run_name: r for r in client.search_runs([experiment.experiment_id])}
+
+    live = runs()["phase4/attempt-1/seed-0"]
+    assert live.info.status == "RUNNING" and not folder.exists()
+    assert [(m.step, m.value) for m in client.get_metric_history(
+        live.info.run_id, "val_accuracy")] == [(1, 0.5)]
+    events = EventAccumulator(str(tmp_path / "tb" / "tracked" / "phase4" / "attempt-1" / "seed-0"))
+    events.Reload()
+    assert [e.step for e in events.Scalars("val_loss")] == [1]
+
+    epoch_done(folder, 2, ROWS[1])
+    write_run(folder, {"optimizer": {"lr": 0.03}}, 0, ROWS, monitor="val_accuracy")
+    run_done(folder)
+    finished = runs()
+    assert len(finished) == 5  # the fixture's four runs, logged now too, and this one once
+    done = finished["phase4/attempt-1/seed-0"]
+    assert done.info.run_id == live.info.run_id and done.info.status == "FINISHED"
+    assert done.data.params["optimizer.lr"] == "0.03"
+    assert done.data.tags["phasegate.status"] == "completed"
+    assert [(m.step, m.value) for m in client.get_metric_history(
+        done.info.run_id, "val_accuracy")] == [(1, 0.5), (2, 0.7)]
+    assert log_runs(store) == []
+
+
+# rule (issue 13): the commands that train log their runs without `finalize` or `run`:
+# `baseline` its seeds as they finish, `optimize` its attempt's seeds, tagged with the phase
+# and, once it is taken, the decision
+def test_baseline_and_optimize_log_without_finalize(tmp_path: Path,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from tests.optimization.helpers import FAKE_TRAINER
+    from workflow.cli import main
+
+    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
+    (tmp_path / "baseline.yaml").write_text(yaml.safe_dump(tiny_config(training={"epochs": 8})))
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "walked", "baseline": "baseline.yaml", "trainer": FAKE_TRAINER,
+        "seeds": [0, 1, 2], "fresh_seeds": [100, 101, 102], "target": {"goal": 0.6},
+        "tracking": {"mlflow": "file:./mlruns", "tensorboard": "tb"}}))
+    store = Store.create(load_project(tmp_path / "project.yaml"), tmp_path / "runs",
+                         start="baseline", project_dir=tmp_path, who="test")
+    runs = str(tmp_path / "runs")
+    client = MlflowClient(tracking_uri=store.project.tracking.mlflow)
+
+    def logged() -> dict[str, dict[str, str]]:
+        experiment = client.get_experiment_by_name("walked")
+        found = client.search_runs([experiment.experiment_id]) if experiment else []
+        return {r.info.run_name: r.data.tags for r in found}
+
+    assert main(["baseline", "walked", "--runs", runs]) == 0
+    assert set(logged()) == {f"baseline/seed-{s}" for s in (0, 1, 2)}
+    assert main(["diagnose", "walked", "--runs", runs]) == 0
+    assert main(["optimize", "walked", "--strategy", "targeted", "--runs", runs]) in (0, 1)
+    tags = logged()
+    attempt = {name: t for name, t in tags.items() if name.startswith("phase4/attempt-1/")}
+    assert sorted(attempt) == [f"phase4/attempt-1/seed-{s}" for s in (0, 1, 2)]
+    decision = store.get("phase4.attempts")[0]["decision"]
+    assert decision == "A"  # the goal met at the first attempt: taken after its seeds trained
+    assert all(t["phasegate.phase"] == "phase4" and t["phasegate.decision"] == decision
+               for t in attempt.values())
+    assert (tmp_path / "tb" / "walked" / "phase4" / "attempt-1" / "seed-2").is_dir()
+    assert store.current != "finalized" and not (store.run_dir / "phase5").exists()

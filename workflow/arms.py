@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from workflow import tracking
 from workflow.errors import RunFailed, StateError, WrongState
 from workflow.metric import Metric
 from workflow.own_config import RunConfig, as_view
@@ -220,12 +221,18 @@ def train_arm(
     done = [s for s in seeds if finished_run(seed_dir(root, s), config) is not None]
     shown.training(shown_as or label, seeds, done, config.training.epochs)
 
+    # the project's tracking (workflow.tracking) logs each epoch and each run as it finishes
+    def epoch(seed: int, number: int, row: Mapping[str, float]) -> None:
+        shown.epoch(seed, number, row)
+        tracking.epoch_done(seed_dir(root, seed), number, row)
+
     def seed_done(result: RunResult) -> None:
         shown.seed_done(result.seed, result.status.value, len(result.history))
+        tracking.run_done(seed_dir(root, result.seed))
 
     try:
         results = train_seeds(config, seeds, root, trainer=trainer, workers=workers,
-                              on_epoch=shown.epoch, on_done=seed_done)
+                              on_epoch=epoch, on_done=seed_done)
     finally:
         shown.end_training()
     return Arm(label, root, config, dict(results))

@@ -14,6 +14,7 @@ from workflow.errors import EXIT_OK, WrongState
 from workflow.facts import read_facts
 from workflow.machine import MACHINE
 from workflow.store import RUNS_ENV, Store
+from workflow.tracking import log_runs
 
 __all__ = ["register"]
 
@@ -98,6 +99,7 @@ def _baseline(args: argparse.Namespace) -> int:
         workers = args.workers if args.workers is not None else store.project.workers
         evidence = run_baseline(store, workers=workers,
                                 progress=RichProgress(json=args.json), who=who)
+    log_runs(store)  # what live tracking left (workflow.tracking)
     facts = read_facts(store)
     baseline = facts.baseline
     following = MACHINE.next_command(store.current, store.facts, store.name)
@@ -128,6 +130,7 @@ def _diagnose(args: argparse.Namespace) -> int:
                                              if p.strip()]
     probes = list(resolve(store.project, probes=given).probes)
     diagnosis, report = run_diagnose(store, probes=probes, who=whoami(args.by))
+    log_runs(store)  # the trial runs, if the project tracks its runs
     facts = read_facts(store).phase3.model_dump(mode="json", exclude_unset=True)
     following = MACHINE.next_command(store.current, store.facts, store.name)
     if args.json:

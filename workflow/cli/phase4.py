@@ -23,6 +23,7 @@ from workflow.cli.display import RichProgress
 from workflow.errors import EXIT_OK, EXIT_REFUSED, ConfigError, WrongState
 from workflow.project import BUILTIN_STRATEGIES
 from workflow.store import RUNS_ENV, Store
+from workflow.tracking import log_runs
 
 __all__ = ["add_sweep_flags", "register", "sweep_flags"]
 
@@ -123,6 +124,7 @@ def _optimize(args: argparse.Namespace) -> int:
             store, args.strategy, who=whoami(args.by), workers=settings.workers,
             progress=progress, sweep_settings=dict(settings.sweep), space=settings.space,
         )
+    log_runs(store)  # sweep trials, and the attempt's decision as a tag (workflow.tracking)
     following = MACHINE.next_command(store.current, store.facts, store.name)
     if args.json:
         print_json({**outcome.to_dict(), "next": following})
