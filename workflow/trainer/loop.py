@@ -8,7 +8,6 @@ half-written `out_dir`.
 
 from __future__ import annotations
 
-import copy
 import math
 import time
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from workflow.trainer.config import Stage, TrainConfig, load_train_config
 from workflow.trainer.data import Split, load_data
 from workflow.trainer.metrics import classification_metrics, confusion
 from workflow.trainer.models import build_model, matches
+from workflow.trainer.optim import make_optimizer as make_optimizer  # together.py, probe.py
 from workflow.trainer.result import RunResult, RunStatus
 from workflow.trainer.run_folder import open_staging, seal, write_trained
 from workflow.trainer.schedule import LrSchedule
@@ -102,9 +102,9 @@ def fit(
             chunks = list(order.split(config.data.batch_size))
             if len(chunks) > 1 and len(chunks[-1]) == 1:
                 chunks.pop()  # batch norm cannot train on a batch of one
+            sizes = [len(c) for c in chunks]
             losses: list[torch.Tensor] = []
-            sizes = torch.tensor([len(c) for c in chunks], device=device, dtype=torch.float32)
-            predictions, targets = [], []
+            tally = _Tally()
             batches = train.batches(chunks)  # in memory: indexing; streaming: a DataLoader
             for _ in chunks:
                 fetch = time.perf_counter()
@@ -136,23 +136,22 @@ def fit(
                 else:
                     optimizer.step()
                 losses.append(loss.detach())
-                predictions.append(logits.detach().argmax(1))
-                targets.append(y)
+                tally.add(logits, y)
                 step += 1
             train_seconds = time.perf_counter() - epoch_start
-            n_seen = int(sizes.sum().item())
+            n_seen = sum(sizes)
             train_time += train_seconds
-            step_losses = torch.stack(losses).float()
             train_samples += n_seen
 
-            # one check per epoch, not one sync per step: find the first bad step afterwards
+            # one sync per epoch, not one per step: every step's loss at once, checked here
+            step_losses = torch.stack(losses).tolist()
             if first_loss is None:
-                first_loss = float(step_losses[0].item())
+                first_loss = step_losses[0]
             limit = EXPLOSION_FACTOR * max(first_loss, 1.0) if math.isfinite(first_loss) else 0.0
-            bad_steps = (~torch.isfinite(step_losses)) | (step_losses > limit)
-            if bool(bad_steps.any()):
-                bad = int(bad_steps.nonzero()[0].item())
-                value = step_losses[bad].item()
+            bad = next((i for i, v in enumerate(step_losses)
+                        if not math.isfinite(v) or v > limit), None)
+            if bad is not None:
+                value = step_losses[bad]
                 status = RunStatus.DIVERGED
                 diverged_at = {
                     "epoch": epoch,
@@ -164,9 +163,7 @@ def fit(
                 stop_reason = f"loss {what} at epoch {epoch}, step {bad + 1}"
                 break
 
-            train_metrics = classification_metrics(
-                confusion(torch.cat(targets), torch.cat(predictions), data.num_classes)
-            )
+            train_metrics = classification_metrics(tally.confusion(data.num_classes))
             val_loss, val_pred = evaluate(forward, val, data.num_classes, autocast)
             val_metrics = classification_metrics(confusion(val.y, val_pred, data.num_classes))
             epoch_time = time.perf_counter() - epoch_start
@@ -174,7 +171,7 @@ def fit(
                 "epoch": epoch,
                 "stage": stage_index,
                 "lr": optimizer.param_groups[-1]["lr"],
-                "train_loss": float((step_losses * sizes).sum().item() / n_seen),
+                "train_loss": sum(v * n for v, n in zip(step_losses, sizes, strict=True)) / n_seen,
                 **{f"train_{k}": v for k, v in train_metrics.items()},
                 "val_loss": val_loss,
                 **{f"val_{k}": v for k, v in val_metrics.items()},
@@ -283,21 +280,6 @@ def _optimizer(config: TrainConfig, model: nn.Module, head: list[str]) -> torch.
     return make_optimizer(config, param_groups, lr=c.lr)
 
 
-def make_optimizer(config: TrainConfig, parameters: Any, *, lr: float) -> torch.optim.Optimizer:
-    """The configured optimizer over `parameters` (tensors or groups): the one place it is built."""
-    c = config.optimizer
-    wd = c.weight_decay
-    if c.name == "sgd":
-        return torch.optim.SGD(
-            parameters, lr=lr, weight_decay=wd, momentum=c.momentum, nesterov=c.nesterov
-        )
-    if c.name == "adam":
-        return torch.optim.Adam(parameters, lr=lr, weight_decay=wd, betas=c.betas)
-    if c.name == "adamw":
-        return torch.optim.AdamW(parameters, lr=lr, weight_decay=wd, betas=c.betas)
-    return torch.optim.RMSprop(parameters, lr=lr, weight_decay=wd, momentum=c.momentum)
-
-
 def _enter_stage(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,
@@ -382,11 +364,55 @@ def _snapshot(
     model: nn.Module, optimizer: torch.optim.Optimizer, schedule: LrSchedule, epoch: int
 ) -> dict[str, Any]:
     return {
-        "model": {k: v.detach().clone() for k, v in model.state_dict().items()},
-        "optimizer": copy.deepcopy(optimizer.state_dict()),
+        "model": _cloned(model.state_dict()),
+        "optimizer": _cloned(optimizer.state_dict()),
         "schedule": schedule.state_dict(),
         "epoch": epoch,
     }
+
+
+def _cloned(state: Any) -> Any:
+    """A copy of a state dict that later steps cannot change: its tensors cloned, its dicts
+    and lists rebuilt, the rest (numbers, strings, tuples) shared. A tenth of `deepcopy`'s
+    cost, paid at every new best epoch."""
+    if isinstance(state, torch.Tensor):
+        return state.detach().clone()
+    if isinstance(state, dict):
+        return {key: _cloned(value) for key, value in state.items()}
+    if isinstance(state, list):
+        return [_cloned(value) for value in state]
+    return state
+
+
+class _Tally:
+    """The training predictions of one epoch, for its confusion matrix.
+
+    The logits of up to `BATCHES` steps are kept and reduced to classes in one `argmax`
+    (one per step cost more than the rest of the epoch's bookkeeping together); the
+    bound keeps a large dataset's logits from filling the memory.
+    """
+
+    BATCHES = 32
+
+    def __init__(self) -> None:
+        self.logits: list[torch.Tensor] = []
+        self.predictions: list[torch.Tensor] = []
+        self.targets: list[torch.Tensor] = []
+
+    def add(self, logits: torch.Tensor, targets: torch.Tensor) -> None:
+        self.logits.append(logits.detach())
+        self.targets.append(targets)
+        if len(self.logits) == self.BATCHES:
+            self._reduce()
+
+    def confusion(self, num_classes: int) -> torch.Tensor:
+        self._reduce()
+        return confusion(torch.cat(self.targets), torch.cat(self.predictions), num_classes)
+
+    def _reduce(self) -> None:
+        if self.logits:
+            self.predictions.append(torch.cat(self.logits).argmax(1))
+            self.logits.clear()
 
 
 def _metrics_only(row: dict[str, float]) -> dict[str, float]:

@@ -73,7 +73,7 @@ def _setup(config: TrainConfig, seed: int) -> tuple[Any, Any, Any, Any]:
 
 
 def _optimizer(torch: Any, config: TrainConfig, parameters: Any, lr: float) -> Any:
-    from workflow.trainer.loop import make_optimizer
+    from workflow.trainer.optim import make_optimizer
 
     return make_optimizer(config, parameters, lr=lr)
 
