@@ -243,3 +243,18 @@ def test_a_config_model_must_be_pydantic_or_dict() -> None:
 
     with pytest.raises(PluginError, match="config_model must be a pydantic BaseModel"):
         _config_model("x:Y", Owner())
+
+
+# rule: an own config's runs are judged at the target's best epoch (phasegate's default
+# monitor, val_accuracy, is not the trainer's unless a key means training.monitor)
+def test_an_own_configs_best_epoch_is_the_targets(tmp_path: Path) -> None:
+    from phases.diagnostic.evidence import Evidence, SeedRun
+    from workflow.metric import Metric
+
+    config = _own(tmp_path, {"lr": 0.05})
+    rows = [{"epoch": 1, "train_loss": 1.0, "val_loss": 1.0, "val_mse": 0.9, "val_accuracy": 0.9},
+            {"epoch": 2, "train_loss": 0.5, "val_loss": 0.5, "val_mse": 0.4, "val_accuracy": 0.1}]
+    run = SeedRun.from_history(0, rows)
+    evidence = Evidence(runs=[run], config=config.view(), own=config,
+                        target=Metric.named("val_mse", "minimize"))
+    assert evidence.best_row(run)["epoch"] == 2

@@ -176,10 +176,12 @@ class Evidence:
         """The row of the epoch the trainer keeps as best (by `training.monitor`).
 
         The one best-epoch rule, `Metric.best_row`: a history without the monitor is
-        judged by the target; with no finite value of either, the last row stands.
+        judged by the target; with no finite value of either, the last row stands. A
+        trainer's own config has no monitor of phasegate's unless a key means it: its runs
+        are judged by the target.
         """
         monitor = Metric.named(self.config.training.monitor)
-        if not run.has(monitor.name):
+        if not run.has(monitor.name) or not self.declares("training.monitor"):
             monitor = self.target
         best = monitor.best_row(run.history) if run.has(monitor.name) else None
         return dict(best) if best is not None else run.history[-1]
