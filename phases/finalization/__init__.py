@@ -2,6 +2,8 @@
 
 - `training`: the chosen config, the final training on every seed, the median seed kept
 - `testlock`: the only door to the test split (`open_test_split`), once, in Phase 5
+- `look`: the export, the one look (the trainer's `evaluate`, inside the test lock) and
+  the comparison, through the trainer protocol, for any trainer and task
 - the export of the built-in trainer lives with it (`workflow.trainer.export`); a user's
   trainer exports through its own `export` (`workflow.protocol`)
 - `exported`: what the export wrote (`phase5.export`: formats, files, sha256s) and the

@@ -8,8 +8,9 @@
 2. train the chosen config on every seed (resuming) and keep the median seed;
 3. pick the baseline's median seed (retrained once if its baseline was imported);
 4. export the kept model (the trainer's export, in its formats: `phase5.export`);
-5. the one look at the test split, through the test lock: the final model, the
-   baseline, and the TorchScript file in a fresh process;
+5. the one look at the test split, through the test lock and the trainer's
+   `evaluate`, for any trainer: the final run, the baseline's, and for the
+   built-in trainer its TorchScript file in a fresh process (phases.finalization.look);
 6. compare on the test set, write test_metrics.json and the confusion matrices;
 7. write the report, record `phase5.completed`, take `finalize`, and render the
    report once more with the finalize time;
@@ -27,12 +28,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from phases.finalization import own_trainer
-from phases.finalization.evaluation import compare_on_test, plot_confusion
-from phases.finalization.exported import export_fact, exported_names
-from phases.finalization.predictions import PREDICTIONS_FILE, TestEvaluation, recorded_evaluation
+from phases.finalization import look
+from phases.finalization.exported import exported_names
+from phases.finalization.predictions import PREDICTIONS_FILE, recorded_evaluation
 from phases.finalization.report import report_context
-from phases.finalization.testlock import open_test_split, recover_unrecorded
+from phases.finalization.testlock import recover_unrecorded
 from phases.finalization.training import (
     FINAL_DIR,
     Selection,
@@ -42,7 +42,7 @@ from phases.finalization.training import (
     select_median,
     train_final,
 )
-from workflow.errors import GateFailed, StateError, WorkFailed
+from workflow.errors import GateFailed, StateError
 from workflow.facts import TestFact, read_facts
 from workflow.gates import check_gate, stale_records, write_gate_results
 from workflow.inputs import changed_files, hash_files
@@ -52,7 +52,7 @@ from workflow.progress import Progress, QuietProgress
 from workflow.protocol import TrainerProtocol, resolve_trainer_protocol
 from workflow.stats import summarize
 from workflow.store import Store, now
-from workflow.trainer.export import MODEL_FILE, TORCHSCRIPT_FILE, export_model
+from workflow.trainer.export import TORCHSCRIPT_FILE
 from workflow.trainer.result import RunResult
 
 __all__ = ["PHASE_DIR", "REPORT_FILE", "Finalization", "card_files", "record_card_files",
@@ -68,7 +68,6 @@ GATE = "optimization_complete"
 TRANSITION = "finalize"
 ACTION = "finalize"  # the phase graph's name for this work
 PHASE = "Phase 5"
-BUILTIN_EXPORT = "the built-in export (state dict and TorchScript, workflow.trainer.export)"
 
 
 @dataclass(frozen=True)
@@ -108,7 +107,7 @@ def run_finalize(
         require(store, ACTION)
         _precheck(store)
         trainer = resolve_trainer_protocol(store.project.trainer)
-        own_trainer.check_trainer(trainer, store.name)  # before any training or look
+        look.check_trainer(trainer, store.name)  # before any training or look
 
         step("final training")
         chosen = chosen_config(store)
@@ -131,12 +130,8 @@ def run_finalize(
         base = baseline_selection(store, workers=workers, progress=shown)
         store.record(PHASE_DIR, {"baseline_selection": base.to_dict()}, who=who)
 
-        if trainer.builtin_runs:
-            metrics, export, plots = _builtin_look(store, selection, base, who=who, step=step)
-        else:
-            metrics, export, plots = _own_look(store, trainer, selection, base, who=who,
-                                               step=step)
-        test_facts = own_trainer.headline_facts(metrics, metric)
+        metrics, export, plots = _look(store, trainer, selection, base, who=who, step=step)
+        test_facts = look.headline_facts(metrics, metric)
         store.record(PHASE_DIR, test_facts, who=who)
 
         step("report")
@@ -155,74 +150,35 @@ def run_finalize(
                         TestFact.model_validate(test_facts["test"]))
 
 
-def _builtin_look(store: Store, selection: Selection, base: Selection, *, who: str,
-                  step: Callable[[str], None]
-                  ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Export, the one test look and the comparison, for phasegate's own trainer."""
+def _look(store: Store, trainer: TrainerProtocol, selection: Selection, base: Selection, *,
+          who: str, step: Callable[[str], None]
+          ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
+    """Export, the one test look and the comparison, through the trainer protocol (look)."""
     run_dir = store.run_dir
-    evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
     model_dir = run_dir / MODEL_DIR
     export_file = run_dir / PHASE_DIR / "export.json"
+    evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
     # once a look opened on the exported files they are never exported again: the look
     # is completed on those very bytes (a fresh trace is not byte-identical)
     opened = read_facts(store).phase5.test_look is not None
     if not export_file.is_file() or (evaluation is None and not opened):
         step("export")
-        written = export_model(Path(selection.checkpoint), model_dir, seed=selection.seed,
-                               selection=selection.to_dict())
-        fact = export_fact(run_dir, model_dir, method=BUILTIN_EXPORT, manifest=written,
-                           seed=selection.seed)
+        fact = look.export(trainer, selection, run_dir, model_dir)
         atomic_write_json(export_file, fact.model_dump(mode="json"))
     export = read_json(export_file)
-
+    # the built-in trainer's TorchScript file is checked in the look, against evaluate
+    scripted = model_dir / TORCHSCRIPT_FILE if trainer.builtin_runs else None
     if evaluation is None:
         step("test set (the one look)")
-        models = {"final": model_dir / MODEL_FILE, "baseline": Path(base.checkpoint),
-                  "torchscript": model_dir / TORCHSCRIPT_FILE}
-        with open_test_split(store, who=who, models=models) as look:
-            look.predict("final", models["final"])
-            look.predict("baseline", models["baseline"])
-            look.predict_torchscript("torchscript", models["torchscript"], like="final")
+        look.take_look(store, trainer, selection, base, who=who, scripted=scripted)
         evaluation = recorded_evaluation(store)
         assert evaluation is not None
-    _check_torchscript(evaluation)
-    export["verified"] = (f"the TorchScript file, loaded in a fresh process, predicts as the "
-                          f"final model on all {evaluation.size} test examples")
+    if scripted is not None:
+        export["verified"] = look.check_torchscript(evaluation)
     store.record(PHASE_DIR, {"export": export}, who=who)
 
     step("test comparison")
-    metrics = compare_on_test(evaluation)
-    metrics["task"] = "classification"
-    atomic_write_json(run_dir / METRICS_FILE, metrics)
-    names = metrics["class_names"]
-    plots = {}
-    for arm in ("final", "baseline"):
-        path = plot_confusion(run_dir / PLOTS_DIR / f"confusion_{arm}.png",
-                              metrics[arm]["confusion"], names,
-                              title=f"{arm} model on the test set ({metrics['n']} examples)")
-        plots[arm] = f"plots/{path.name}"
-    return metrics, export, plots
-
-
-def _own_look(store: Store, trainer: TrainerProtocol, selection: Selection, base: Selection, *,
-              who: str, step: Callable[[str], None]
-              ) -> tuple[dict[str, Any], dict[str, Any], dict[str, str]]:
-    """Export, the one test look and the comparison through a user's trainer (own_trainer)."""
-    run_dir = store.run_dir
-    export_file = run_dir / PHASE_DIR / "export.json"
-    evaluation = recorded_evaluation(store) or recover_unrecorded(store, who=who)
-    opened = read_facts(store).phase5.test_look is not None
-    if not export_file.is_file() or (evaluation is None and not opened):
-        step("export")
-        fact = own_trainer.export_own(trainer, selection, run_dir, run_dir / MODEL_DIR)
-        atomic_write_json(export_file, fact.model_dump(mode="json"))
-    export = read_json(export_file)
-    if evaluation is None:
-        step("test set (the one look)")
-        own_trainer.look_own(store, trainer, selection, base, who=who)
-    store.record(PHASE_DIR, {"export": export}, who=who)
-    step("test comparison")
-    metrics, plots = own_trainer.compare_own(store, trainer, run_dir / PLOTS_DIR)
+    metrics, plots = look.compare(store, trainer, run_dir / PLOTS_DIR)
     atomic_write_json(run_dir / METRICS_FILE, metrics)
     return metrics, export, plots
 
@@ -293,20 +249,6 @@ def _precheck(store: Store) -> None:
     store.append_event("refused", {"transition": TRANSITION, "from": state.state,
                                    "reason": str(error), "who": "phasegate"})
     raise error
-
-
-def _check_torchscript(evaluation: TestEvaluation) -> None:
-    final = evaluation.predictions.get("final")
-    scripted = evaluation.predictions.get("torchscript")
-    if final is None or scripted is None:
-        raise WorkFailed("the test look lacks the final model's or the TorchScript predictions")
-    differ = [i for i, (a, b) in enumerate(zip(final, scripted, strict=True)) if a != b]
-    if differ:
-        raise WorkFailed(
-            f"the TorchScript export, loaded in a fresh process, predicts differently from the "
-            f"final model on {len(differ)} of {len(final)} test examples (first: "
-            f"{differ[:5]}); the export is not usable"
-        )
 
 
 def _inputs(selection: Selection, base: Selection, plots: dict[str, str]) -> dict[str, Any]:

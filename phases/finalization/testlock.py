@@ -6,13 +6,15 @@ is meant to judge, and a second look would do the same to the choices after it.
 Nothing else in phasegate asks `load_data` for the test split (a test checks
 that this module is the only caller).
 
-A look is a *session* that names, as it opens, the model files it evaluates:
+A look is a *session* that names, as it opens, the model files it evaluates,
+and asks the trainer's `evaluate(run_dir, "test")` (workflow.protocol) for each
+run, whichever trainer it is:
 
 ```
-models = {"final": model_pt, "baseline": baseline_checkpoint, "torchscript": scripted}
+models = {"final": final_best_pt, "baseline": baseline_best_pt, "torchscript": scripted}
 with open_test_split(store, who="ana", models=models) as test:
-    final = test.predict("final", model_pt)
-    baseline = test.predict("baseline", baseline_checkpoint)
+    final = test.evaluate("final", final_run, final_best_pt, trainer)
+    baseline = test.evaluate("baseline", baseline_run, baseline_best_pt, trainer)
     scripted = test.predict_torchscript("torchscript", scripted, like="final")
 ```
 
@@ -35,10 +37,11 @@ hash; a model file that changed meanwhile refuses it, naming the file. A
 session killed after writing the CSV but before recording it is completed from
 the CSV, without reading the split again.
 
-Inputs: each arm's model is evaluated on the CPU (deterministic, and the same
-device as the fresh process that checks the TorchScript export), wrapped with
-its normalization (`Normalized`), on the test inputs as the data loader reads
-them, before normalization. Every arm must see the same test examples.
+Every arm must see the same test examples (the same targets). The built-in
+trainer's TorchScript export is checked in the same look: loaded in a fresh
+Python process, it predicts the test inputs of the arm it exports (read as the
+data loader reads them, before normalization), and Phase 5 compares those
+predictions with that arm's `evaluate`.
 """
 
 from __future__ import annotations
@@ -172,20 +175,6 @@ class TestSession:
             raise WrongState("no arm was evaluated yet: the test targets are not loaded")
         return list(self._targets)
 
-    def predict(self, arm: str, checkpoint: Path) -> list[int]:
-        """Each test example's predicted class by a trainer checkpoint's model (or model.pt's)."""
-        from workflow.trainer.builtin import predict
-        from workflow.trainer.export import load_checkpoint, normalized_model
-
-        self._new_arm(arm, checkpoint)
-        saved = load_checkpoint(checkpoint)
-        key, inputs = self._test_inputs(saved["config"]["data"], arm)
-        model = normalized_model(saved)
-        predicted = predict(model, inputs)
-        self._arm_inputs[arm] = key
-        self.predictions[arm] = predicted
-        return list(predicted)
-
     def evaluate(self, arm: str, run_dir: Path, model_file: Path, trainer: TrainerProtocol
                  ) -> Evaluation:
         """A user's trainer's `evaluate(run_dir, "test")`: the one moment phasegate asks a
@@ -212,12 +201,17 @@ class TestSession:
 
     def predict_torchscript(self, arm: str, path: Path, *, like: str) -> list[int]:
         """Predictions of the TorchScript file `path`, loaded in a fresh Python process,
-        on the same inputs as arm `like`."""
+        on the test inputs of arm `like` (a built-in trainer's run, evaluated before)."""
         import torch
 
+        from workflow.trainer.export import load_checkpoint
+
         self._new_arm(arm, path)
-        if like not in self._arm_inputs:
+        if like not in self.predictions:
             raise WrongState(f"arm {like!r} was not evaluated; evaluate it before {arm!r}")
+        if like not in self._arm_inputs:  # the inputs its evaluate read, read again here
+            saved = load_checkpoint(self._store.run_dir / self._look.models[like]["file"])
+            self._arm_inputs[like] = self._test_inputs(saved["config"]["data"], like)[0]
         inputs = self._inputs[self._arm_inputs[like]]
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=path.parent) as tmp:
             tensor = Path(tmp) / "inputs.pt"

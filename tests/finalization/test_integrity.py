@@ -19,18 +19,18 @@ from workflow.store import Store
 ROOT = Path(__file__).resolve().parents[2]
 LOOK_EVENTS = ("test_lock_opened", "test_lock_resumed", "test_evaluated", "test_lock_aborted")
 
-# `phasegate finalize`, SIGKILLed by itself right after the look predicted the baseline arm:
+# `phasegate finalize`, SIGKILLed by itself right after the look evaluated the baseline arm:
 # after the lock opened, before the evaluation was written or recorded
 KILLED_MID_LOOK = """
 import os, signal, sys
 from phases.finalization import testlock
-real = testlock.TestSession.predict
-def predict(self, arm, checkpoint):
-    out = real(self, arm, checkpoint)
+real = testlock.TestSession.evaluate
+def evaluate(self, arm, *args):
+    out = real(self, arm, *args)
     if arm == "baseline":
         os.kill(os.getpid(), signal.SIGKILL)
     return out
-testlock.TestSession.predict = predict
+testlock.TestSession.evaluate = evaluate
 from workflow.cli import main
 sys.exit(main(sys.argv[1:]))
 """
@@ -89,13 +89,16 @@ def test_a_look_killed_midway_is_completed_never_opened_twice(
     assert store.get("phase5.test_evaluations", None) is None
     assert not (store.run_dir / PREDICTIONS_FILE).exists()
 
-    model = store.run_dir / "phase5/model/model.pt"
+    # the final run's checkpoint, which the look opened on and its evaluate reads
+    opened = look["models"]["final"]["file"]
+    assert opened.startswith("phase5/final/seed-") and opened.endswith("checkpoints/best.pt")
+    model = store.run_dir / opened
     original = model.read_bytes()
     model.write_bytes(original[:-1] + bytes([original[-1] ^ 1]))
     capsys.readouterr()
     assert main(["finalize", store.name, "--runs", runs, "--by", "test"]) == 1
     err = capsys.readouterr().err
-    assert "phase5/model/model.pt" in err and "changed" in err and "test lock" in err, err
+    assert opened in err and "changed" in err and "test lock" in err, err
     assert store.get("phase5.test_evaluations", None) is None
     assert _events(store, "test_lock_opened") == 1 and store.current == "optimized"
 

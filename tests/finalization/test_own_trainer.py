@@ -1,4 +1,4 @@
-"""Phase 5 on a user's trainer (phases.finalization.own_trainer): refused up front without
+"""Phase 5 on a user's trainer (phases.finalization.look): refused up front without
 `evaluate`; the comparison fits the task, and what does not apply is said."""
 
 from __future__ import annotations
@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from phases.finalization.evaluation import compare_values
-from phases.finalization.own_trainer import headline_facts
+from phases.finalization.look import headline_facts
 from phases.finalization.predictions import TestEvaluation
 from tests.cli.conftest import CLI, optimized, write_project
 from workflow.cli import main
