@@ -258,3 +258,12 @@ def test_an_own_configs_best_epoch_is_the_targets(tmp_path: Path) -> None:
     evidence = Evidence(runs=[run], config=config.view(), own=config,
                         target=Metric.named("val_mse", "minimize"))
     assert evidence.best_row(run)["epoch"] == 2
+
+
+# rule: an own config's keys are its own names, not phasegate's settings: Phase 3 honours the
+# settings they mean (a key named like a section, `optimizer`, does not make it honoured)
+def test_an_own_key_is_not_a_phasegate_section(tmp_path: Path) -> None:
+    config = _own(tmp_path, {"learning_rate": 0.1}, MAPPING)
+    check = honoured(config.view(), MAPPING)
+    assert check("optimizer.lr") and check("training.epochs")
+    assert not check("learning_rate") and not check("epochs") and not check("model.dropout")

@@ -61,10 +61,15 @@ def _tunable(trainer: str) -> tuple[str, ...] | None:
         from workflow.protocol import tunable_keys  # type: ignore[import-not-found,unused-ignore]
     except ImportError:
         return None
+    from workflow.own_config import own_model
+
     declared = tunable_keys(trainer)
     if declared is None:
         return None
-    return tuple(t.key for t in declared) + tuple(t.means for t in declared if t.means)
+    means = tuple(t.means for t in declared if t.means)
+    if own_model(trainer) is not None:  # its keys are its own, not phasegate's settings
+        return means
+    return tuple(t.key for t in declared) + means
 
 
 def _declared(spec: str) -> tuple[str, ...]:
