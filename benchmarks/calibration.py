@@ -10,7 +10,8 @@ What it calls, never a copy of it:
   records; `compare_arms` calls it with the same arguments);
 - `Rule.seeds_needed`, which Phase 3's `seed_advice` calls for its recommendation;
 - `phases.optimization.decision.decide` with `AttemptEvidence`, for Phase 4's decisions;
-- `phases.optimization.sweep.rerun.choose`, the sweep's choice among its re-runs.
+- `phases.optimization.sweep.rerun.run_race` and `choose`, the sweep's race of its top
+  trials on fresh seeds and its choice among the re-runs.
 
 Targets (issue 11), and what makes this script say FAIL:
 - A/A false-positive rate of one comparison at most alpha (within 2 MC errors) at 3,
@@ -18,7 +19,10 @@ Targets (issue 11), and what makes this script say FAIL:
 - power at least 0.8 at a true gain of min_effect with the recommended seeds;
 - Welch interval coverage at least 0.93 at 3, 5, 10 and 30 seeds;
 - family-wise error of a three-attempt Phase 4 with no real gain at most alpha;
-- the sweep winner's bias under the null under 0.1 point.
+- the sweep winner's bias under the null under 0.1 point;
+- the race of the sweep's re-runs gives up under 0.1 point of true gain, on average,
+  against re-running every candidate on every fresh seed (reported beside it: the chance
+  of choosing the best candidate and the seeds each spends).
 
     python benchmarks/calibration.py [--draws 2000] [--seed 0]
 """
@@ -35,7 +39,7 @@ import numpy as np
 
 from phases.optimization.decision import AttemptBudget, AttemptEvidence, DecisionCode, decide
 from phases.optimization.sweep.records import Candidate
-from phases.optimization.sweep.rerun import choose
+from phases.optimization.sweep.rerun import choose, run_race
 from workflow.arms import rule_for
 from workflow.metric import Metric
 from workflow.project import ProjectConfig
@@ -179,17 +183,36 @@ def _candidate(rank: int, values: np.ndarray) -> Candidate:
                      rerun_dir=Path("."))
 
 
+def _choose(rule: Rule, reruns: list[np.ndarray], racing: bool = True
+            ) -> tuple[int, np.ndarray, int]:
+    """The sweep's choice among `reruns` (the candidates' values on the same fresh seeds),
+    raced as `rerun_top` races them (or every candidate on every seed): the chosen index,
+    its values on the seeds it trained, and the seeds trained in all."""
+    trained = {i: len(v) for i, v in enumerate(reruns)}
+    out: dict[str, str] = {}
+    if racing:
+        def measure(label: str, seeds: list[int]) -> list[float]:
+            trained[int(label)] = len(seeds)
+            return [float(x) for x in reruns[int(label)][:len(seeds)]]
+
+        out = run_race([str(i) for i in range(len(reruns))], list(range(len(reruns[0]))),
+                       measure, ACCURACY, min_effect=rule.min_effect)
+    chosen = choose([_candidate(i, v[:trained[i]]) for i, v in enumerate(reruns)
+                     if str(i) not in out], ACCURACY)
+    assert chosen is not None
+    return chosen.rank, np.array(chosen.values), sum(trained.values())
+
+
 def winner_bias(rule: Rule, rng: np.random.Generator, draws: int, k: int = 3,
                 n: int = 5) -> bool:
-    print(f"Sweep winner's gain under the null: top {k} re-run on {n} fresh seeds, every "
+    print(f"Sweep winner's gain under the null: top {k} raced on {n} fresh seeds, every "
           "config as good as the baseline")
     selected, measured = [], []
     for _ in range(draws):
         baseline = rng.normal(MEAN, SD, n)
         reruns = [rng.normal(MEAN, SD, n) for _ in range(k)]
-        chosen = choose([_candidate(i, v) for i, v in enumerate(reruns)], ACCURACY)
-        assert chosen is not None and chosen.summary is not None
-        selected.append(ACCURACY.points(chosen.summary.mean - float(np.mean(baseline))))
+        _, values, _ = _choose(rule, reruns)
+        selected.append(ACCURACY.points(float(np.mean(values)) - float(np.mean(baseline))))
         # what the sweep strategy decides on: the chosen config on the project's seeds
         project_seeds = rng.normal(MEAN, SD, n)
         c = rule.compare(baseline, project_seeds, paired=True)
@@ -200,6 +223,34 @@ def winner_bias(rule: Rule, rng: np.random.Generator, draws: int, k: int = 3,
     return _line("gain measured on the project's seeds (points)", float(mea.mean()),
                  float(mea.std(ddof=1) / math.sqrt(draws)), "|bias|<0.1",
                  abs(mea.mean()) < 0.1)
+
+
+def race_cost(rule: Rule, rng: np.random.Generator, draws: int, k: int = 3,
+              n: int = 5) -> bool:
+    print(f"The sweep's race: top {k} on {n} fresh seeds, raced or all re-run on every "
+          f"seed; candidates' true gaps behind the best in seed sds (min_effect "
+          f"{rule.min_effect / SD:g} sd)")
+    ok = True
+    for gaps in ((0.0, 0.0), (0.5, 1.0), (1.0, 2.0), (2.0, 3.0)):
+        true = [0.0, *(-g * SD for g in gaps)]
+        figures = {}
+        for racing in (False, True):
+            best, regret, seeds = 0, [], []
+            for _ in range(draws):
+                reruns = [rng.normal(MEAN + mu, SD, n) for mu in true]
+                index, _, spent = _choose(rule, reruns, racing)
+                best += index == 0
+                regret.append(ACCURACY.points(-true[index]))
+                seeds.append(spent)
+            figures[racing] = (best / draws, np.array(regret), float(np.mean(seeds)))
+        (p_all, r_all, s_all), (p_race, r_race, s_race) = figures[False], figures[True]
+        diff = r_race - r_all  # not paired draws: the errors add
+        error = math.sqrt(r_race.var(ddof=1) / draws + r_all.var(ddof=1) / draws)
+        print(f"  gaps {gaps[0]:g}, {gaps[1]:g}: best chosen {p_all:.3f} -> {p_race:.3f}, "
+              f"seeds {s_all:.1f} -> {s_race:.2f}")
+        ok &= _line(f"gaps {gaps[0]:g}, {gaps[1]:g} sd: true gain given up by racing "
+                    "(points)", float(diff.mean()), error, "< 0.1", diff.mean() < 0.1)
+    return ok
 
 
 def main() -> int:
@@ -215,7 +266,7 @@ def main() -> int:
     started = time.perf_counter()
     results = [false_positives(rule, rng, args.draws), power(rule, rng, args.draws),
                coverage(rule, rng, args.draws), family_wise(rule, rng, args.draws),
-               winner_bias(rule, rng, args.draws)]
+               winner_bias(rule, rng, args.draws), race_cost(rule, rng, args.draws)]
     print(f"\n{sum(results)} of {len(results)} targets met in "
           f"{time.perf_counter() - started:.0f} s")
     return 0 if all(results) else 1

@@ -20,10 +20,13 @@ fresh seeds, so their means can be compared too.
 Each sweep also prints its re-runs' cost as a share of its search's (epochs of the
 top trials' re-runs on fresh seeds, which race: sweep/rerun.py, over the search's
 epochs; target at most 0.5); --top-k sets how many trials are re-run (default 3,
-the project default).
+the project default), --fresh how many fresh seeds they race on (default 3; a project's
+default is 5), --min-effect the race's minimum effect (default: the project default,
+as Phase 4 passes it). The re-runs' floor: every candidate trains on the first three
+fresh seeds before any is compared, so top-k x 3 runs.
 
     python benchmarks/sweep_efficiency.py [--out runs/bench-sweep] [--workers 2] [--trials 24]
-                                          [--seeds 0 1 2]
+                                          [--seeds 0 1 2] [--fresh 3] [--min-effect 0.01]
 """
 
 from __future__ import annotations
@@ -38,10 +41,12 @@ from pathlib import Path
 from typing import Any
 
 from phases.optimization.sweep import SweepResult, SweepSettings, parse_space, run_sweep
+from workflow.project import ProjectConfig
 from workflow.trainer.config import load_train_config
 
 REPO = Path(__file__).resolve().parents[1]
-FRESH_SEEDS = [101, 102, 103]
+FRESH_SEEDS = [101, 102, 103, 104, 105]  # the first --fresh of them
+MIN_EFFECT = ProjectConfig.model_fields["min_effect"].default
 
 SPACE: dict[str, Any] = {
     "optimizer.name": {"type": "categorical", "choices": ["sgd", "adam"]},
@@ -65,7 +70,8 @@ def epochs_to_reach(result: SweepResult, bar: float) -> int | None:
 
 
 def sweep(
-    name: str, out: Path, settings: SweepSettings, workers: int | None
+    name: str, out: Path, settings: SweepSettings, workers: int | None, fresh: list[int],
+    min_effect: float,
 ) -> tuple[SweepResult, float]:
     """One sweep; `workers` processes run its trials and its re-runs (None: the trials
     `settings.workers`, the re-runs the runner's default)."""
@@ -78,8 +84,9 @@ def sweep(
         parse_space(SPACE, source="benchmarks/sweep_efficiency.py"),
         out / name,
         settings=settings,
-        fresh_seeds=FRESH_SEEDS,
+        fresh_seeds=fresh,
         workers=workers,
+        min_effect=min_effect,
     )
     return result, time.perf_counter() - started
 
@@ -94,7 +101,12 @@ def main() -> None:
                         help="the Bayesian sampler's seeds: one sweep each")
     parser.add_argument("--keep", action="store_true", help="continue the sweeps in --out")
     parser.add_argument("--top-k", type=int, default=3, help="trials re-run on fresh seeds")
+    parser.add_argument("--fresh", type=int, default=3, choices=range(3, 6),
+                        help="fresh seeds the re-runs race on")
+    parser.add_argument("--min-effect", type=float, default=MIN_EFFECT,
+                        help="the race's minimum effect (default: the project default)")
     args = parser.parse_args()
+    fresh = FRESH_SEEDS[:args.fresh]
     if not args.keep:
         shutil.rmtree(args.out, ignore_errors=True)
 
@@ -102,7 +114,7 @@ def main() -> None:
         "grid", args.out,
         SweepSettings(method="grid", pruner="none", workers=args.workers, top_k=args.top_k,
                       study_name="grid"),
-        args.workers,
+        args.workers, fresh, args.min_effect,
     )
     grid_best = grid.best_trial
     assert grid_best is not None and grid_best.value is not None
@@ -114,7 +126,7 @@ def main() -> None:
           f"best val_accuracy {grid_best.value:.4f} (trial {grid_best.number}); "
           f"re-run on fresh seeds {rerun(grid)}; {rerun_cost(grid)}")
     print(f"seed noise of the grid's best: std {noise:.4f} over seeds "
-          f"{[0, *FRESH_SEEDS]} ({', '.join(f'{v:.4f}' for v in noise_values)}); "
+          f"{[0, *grid.candidates[0].seeds]} ({', '.join(f'{v:.4f}' for v in noise_values)}); "
           f"bar = {bar:.4f}")
     print(f"the grid reaches the bar after {epochs_to_reach(grid, bar)} epochs in its (shuffled) "
           f"order, but spends {grid_epochs} to know its best", flush=True)
@@ -126,7 +138,7 @@ def main() -> None:
             # one worker: TPE learns from every finished trial, and epochs count in order
             SweepSettings(method="bayesian", pruner="median", trials=args.trials,
                           workers=1, seed=seed, top_k=args.top_k, study_name="bayesian"),
-            None,
+            None, fresh, args.min_effect,
         )
         reach = epochs_to_reach(bayes, bar)
         ratio = reach / grid_epochs if reach is not None else math.inf

@@ -9,16 +9,27 @@ decides on that. The re-runs' comparisons with the baseline (Holm over the k) ar
 reported as the selection's evidence; they decide nothing.
 
 The re-runs race, so that they cost less than the search: every candidate trains on
-the first three fresh seeds, then on one more seed per round; after each round a
-candidate whose 95% interval of its mean lies wholly below the leader's (or with a
-seed that diverged) is clearly out and trains no further, and once one candidate is
-left the race is decided. The choice is still the best re-run mean, and the gain is
-still measured on the project's seeds: the race only spends less on the losers.
+the first three fresh seeds, then on one more seed per round. The candidates train on
+the same fresh seeds, so after each round the leader (the best mean) is compared with
+each other candidate by the paired t-test on their shared seeds (workflow.stats, Holm
+over the others); a candidate the leader beats at RACE_ALPHA (or with a seed that
+diverged) is clearly out and trains no further, and once one candidate is left the race
+is decided. The choice is still the best re-run mean, and the gain is still measured on
+the project's seeds: the race only spends less on the losers. Dropping a candidate that
+is truly as good as the leader costs nothing (the two are as good a choice); dropping
+one truly better is what the test's level bounds. `benchmarks/calibration.py` measures
+the race against re-running every candidate on every seed: the chance of choosing the
+best, the true gain given up, and the seeds trained.
+
+Why three seeds first, not two: at two seeds the paired test has one degree of freedom
+(critical t 6.3 at 0.05), so it drops a candidate only when it trails by about six seed
+standard deviations, and a sweep's top trials lie within one or two of each other; and
+`workflow.stats` compares nothing below MIN_SEEDS.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -28,11 +39,14 @@ from workflow.metric import Metric
 from workflow.progress import Progress, QuietProgress
 
 if TYPE_CHECKING:
-    from workflow.trainer.config import TrainConfig
+    from workflow.own_config import RunConfig
 
-__all__ = ["RACE_LEVEL", "choose", "race", "rerun_top", "top_trials"]
+__all__ = ["RACE_ALPHA", "choose", "race", "rerun_top", "run_race", "top_trials"]
 
-RACE_LEVEL = 0.95  # a candidate is out when this interval of its mean is below the leader's
+RACE_ALPHA = 0.05  # a candidate is out when the leader beats it at this level (paired, Holm)
+
+# a candidate's values on the seeds given, or None when one of them gave no finite value
+Measure = Callable[[str, list[int]], "list[float] | None"]
 
 
 def top_trials(records: Sequence[TrialRecord], k: int, metric: Metric) -> list[TrialRecord]:
@@ -65,7 +79,7 @@ def choose(candidates: Sequence[Candidate], metric: Metric) -> Candidate | None:
 
 
 def rerun_top(
-    base: TrainConfig,
+    base: RunConfig,
     top: Sequence[TrialRecord],
     root: Path,
     *,
@@ -88,16 +102,14 @@ def rerun_top(
     configs = {f"trial-{r.number}": base.with_changes(r.params, source=f"trial {r.number}")
                for r in top}
     arms: dict[str, Arm] = {}
-    out: dict[str, str] = {}
-    first = min(len(seeds), _min_seeds())
-    for done in range(first, len(seeds) + 1):
-        alive = [label for label in configs if label not in out]
-        if done > first and len(alive) < 2:
-            break  # the race is decided
-        for label in alive:
-            arms[label] = _train(label, configs[label], seeds[:done], root, trainer, workers,
-                                 progress)
-        out.update(race({label: arms[label] for label in alive}, metric))
+
+    def measure(label: str, on: list[int]) -> list[float] | None:
+        arms[label] = _train(label, configs[label], on, root, trainer, workers, progress)
+        if arms[label].unusable(metric.name):
+            return None
+        return list(arms[label].values(metric.name, on).values())
+
+    out = run_race(list(configs), seeds, measure, metric, min_effect=min_effect)
     notes = {}
     for arm in arms.values():  # a seed with no finite value fails its arm, as in compare_arms
         bad = arm.unusable(metric.name)
@@ -143,39 +155,75 @@ def rerun_top(
     return candidates
 
 
-def race(arms: dict[str, Arm], metric: Metric, level: float = RACE_LEVEL) -> dict[str, str]:
-    """The arms clearly out of the race, and why: a seed with no finite value, or a `level`
-    interval of the mean wholly worse than the leader's (the best mean's)."""
-    from scipy.stats import t
+def run_race(
+    labels: Sequence[str],
+    seeds: Sequence[int],
+    measure: Measure,
+    metric: Metric,
+    *,
+    alpha: float = RACE_ALPHA,
+    min_effect: float = 0.0,
+) -> dict[str, str]:
+    """Race `labels` on `seeds` (the module docstring; `race` says who is out after each
+    round): `measure(label, seeds)` trains a candidate on those seeds (those it has are not
+    trained again) and gives its values. Returns the candidates out of the race, and why."""
+    out: dict[str, str] = {}
+    first = min(len(seeds), _min_seeds())
+    for done in range(first, len(seeds) + 1):
+        alive = [label for label in labels if label not in out]
+        if done > first and len(alive) < 2:
+            break  # the race is decided
+        values = {}
+        for label in alive:
+            got = measure(label, list(seeds[:done]))
+            if got is None:
+                out[label] = f"out of the race after {done} seeds: a seed failed"
+            else:
+                values[label] = got
+        out.update(race(values, metric, alpha, min_effect))
+    return out
 
-    from workflow.stats import summarize
 
+def race(values: Mapping[str, Sequence[float]], metric: Metric, alpha: float = RACE_ALPHA,
+         min_effect: float = 0.0) -> dict[str, str]:
+    """The candidates clearly out of the race, and why. `values`: each candidate's finite
+    values, on the same seeds in the same order. The leader has the best mean; each other
+    candidate is compared with it by the paired t-test on their shared seeds, Holm-adjusted
+    over the others, at `alpha`, and is out when the leader is better, or (`min_effect` >
+    0) when it is not better than the leader by min_effect, the smallest gain worth
+    claiming: choosing the leader then gives up less than min_effect."""
+    from workflow.stats import compare, holm
+
+    if len(values) < 2 or min(len(v) for v in values.values()) < _min_seeds():
+        return {}
+    means = {label: metric.oriented(sum(v) / len(v)) for label, v in values.items()}
+    leader = max(means, key=means.__getitem__)
+    others = [label for label in values if label != leader]
+    # the leader against each other candidate (is it better?), and each other candidate
+    # against the leader (could it be better by min_effect?)
+    ahead = [compare(values[label], values[leader], higher_is_better=metric.higher_is_better,
+                     alpha=alpha, paired=True).p_value for label in others]
+    gains = [compare(values[leader], values[label], higher_is_better=metric.higher_is_better,
+                     alpha=alpha, min_effect=min_effect, paired=True).p_below
+             for label in others]
+    behind = holm(ahead)
+    within = holm([1.0 if p is None else p for p in gains])
     out = {}
-    intervals = {}
-    for label, arm in arms.items():
-        values = list(arm.values(metric.name).values())
-        if arm.unusable(metric.name):
-            out[label] = f"out of the race after {len(arm.seeds)} seeds: a seed failed"
-            continue
-        if len(values) < 2:
-            continue
-        summary = summarize(values)
-        half = float(t.ppf((1 + level) / 2, summary.n - 1)) * summary.std / summary.n ** 0.5
-        mean = metric.oriented(summary.mean)  # higher is better from here on
-        intervals[label] = (mean - half, mean, mean + half)
-    if not intervals:
-        return out
-    leader = max(intervals, key=lambda label: intervals[label][1])
-    for label, (_, _, upper) in intervals.items():
-        if label != leader and upper < intervals[leader][0]:
-            out[label] = (f"out of the race after {len(arms[label].seeds)} seeds: its "
-                          f"{level:.0%} interval lies below {leader}'s")
+    for label, p_behind, p_within in zip(others, behind, within, strict=True):
+        seeds = f"out of the race after {len(values[label])} seeds"
+        if p_behind < alpha:
+            out[label] = (f"{seeds}: {leader} is better on the same seeds (paired t, "
+                          f"Holm-adjusted p = {p_behind:.3g} < {alpha:g})")
+        elif p_within < alpha:
+            out[label] = (f"{seeds}: it is not better than {leader} by the minimum effect "
+                          f"{min_effect:g} (paired t, Holm-adjusted p = {p_within:.3g} < "
+                          f"{alpha:g}), so {leader} gives up less than that")
     return out
 
 
 def _train(
     label: str,
-    config: TrainConfig,
+    config: RunConfig,
     seeds: list[int],
     root: Path,
     trainer: str,

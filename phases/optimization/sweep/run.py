@@ -127,7 +127,7 @@ def run_sweep(
             top_trials(records, settings.top_k, metric),
             sweep_dir / "rerun",
             metric=metric,
-            fresh_seeds=fresh_seeds,
+            fresh_seeds=_rerun_seeds(fresh_seeds, spec.train_seed, notes),
             baseline_values=baseline_values,
             trainer=trainer,
             workers=workers,
@@ -167,6 +167,25 @@ def run_sweep(
         art["summary"] = sweep_dir / artifacts.SUMMARY
         artifacts.write_summary(result, Path(project_dir) if project_dir else None)
         return result
+
+
+def _rerun_seeds(fresh_seeds: Sequence[int], train_seed: int, notes: list[str]) -> list[int]:
+    """The fresh seeds the top trials are re-run on: never the trials' own seed, where enough
+    are left to compare. A top trial re-run on its own seed repeats its training exactly
+    (work done twice), and that value is the one it was selected on: the choice would read
+    the sweep's winner's curse back in."""
+    from workflow.stats import MIN_SEEDS
+
+    seeds = [s for s in fresh_seeds if s != train_seed]
+    if len(seeds) == len(fresh_seeds):
+        return seeds
+    if len(seeds) < MIN_SEEDS:
+        notes.append(f"the re-runs include seed {train_seed}, the trials' own seed: without "
+                     f"it fewer than {MIN_SEEDS} fresh seeds are left")
+        return list(fresh_seeds)
+    notes.append(f"the re-runs skip seed {train_seed}: the trials trained on it, so the top "
+                 "trials' runs on it are already done, and they were chosen on them")
+    return seeds
 
 
 def prepare_study(
