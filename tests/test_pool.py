@@ -18,6 +18,7 @@ from workflow.trainer.config import TrainConfig
 
 TRAINER = "tests.test_pool:fit"
 PID_FILE = "worker.pid"
+DEVICE_FILE = "worker_device.txt"  # the device the worker took, and the one the run resolved
 SEEN_FILE = "pool_seen.txt"  # in this process: whether a pool ran beside it at its 3rd epoch
 
 
@@ -29,8 +30,11 @@ def fit(
     report: Callable[[int, dict[str, float]], None] | None = None,
     should_stop: Callable[[], str | None] | None = None,
 ) -> RunResult:
-    """phasegate's trainer, leaving the id of the process that trained in the run folder;
-    each epoch lasts PHASEGATE_TEST_EPOCH_DELAY seconds more when it is set."""
+    """phasegate's trainer, leaving the id of the process that trained in the run folder (and
+    the device it took and resolved); each epoch lasts PHASEGATE_TEST_EPOCH_DELAY seconds
+    more when it is set."""
+    from workflow.trainer import accel
+
     delay = float(os.environ.get("PHASEGATE_TEST_EPOCH_DELAY") or 0)
 
     def slow(epoch: int, row: dict[str, float]) -> None:
@@ -42,6 +46,8 @@ def fit(
 
     result = builtin_fit(config, seed, out_dir, report=slow, should_stop=should_stop)
     (Path(out_dir) / PID_FILE).write_text(str(os.getpid()))
+    (Path(out_dir) / DEVICE_FILE).write_text(
+        f"{accel.pinned()} {accel.resolve_device(config.device)}")
     return result
 
 

@@ -14,6 +14,9 @@ paid it five times. `command_pool(workers)` gives the live pool, or starts one:
   changes any of them gets a fresh pool, never a stale import). Other variables
   are left out: importing torch in the command sets some (`KMP_*`,
   `TORCHINDUCTOR_CACHE_DIR`), which restarted the pool after the first arm;
+- where there are several GPUs, each worker takes one in turn when it starts
+  (`workflow.trainer.accel.pin`: worker i the i-th device, modulo their count), so
+  seeds and trials spread over them;
 - its workers die with the command and ignore Ctrl-C (`workflow.lifeline`);
   `discard()` ends them at once (Ctrl-C, a broken pool); the interpreter's exit
   ends an idle pool at once (a worker's own orderly exit, torch torn down, took
@@ -66,15 +69,16 @@ class WorkerPool:
         # the kernel's parent-death signal follows the spawning thread: asked for only from
         # the main thread, which ends with the process (the watchdog covers every other case)
         from_main = threading.current_thread() is threading.main_thread()
+        turns = context.Value("i", 0)  # the order workers start in: which device each takes
         self._executor = ProcessPoolExecutor(
             max_workers=workers, mp_context=context, initializer=_init_worker,
-            initargs=(os.getpid(), from_main, self._events),
+            initargs=(os.getpid(), from_main, self._events, turns),
         )
         # each submit of an idle-less pool spawns one worker, here, from this thread
         self._warming = [self._executor.submit(_warm, warm) for _ in range(workers)]
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future = self._executor.submit(fn, *args)
+        future = self._executor.submit(_task, fn, *args)
         self._submitted = [f for f in self._submitted if not f.done()] + [future]
         return future
 
@@ -205,12 +209,29 @@ def _inherited(workers: int, trainer: str) -> str:
 
 
 _EVENTS: Any = None  # in a worker process: the queue its epochs are reported on
+_FAULT: Exception | None = None  # in a worker process: why it could not take its device
 
 
-def _init_worker(parent_pid: int, pdeathsig: bool, events: Any) -> None:
-    global _EVENTS
+def _init_worker(parent_pid: int, pdeathsig: bool, events: Any, turns: Any) -> None:
+    global _EVENTS, _FAULT
     worker_init(parent_pid, pdeathsig)
     _EVENTS = events
+    with turns.get_lock():
+        index = turns.value
+        turns.value += 1
+    from workflow.trainer.accel import pin
+
+    try:
+        pin(index)
+    except Exception as exc:  # noqa: BLE001 - a bad device list: each task says why
+        _FAULT = exc
+
+
+def _task(fn: Callable[..., Any], *args: Any) -> Any:
+    """A task in a worker: `fn(*args)`, unless the worker could not take its device."""
+    if _FAULT is not None:
+        raise _FAULT
+    return fn(*args)
 
 
 def _warm(trainer: str | None) -> int:
