@@ -70,7 +70,8 @@ class MappingTrainer:
     task = "regression"
     config_model = dict
     tunable = {"learning_rate": {"range": (1e-4, 0.3), "means": "optimizer.lr"},
-               "epochs": {"range": (2, 8), "means": "training.epochs"}}
+               "epochs": {"range": (2, 8), "means": "training.epochs"},
+               "optimizer": ["adam", "sgd"]}  # named like phasegate's section, means nothing
 
     def fit(self, config: dict[str, Any], seed: int, out_dir: Path, *, report: Any = None,
             should_stop: Any = None) -> Any:

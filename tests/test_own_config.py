@@ -260,10 +260,46 @@ def test_an_own_configs_best_epoch_is_the_targets(tmp_path: Path) -> None:
     assert evidence.best_row(run)["epoch"] == 2
 
 
-# rule: an own config's keys are its own names, not phasegate's settings: Phase 3 honours the
-# settings they mean (a key named like a section, `optimizer`, does not make it honoured)
+# rule: an own config's keys are its own names, not phasegate's settings: Phase 3 honours each
+# by its exact name and the settings they mean (a key named `optimizer` is not the section)
 def test_an_own_key_is_not_a_phasegate_section(tmp_path: Path) -> None:
     config = _own(tmp_path, {"learning_rate": 0.1}, MAPPING)
     check = honoured(config.view(), MAPPING)
-    assert check("optimizer.lr") and check("training.epochs")
-    assert not check("learning_rate") and not check("epochs") and not check("model.dropout")
+    assert check("optimizer.lr") and check("training.epochs") and check("learning_rate")
+    assert check("optimizer") and not check("optimizer.momentum") and not check("model.dropout")
+
+
+# rule: Phases 3 and 4 on an own config, through the library: the baseline trains the user's
+# file, Phase 3 recommends patches on its keys (within their ranges; the keys no other
+# recommendation claims are searched), and Phase 4's attempt trains the patched user config
+def test_phases_3_and_4_work_on_an_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phases.diagnostic.phase import run_baseline, run_diagnose
+    from phases.optimization.phase import optimize
+    from workflow.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
+    (tmp_path / "baseline.yaml").write_text("lr: 0.2\nepochs: 3\nwidth: 8\n")
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "own", "baseline": "baseline.yaml", "trainer": OWN, "seeds": [0, 1, 2],
+        "fresh_seeds": [100, 101, 102], "iteration_limit": 2, "workers": 1,
+        "target": {"metric": "val_mse", "direction": "minimize"}}))
+    assert main(["init", "own", "--config", "project.yaml", "--runs", "runs"]) == 0
+    store = Store.open("own", tmp_path / "runs")
+    run_baseline(store, workers=1)
+    diagnosis, _ = run_diagnose(store)
+    recs = diagnosis.plan.recommendations
+    assert len(recs) >= 3 and {k for r in recs for k in (*r.changes, *r.space)} <= {
+        "lr", "epochs", "width"}
+    lr_space = next(r.space["lr"] for r in recs if "lr" in r.space)
+    assert 1e-4 <= lr_space["low"] < lr_space["high"] <= 0.3  # held inside the declared range
+    assert any("schedule.name" in w and "no key of the trainer's own config" in w
+               for w in diagnosis.plan.withheld)
+    outcome = optimize(store, "auto", workers=1, who="tester")
+    tried = [a.config for a in outcome.attempts]
+    assert tried and all(set(c) == {"name", "lr", "epochs", "width"} for c in tried)
+    assert any(c["epochs"] != 3 for c in tried)
+    assert (tmp_path / "runs" / "own" / "phase4" / "attempt-1" / "seed-0" / RECEIVED
+            ).read_text() == "OwnSettings"

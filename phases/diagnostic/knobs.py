@@ -9,7 +9,8 @@ recommends a change (a dropout a plug-in model never receives is no recommendati
 - A user's own trainer (`trainer:` other than builtin) honours the config keys it declares
   tunable (the trainer protocol's `tunable_keys`, issue 13) and the keys below them, and
   the phasegate settings those keys mean (`means`: `lr` means `optimizer.lr`); one that
-  declares none is taken to honour every setting.
+  declares none is taken to honour every setting. The keys of a trainer's own config are
+  its own names, honoured exactly (a key `optimizer` is not phasegate's section).
 """
 
 from __future__ import annotations
@@ -32,8 +33,10 @@ def honoured(config: TrainConfig, trainer: str = "builtin") -> Callable[[str], b
         keys = _tunable(trainer)
         if keys is None:
             return lambda setting: True
-        return lambda setting: any(setting == k or setting.startswith(k + ".")
-                                   or k.startswith(setting + ".") for k in keys)
+        own = _own_keys(trainer)  # an own config's keys: honoured by their exact name
+        return lambda setting: setting in own or any(
+            setting == k or setting.startswith(k + ".") or k.startswith(setting + ".")
+            for k in keys)
     model = config.model.name
     if model in BUILTIN_MODELS or ":" not in model:
         return lambda setting: True
@@ -70,6 +73,16 @@ def _tunable(trainer: str) -> tuple[str, ...] | None:
     if own_model(trainer) is not None:  # its keys are its own, not phasegate's settings
         return means
     return tuple(t.key for t in declared) + means
+
+
+def _own_keys(trainer: str) -> frozenset[str]:
+    """The tunable keys of a trainer's own config (none for one that takes TrainConfig)."""
+    from workflow.own_config import own_model
+    from workflow.protocol import tunable_keys
+
+    if own_model(trainer) is None:
+        return frozenset()
+    return frozenset(t.key for t in tunable_keys(trainer) or ())
 
 
 def _declared(spec: str) -> tuple[str, ...]:

@@ -41,6 +41,7 @@ from phases.diagnostic.predict import Record, predict
 from phases.diagnostic.rules import RULES, Finding, rule_for
 from workflow.errors import ConfigError
 from workflow.own_config import OwnConfig, RunConfig
+from workflow.protocol import Tunable
 
 __all__ = [
     "MAX_RECOMMENDATIONS",
@@ -181,7 +182,7 @@ def _screen(
     kept: list[Recommendation] = []
     withheld: list[str] = []
     for rec in candidates:
-        unseen = [k for k in (*rec.changes, *rec.space) if not honours(k)]
+        unseen = list(dict.fromkeys(k for k in (*rec.changes, *rec.space) if not honours(k)))
         restrains = rec.name in RESTRAINING and not (
             rec.name == "grad_clip" and "lr_too_high" in ids)
         if underfit and restrains:
@@ -212,9 +213,51 @@ def on_own_keys(rec: Recommendation, own: OwnConfig) -> Recommendation:
     when a value is outside what the key declares, or the trainer's model refuses it."""
     changes = own.translate(rec.changes, source=f"recommendation {rec.name}")
     own.with_changes(changes, source=f"recommendation {rec.name}")  # the model's own checks
-    space = {key: knob for setting, knob in rec.space.items()
-             if (key := own.own_key(setting)) is not None}
+    declared = {t.key: t for t in own.tunable() or ()}
+    space = {}
+    for setting, knob in rec.space.items():
+        key = own.own_key(setting)
+        if key is not None and (inside := _within(knob, declared.get(key))) is not None:
+            space[key] = inside
     return replace(rec, changes=changes, space=space)
+
+
+def _within(knob: dict[str, Any], tunable: Tunable | None) -> dict[str, Any] | None:
+    """A sweep knob held inside what the key declares (None: nothing of it is inside)."""
+    if tunable is None:
+        return knob
+    if knob.get("type") == "categorical" or tunable.choices is not None:
+        given = knob.get("choices", tunable.choices or [])
+        inside = [c for c in given if tunable.refusal(c) is None]
+        return {"type": "categorical", "choices": inside} if len(inside) >= 2 else None
+    low, high = max(knob["low"], tunable.low), min(knob["high"], tunable.high)
+    return {**knob, "low": low, "high": high} if low < high else None
+
+
+def declared_search(ctx: Context, claimed: set[str]) -> list[Recommendation]:
+    """A trainer with its own config: a search of the keys it declares tunable that no
+    recommendation claimed, over their declared ranges (phasegate's generic changes reach
+    only the keys that mean them). Not an answer to a finding, so not in ANSWERS: the plan
+    offers it when the answers and fallbacks leave fewer than three recommendations."""
+    own = ctx.evidence.own
+    declared = [t for t in (own.tunable() or ()) if t.key not in claimed] if own else []
+    if not declared:
+        return []
+    from phases.optimization.sweep.space import space_from_tunables
+
+    return [Recommendation(
+        name="search_declared",
+        title="Search the keys the trainer declares tunable: "
+              + ", ".join(t.key for t in declared),
+        priority="LOW",
+        changes={},
+        finding="none",
+        rationale="the trainer names these keys and their ranges as what is worth changing",
+        expected_gain=ctx.gain(ctx.headroom, 0.0, 0.1),
+        risk="none beyond the search's cost",
+        space=space_from_tunables(declared),
+        cost=2.0,
+    )]
 
 
 def _measured_useless(
@@ -260,6 +303,9 @@ def plan(
         withheld += [w for w in left_out if w not in withheld]
         chosen = _rank(predict(extra, evidence, record), config, after=chosen,
                        limit=MIN_RECOMMENDATIONS)
+    if len(chosen) < MIN_RECOMMENDATIONS:  # an own config: its other declared keys, searched
+        claimed = {key for rec in chosen for key in (*rec.changes, *rec.space)}
+        chosen += declared_search(ctx, claimed)
     chosen = [replace(rec, id=f"{id_prefix}{i}") for i, rec in enumerate(chosen, start=1)]
     try:
         config.with_changes({k: v for r in chosen for k, v in r.changes.items()})
