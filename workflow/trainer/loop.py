@@ -322,14 +322,15 @@ def evaluate(
 ) -> tuple[float, torch.Tensor]:
     """Mean cross-entropy and the predicted class of every sample of `split`."""
     model.eval()
-    total = torch.zeros((), device=split.device, dtype=torch.float64)
-    predictions = []
+    sums, predictions = [], []
     for x, y in split.in_order(EVAL_BATCH):
         with autocast():
             logits = model(x)
-        total += F.cross_entropy(logits.float(), y, reduction="sum").double()
+        sums.append(F.cross_entropy(logits.float(), y, reduction="sum"))
         predictions.append(logits.argmax(1))
-    return float(total.item() / len(split)), torch.cat(predictions)
+    # one sync for every batch's sum, added in float64: a long split keeps its digits
+    total = sum(torch.stack(sums).double().tolist()) if len(sums) > 1 else sums[0].item()
+    return total / len(split), predictions[0] if len(predictions) == 1 else torch.cat(predictions)
 
 
 class _EarlyStopper:
