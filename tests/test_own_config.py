@@ -303,3 +303,26 @@ def test_phases_3_and_4_work_on_an_own_config(
     assert any(c["epochs"] != 3 for c in tried)
     assert (tmp_path / "runs" / "own" / "phase4" / "attempt-1" / "seed-0" / RECEIVED
             ).read_text() == "OwnSettings"
+
+
+# rule: a sweep worker given the project on its own host runs a study of an own config when
+# the study's base config is the project's own file, and refuses one that differs, naming it
+def test_a_worker_compares_an_own_config_as_it_is(tmp_path: Path) -> None:
+    from phases.optimization.sweep.study import SweepSpec
+    from phases.optimization.sweep.trust import LocalRun, trusted_run
+
+    (tmp_path / "baseline.yaml").write_text("lr: 0.05\ndata: here\n")
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "own", "baseline": "baseline.yaml", "trainer": MAPPING,
+        "target": {"metric": "val_mse", "direction": "minimize"}}))
+    local = LocalRun.from_project(tmp_path / "project.yaml")
+    assert isinstance(local.base, OwnConfig)
+
+    def spec(base: str) -> SweepSpec:
+        return SweepSpec(base_config=base, space={}, method="random", pruner="none", seed=0,
+                         train_seed=0, monitor="val_mse", direction="minimize", trainer=MAPPING,
+                         trial_root=str(tmp_path), max_trials=1, max_epochs=None)
+
+    assert trusted_run(spec(local.base.to_yaml()), "s", local).base == local.base
+    with pytest.raises(ConfigError, match="base config differs .* in lr"):
+        trusted_run(spec("lr: 0.1\ndata: here\n"), "s", local)

@@ -150,6 +150,8 @@ def _code_named(config: RunConfig, trainer: str) -> list[str]:
 
 def _comparable(config: RunConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
+    if isinstance(config, OwnConfig):  # the trainer's own keys: compared as they are
+        return data
     data.pop("seed", None)  # every trial trains with the study's train_seed
     for section, key in _HOST_PATHS:
         data.get(section, {}).pop(key, None)
