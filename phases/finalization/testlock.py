@@ -46,9 +46,6 @@ predictions with that arm's `evaluate`.
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import tempfile
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -100,18 +97,6 @@ EVENT_REFUSED = "test_lock_refused"
 EVENT_OPENED = "test_lock_opened"
 EVENT_RESUMED = "test_lock_resumed"
 
-# run in a fresh interpreter: load the TorchScript file, predict, print the classes as JSON
-_FRESH_PREDICT = """
-import json, sys, warnings
-warnings.simplefilter("ignore", FutureWarning)
-import torch
-module = torch.jit.load(sys.argv[1], map_location="cpu")
-module.eval()
-x = torch.load(sys.argv[2], weights_only=True)
-with torch.inference_mode():
-    out = [module(x[i:i + 1024]).argmax(1) for i in range(0, x.shape[0], 1024)]
-json.dump(torch.cat(out).tolist(), sys.stdout)
-"""
 
 
 def check_open(store: Store, *, who: str = "phasegate", purpose: str = "evaluate") -> None:
@@ -204,7 +189,7 @@ class TestSession:
         on the test inputs of arm `like` (a built-in trainer's run, evaluated before)."""
         import torch
 
-        from workflow.trainer.export import load_checkpoint
+        from workflow.trainer.export import load_checkpoint, predict_fresh
 
         self._new_arm(arm, path)
         if like not in self.predictions:
@@ -216,14 +201,7 @@ class TestSession:
         with tempfile.TemporaryDirectory(prefix=".verify-", dir=path.parent) as tmp:
             tensor = Path(tmp) / "inputs.pt"
             torch.save(inputs, tensor)
-            done = subprocess.run(
-                [sys.executable, "-c", _FRESH_PREDICT, str(path), str(tensor)],
-                capture_output=True, text=True, timeout=600, check=False,
-            )
-        if done.returncode != 0:
-            last = (done.stderr.strip().splitlines() or ["no output"])[-1]
-            raise WorkFailed(f"{path}: the TorchScript model failed in a fresh process: {last}")
-        predicted = [int(v) for v in json.loads(done.stdout)]
+            predicted = predict_fresh(path, tensor)  # a process started ahead, if one was
         self._arm_inputs[arm] = self._arm_inputs[like]
         self.predictions[arm] = predicted
         return predicted

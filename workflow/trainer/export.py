@@ -16,8 +16,11 @@ model's code. Phase 5 checks that it loads and predicts in a fresh process
 
 from __future__ import annotations
 
+import atexit
 import json
+import subprocess
 import sys
+import threading
 import warnings
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -40,6 +43,8 @@ __all__ = [
     "load_checkpoint",
     "load_final_model",
     "normalized_model",
+    "predict_fresh",
+    "start_fresh",
     "versions",
 ]
 
@@ -218,3 +223,67 @@ def _to_torchscript(model: nn.Module, example: torch.Tensor) -> tuple[Any, str]:
                 f"({trace_error.__class__.__name__}: {trace_error}) and so did scripting "
                 f"({script_error.__class__.__name__}: {script_error})"
             ) from None
+
+
+# ---- the TorchScript check's fresh process ----------------------------------------------
+
+# a Python process that imports torch and nothing of phasegate, then waits for the file to
+# check: its imports are made while the walk goes on, and the check is the same check
+_FRESH_PREDICT = """
+import json, sys, warnings
+warnings.simplefilter("ignore", FutureWarning)
+import torch
+line = sys.stdin.readline()
+if not line:
+    sys.exit(0)  # the command ended (or changed its mind) before the check
+model_file, inputs_file = json.loads(line)
+module = torch.jit.load(model_file, map_location="cpu")
+module.eval()
+x = torch.load(inputs_file, weights_only=True)
+with torch.inference_mode():
+    out = [module(x[i:i + 1024]).argmax(1) for i in range(0, x.shape[0], 1024)]
+json.dump(torch.cat(out).tolist(), sys.stdout)
+"""
+_started: list[subprocess.Popen[str]] = []
+_lock = threading.Lock()
+
+
+@atexit.register
+def _end_unused() -> None:
+    """A process started ahead and never used ends with the command."""
+    for process in _started:
+        process.kill()
+        process.wait()
+
+
+def start_fresh() -> None:
+    """Start the fresh process `predict_fresh` will use, unless one is waiting already.
+
+    Called ahead (the walk does at Phase 4), so that the interpreter and torch are loaded
+    by the time Phase 5 checks its export; it exits by itself with the command.
+    """
+    with _lock:
+        if not any(p.poll() is None for p in _started):
+            _started[:] = [subprocess.Popen(
+                [sys.executable, "-c", _FRESH_PREDICT], stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)]
+
+
+def predict_fresh(model_file: Path, inputs_file: Path, *, timeout: float = 600) -> list[int]:
+    """The class a TorchScript file predicts for each row of the tensor in `inputs_file`,
+    loaded in a fresh Python process (one started ahead by `start_fresh`, or a new one)."""
+    start_fresh()
+    with _lock:
+        process = _started.pop()
+    try:
+        out, err = process.communicate(json.dumps([str(model_file), str(inputs_file)]) + "\n",
+                                       timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.communicate()
+        raise WorkFailed(f"{model_file}: the TorchScript model did not predict in a fresh "
+                         f"process within {timeout:.0f} s") from None
+    if process.returncode != 0:
+        last = (err.strip().splitlines() or ["no output"])[-1]
+        raise WorkFailed(f"{model_file}: the TorchScript model failed in a fresh process: {last}")
+    return [int(v) for v in json.loads(out)]
