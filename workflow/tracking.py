@@ -37,6 +37,7 @@ import functools
 import os
 import re
 import sys
+import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -315,7 +316,7 @@ class _MLflow:
     def _metrics(self, client: Any, run_id: str, step: int, row: Mapping[str, Any]) -> None:
         from mlflow.entities import Metric
 
-        at = 0  # MLflow's timestamp: phasegate's steps are epochs
+        at = int(time.time() * 1000)  # MLflow's timestamps are in milliseconds
         client.log_batch(run_id, metrics=[Metric(k, v, at, step)
                                           for k, v in _numeric(row).items()])
 
