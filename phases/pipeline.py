@@ -362,10 +362,10 @@ class _Walk:
 
     def train_baseline(self) -> None:
         from phases.diagnostic.phase import run_baseline
-        from workflow.trainer.config import load_train_config
+        from workflow.own_config import load_config
 
         project = self.store.project
-        name = load_train_config(project.baseline).name
+        name = load_config(project.baseline, project.trainer).name
         self.progress.step("Phase 3", f"baseline: train {name} on seeds "
                                       f"{', '.join(map(str, project.seeds))}")
         run_baseline(self.store, workers=self.workers, progress=self.progress, who=self.who)

@@ -61,7 +61,8 @@ class SweepStrategy(TargetedStrategy):
     def check(self, context: Context) -> None:
         sweep = _sweep()  # refuses, before anything changes, when none is installed
         if context.space is not None:  # a space that does not fit the config: before entering
-            sweep.space_from_phase3(context.space, source=USER_SPACE).check_config(
+            sweep.space_from_phase3(context.space, source=USER_SPACE,
+                                    trainer=context.project.trainer).check_config(
                 context.baseline_config
             )
         elif not read_facts(context.store).phase3.search_space and not any(
@@ -96,8 +97,9 @@ class SweepStrategy(TargetedStrategy):
         sweep = _sweep()
         folder = context.attempt_dir(plan.attempt)
         data = plan.extra[SEARCH_SPACE]
-        space = (sweep.space_from_phase3(data, source=USER_SPACE) if plan.source == USER_SPACE
-                 else sweep.space_from_phase3(data))
+        trainer = context.project.trainer
+        space = (sweep.space_from_phase3(data, source=USER_SPACE, trainer=trainer)
+                 if plan.source == USER_SPACE else sweep.space_from_phase3(data, trainer=trainer))
         context.progress.step("Phase 4", f"attempt {plan.attempt}: sweep over "
                                          f"{', '.join(data)}")
         metric = context.metric.name
