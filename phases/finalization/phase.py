@@ -279,6 +279,7 @@ def _rebuild(store: Store) -> dict[str, Any]:
     saved = read_json(run_dir / PHASE_DIR / "report_inputs.json")
     chosen = chosen_config(store)
     final_dir = run_dir / FINAL_DIR
+    exported = read_facts(store).phase5.export
     results = {seed: RunResult.load(final_dir / f"seed-{seed}") for seed in store.project.seeds}
     return {
         "chosen": chosen,
@@ -286,7 +287,9 @@ def _rebuild(store: Store) -> dict[str, Any]:
         "baseline_selection": _selection(saved["baseline_selection"]),
         "final_results": results,
         "metrics": read_json(run_dir / METRICS_FILE),
-        "export": read_json(run_dir / PHASE_DIR / "export.json"),
+        # as recorded after the look (with how it was verified), as the first render had it
+        "export": exported.model_dump(mode="json") if exported is not None
+        else read_json(run_dir / PHASE_DIR / "export.json"),
         "plots": saved["plots"],
     }
 

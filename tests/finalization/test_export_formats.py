@@ -187,3 +187,4 @@ def test_formats_are_read_from_the_files(tmp_path: Path) -> None:
     empty.mkdir()
     with pytest.raises(PluginError, match="wrote no file into"):
         export_fact(tmp_path, empty, method="test", manifest=None, seed=1)
+

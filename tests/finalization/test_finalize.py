@@ -234,3 +234,17 @@ def test_the_chosen_config_follows_the_moves(tmp_path: Path) -> None:
     skipped = MovesFacts().after("skip", "diagnosed", "optimized", "2026-01-01T10:00:00+00:00")
     store.record("moves", skipped.model_dump(mode="json"))
     assert chosen_config(store).source == "baseline"  # how it came in, not what Phase 3 says
+
+
+# rule: a report rendered again from the run directory (a finalize killed before its last
+# render) says what the first said of the export: how the TorchScript file was verified
+def test_a_report_rendered_again_keeps_the_export_verification(finalized_copy: Store) -> None:
+    from phases.finalization.phase import REPORT_FILE, _write_report
+
+    verified = finalized_copy.get("phase5.export.verified")
+    assert verified.startswith("the TorchScript file, loaded in a fresh process, predicts as")
+    report = finalized_copy.run_dir / REPORT_FILE
+    assert verified in report.read_text()
+    report.unlink()
+    _write_report(finalized_copy)
+    assert verified in report.read_text()
