@@ -14,7 +14,7 @@ from tests.conftest import tiny_config
 from workflow.project import load_project
 from workflow.protocol import write_run
 from workflow.store import Store
-from workflow.tracking import LEDGER, log_runs
+from workflow.tracking import LEDGER, log_runs, logged_counts
 
 ROWS = [{"train_loss": 1.0, "val_loss": 0.9, "val_accuracy": 0.5},
         {"train_loss": 0.5, "val_loss": 0.6, "val_accuracy": 0.7}]
@@ -150,6 +150,7 @@ def test_a_run_is_logged_epoch_by_epoch_while_it_trains(store: Store, tmp_path: 
     assert [(m.step, m.value) for m in client.get_metric_history(
         done.info.run_id, "val_accuracy")] == [(1, 0.5), (2, 0.7)]
     assert log_runs(store) == []
+    assert logged_counts(store) == {"mlflow": 5, "tensorboard": 5}
 
 
 # rule (issue 13): the commands that train log their runs without `finalize` or `run`:

@@ -50,8 +50,8 @@ from workflow.io import atomic_write_json, read_json
 from workflow.safe_yaml import read_yaml
 from workflow.trainer.result import CONFIG_FILE, HISTORY_FILE, METRICS_FILE, read_history
 
-__all__ = ["LEDGER", "TrackedRun", "Tracking", "epoch_done", "log_runs", "run_done",
-           "tracked_runs"]
+__all__ = ["LEDGER", "TrackedRun", "Tracking", "epoch_done", "log_runs", "logged_counts",
+           "run_done", "tracked_runs"]
 
 LEDGER = "tracking.json"
 PHASES = ("baseline", "phase3", "phase4", "phase5")  # the run directory's folders of runs
@@ -149,6 +149,12 @@ def _ledger(run_dir: Path) -> dict[str, dict[str, dict[str, Any]]]:
     # an earlier phasegate kept a list of the paths logged
     return {backend: ({p: {} for p in data[backend]} if isinstance(data.get(backend), list)
                       else dict(data.get(backend) or {})) for backend in BACKENDS}
+
+
+def logged_counts(store: Any) -> dict[str, int]:
+    """How many runs of the project each backend has logged so far (live or at a command's
+    end), from tracking.json."""
+    return {backend: len(runs) for backend, runs in _ledger(store.run_dir).items() if runs}
 
 
 def log_runs(store: Any, tracking: Tracking | None = None) -> list[str]:

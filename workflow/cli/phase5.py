@@ -142,16 +142,12 @@ def _finalize(args: argparse.Namespace) -> int:
 
 
 def _track(store: Store) -> list[str]:
-    """Log the project's runs not logged yet, when its file asks for tracking (which backends
-    logged how many runs)."""
-    from workflow.tracking import log_runs
+    """Log the project's runs not logged yet, when its file asks for tracking; how many runs
+    each backend has logged, live while they trained or now."""
+    from workflow.tracking import log_runs, logged_counts
 
-    logged = log_runs(store)
-    counts: dict[str, int] = {}
-    for entry in logged:
-        backend = entry.partition(":")[0]
-        counts[backend] = counts.get(backend, 0) + 1
-    return [f"{backend} {n}" for backend, n in counts.items()]
+    log_runs(store)
+    return [f"{backend} {n}" for backend, n in logged_counts(store).items()]
 
 
 def _next(store: Store) -> str:
@@ -203,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
     else:
         print(f"{outcome.project} is {outcome.state} ({outcome.word}): {outcome.reason}")
         if tracked:
-            print(f"  tracked: {len(tracked)} run logs ({', '.join(sorted(tracked))})")
+            print(f"  tracked runs: {', '.join(sorted(tracked))}")
         for line in outcome.signed:
             print(f"  signed: {line}")
         for phase, path in outcome.reports.items():
