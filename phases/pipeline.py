@@ -252,6 +252,10 @@ class _Walk:
         """Phase 4; back in diagnosed after a revert, Phase 3 diagnoses the new evidence first."""
         from phases.optimization.phase import optimize
 
+        if self.store.project.trainer == "builtin":
+            from workflow.trainer.export import start_fresh
+
+            start_fresh()  # Phase 5 checks its export in a fresh process: its imports, meanwhile
         facts = read_facts(self.store)
         if self.store.current == "diagnosed" and _reverted_since_diagnosis(facts):
             reverts = facts.moves.count("revert")
