@@ -8,12 +8,17 @@ two consecutive epochs (phasegate's through its `report` callback), so
 everything phasegate does per epoch counts against it (the train metrics, the
 validation metrics, the best-epoch snapshot, the history row).
 
-What the hand loop does: shuffle, index, forward, loss, backward, step; then
-the validation loss and accuracy. What phasegate does beyond it, inside the
-measured epoch: the training loss and accuracy, balanced accuracy and macro-F1
-on train and val, the divergence check, a copy of the model and optimizer state
-at each new best epoch, and the history row. The ratio therefore prices all of
-that work, not only the loop's Python.
+What the bare hand loop does: shuffle, index, forward, loss, backward, step;
+then the validation loss and accuracy. That is less than a trainer must do.
+What phasegate does beyond it, inside the measured epoch: the training loss and
+accuracy, balanced accuracy and macro-F1 on train and val, the divergence
+check, a copy of the model and optimizer state at each new best epoch, and the
+history row. The target ratio is taken against the bare loop, so it prices all
+of that work, not only the loop's Python. A second hand loop, the bookkeeping
+loop, records what a user's loop usually records, the way the PyTorch tutorials
+write it (the training loss and accuracy summed with `.item()` per step, the
+validation loss and accuracy, a copy of the best epoch's weights); its ratio
+is printed beside, for scale.
 
 Runs alternate (hand, phasegate, hand, ...), one thread each. Two clocks:
 wall time, and the thread's CPU time (`time.thread_time`), which other
@@ -74,6 +79,38 @@ def hand_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, lis
     return stamps.epochs()
 
 
+def bookkeeping_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, list[float]]:
+    """The hand loop with a tutorial's bookkeeping: train loss and accuracy, best weights."""
+    torch.manual_seed(seed)
+    model, _ = build_model(config.model, data.input_shape, data.num_classes)
+    optimizer = torch.optim.SGD(
+        model.parameters(), lr=config.optimizer.lr, momentum=config.optimizer.momentum
+    )
+    x, y, vx, vy = data.train.x, data.train.y, data.val.x, data.val.y
+    shuffle = torch.Generator().manual_seed(seed)
+    stamps, best, _best_state = _Stamps(), -1.0, None
+    for _ in range(config.training.epochs):
+        model.train()
+        total_loss, correct = 0.0, 0
+        for index in torch.randperm(len(y), generator=shuffle).split(config.data.batch_size):
+            logits = model(x[index])
+            loss = F.cross_entropy(logits, y[index])
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            total_loss += loss.item() * len(index)
+            correct += (logits.argmax(1) == y[index]).sum().item()
+        model.eval()
+        with torch.inference_mode():
+            logits = model(vx)
+            F.cross_entropy(logits, vy).item()
+            accuracy = (logits.argmax(1) == vy).float().mean().item()
+        if accuracy > best:
+            best, _best_state = accuracy, {k: v.clone() for k, v in model.state_dict().items()}
+        stamps()
+    return stamps.epochs()
+
+
 def trainer(config: TrainConfig, seed: int) -> dict[str, list[float]]:
     """phasegate's `fit`; the times between the ends of its epochs, on each clock."""
     stamps = _Stamps()
@@ -115,13 +152,16 @@ def main() -> None:
     data = load_data(config.data)
     trainer(config, 0)  # warm-up: imports, allocator, dataset cache
     hand_loop(config, data, 0)
+    bookkeeping_loop(config, data, 0)
     ratios: dict[str, list[float]] = {name: [] for name in CLOCKS}
-    pooled: dict[str, dict[str, list[float]]] = {"hand": {n: [] for n in CLOCKS},
-                                                 "phasegate": {n: [] for n in CLOCKS}}
+    pooled: dict[str, dict[str, list[float]]] = {
+        loop: {n: [] for n in CLOCKS} for loop in ("hand", "bookkeeping", "phasegate")}
     for repeat in range(args.repeats):
         hand, ours = hand_loop(config, data, repeat), trainer(config, repeat)
+        kept = bookkeeping_loop(config, data, repeat)
         for name in CLOCKS:
             pooled["hand"][name] += hand[name]
+            pooled["bookkeeping"][name] += kept[name]
             pooled["phasegate"][name] += ours[name]
             ratios[name].append(statistics.median(ours[name]) / statistics.median(hand[name]))
     print(f"model: {config.model.name}, {config.training.epochs} epochs x {args.repeats} repeats, "
@@ -133,6 +173,9 @@ def main() -> None:
         print(f"{name:>4}: median epoch  hand loop {hand_ms:7.2f} ms   phasegate {ours_ms:7.2f} ms"
               f"   ratio {ours_ms / hand_ms:.3f}  (per repeat: median "
               f"{statistics.median(spread):.3f}, range {min(spread):.3f}-{max(spread):.3f})")
+    kept = statistics.median(pooled["bookkeeping"]["cpu"])
+    print(f"bookkeeping hand loop (cpu): median epoch {kept * 1e3:7.2f} ms; phasegate / it: "
+          f"{statistics.median(pooled['phasegate']['cpu']) / kept:.3f}")
     cpu = statistics.median(pooled["phasegate"]["cpu"]) / statistics.median(pooled["hand"]["cpu"])
     verdict = "met" if cpu <= TARGET else "MISSED"
     print(f"target: CPU-time epoch ratio <= {TARGET}: {cpu:.3f}, {verdict}")
