@@ -187,7 +187,8 @@ def _choose(rule: Rule, reruns: list[np.ndarray], racing: bool = True
             ) -> tuple[int, np.ndarray, int]:
     """The sweep's choice among `reruns` (the candidates' values on the same fresh seeds),
     raced as `rerun_top` races them (or every candidate on every seed): the chosen index,
-    its values on the seeds it trained, and the seeds trained in all."""
+    its values on the seeds it trained (the one left in a decided race trains on all), and
+    the seeds trained in all."""
     trained = {i: len(v) for i, v in enumerate(reruns)}
     out: dict[str, str] = {}
     if racing:

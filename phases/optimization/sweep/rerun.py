@@ -13,8 +13,11 @@ the first three fresh seeds, then on one more seed per round. The candidates tra
 the same fresh seeds, so after each round the leader (the best mean) is compared with
 each other candidate by the paired t-test on their shared seeds (workflow.stats, Holm
 over the others); a candidate the leader beats at RACE_ALPHA (or with a seed that
-diverged) is clearly out and trains no further, and once one candidate is left the race
-is decided. The choice is still the best re-run mean, and the gain is still measured on
+diverged) is clearly out and trains no further. With a minimum effect, a candidate that
+is significantly not better than the leader by it is out too. Once one candidate is left
+the race is decided, and that one trains on the rest of the fresh seeds: its re-run mean
+(the selection's evidence) is then no more biased than with every candidate re-run on
+every seed. The choice is still the best re-run mean, and the gain is still measured on
 the project's seeds: the race only spends less on the losers. Dropping a candidate that
 is truly as good as the leader costs nothing (the two are as good a choice); dropping
 one truly better is what the test's level bounds. `benchmarks/calibration.py` measures
@@ -172,7 +175,11 @@ def run_race(
     for done in range(first, len(seeds) + 1):
         alive = [label for label in labels if label not in out]
         if done > first and len(alive) < 2:
-            break  # the race is decided
+            # the race is decided: the one left trains on every fresh seed, so its re-run
+            # mean is no more a maximum of few seeds than with no race at all
+            for label in alive:
+                measure(label, list(seeds))
+            break
         values = {}
         for label in alive:
             got = measure(label, list(seeds[:done]))
