@@ -127,3 +127,26 @@ def test_small_jobs_train_here_large_ones_in_the_pool(tmp_path: Path, monkeypatc
     assert here <= set(pool.pids()) and len(here) == 2
     # the large job's other seeds went to the pool while the first still trained
     assert (tmp_path / "large" / SEEN_FILE).read_text() == "True"
+
+
+# rule: a sweep's trials (two at a time), its re-runs and an arm after it run in the same
+# two workers of the command's pool: no process of the sweep's own, no second pool
+def test_one_pool_serves_a_sweeps_trials_and_an_arm(tmp_path: Path) -> None:
+    from phases.optimization.sweep import SweepSettings, parse_space, run_sweep
+
+    config = TrainConfig.model_validate(tiny_config())
+    pool = pools.command_pool(2, TRAINER)
+    space = parse_space({"optimizer.lr": {"type": "float", "low": 1e-3, "high": 0.3,
+                                          "grid": [0.01, 0.03, 0.1, 0.3]}}, source="test")
+    sweep = run_sweep(config, space, tmp_path / "sweep", trainer=TRAINER, workers=2,
+                      settings=SweepSettings(method="grid", pruner="none", workers=2, top_k=2),
+                      fresh_seeds=[100, 101, 102])
+    train_arm("arm", config, [0, 1, 2], tmp_path / "arm", trainer=TRAINER, workers=2)
+    assert pools.command_pool(2, TRAINER) is pool
+    trials = {int((tmp_path / "sweep" / f"trial-{r.number}" / PID_FILE).read_text())
+              for r in sweep.trials}
+    reruns = set().union(*(_pids(c.rerun_dir) for c in sweep.candidates))
+    arm = _pids(tmp_path / "arm")
+    workers = set(pool.pids())
+    assert len(workers) == 2 and os.getpid() not in workers
+    assert trials | reruns | arm <= workers

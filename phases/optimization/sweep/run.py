@@ -4,12 +4,14 @@
 the same folder continues the same study: finished trials are kept, a trial
 that was running when the sweep was killed is retried, and the budget counts
 what was done before. `workers` local processes take trials from the study at
-the same time (workers on other hosts may join it too, see `worker`). Then the
+the same time, as tasks of the command's pool of workers (`workflow.pool`, which
+serves the arms' seeds and the re-runs too); workers on other hosts may join the study
+as well (see `worker`). Then the
 top k trials are re-run on the project's fresh seeds (`rerun`) and the one with
 the best re-run mean is chosen.
 
-Local worker processes die with the coordinator (`workflow.lifeline`). Ctrl-C
-stops them, fails their trials as interrupted (retried with the same
+The pool's workers die with the coordinator (`workflow.lifeline`). Ctrl-C
+ends them, fails their trials as interrupted (retried with the same
 parameters by the rerun) and removes their `.trial-<n>.partial` folders; a
 rerun removes those a killed sweep left.
 """
@@ -17,7 +19,6 @@ rerun removes those a killed sweep left.
 from __future__ import annotations
 
 import fcntl
-import multiprocessing
 import os
 import threading
 import time
@@ -33,9 +34,8 @@ from phases.optimization.sweep.recovery import recover_interrupted, remove_parti
 from phases.optimization.sweep.rerun import choose, rerun_top, top_trials
 from phases.optimization.sweep.space import SearchSpace
 from phases.optimization.sweep.storage import JOURNAL_FILE, describe_storage, open_storage
-from phases.optimization.sweep.worker import work, worker_process
+from phases.optimization.sweep.worker import pool_worker, work
 from workflow.errors import ConfigError, LockHeld, WorkFailed
-from workflow.lifeline import worker_init
 from workflow.metric import Metric
 from workflow.progress import Progress, QuietProgress
 
@@ -104,7 +104,8 @@ def run_sweep(
         with watch.reading(url):
             try:
                 for _ in range(MAX_ROUNDS):
-                    _run_workers(url, settings.study_name, processes, sweep_dir, notes)
+                    _run_workers(url, settings.study_name, (processes, workers), trainer,
+                                 sweep_dir, notes)
                     _wait_for_others(study)
                     if st.budget_spent(study.get_trials(deepcopy=False), budget) is not None:
                         break
@@ -297,53 +298,34 @@ def _exclusive(sweep_dir: Path) -> Iterator[None]:
 
 
 def _run_workers(
-    url: str, study_name: str, processes: int, sweep_dir: Path, notes: list[str]
+    url: str, study_name: str, sizes: tuple[int, int | None], trainer: str, sweep_dir: Path,
+    notes: list[str],
 ) -> None:
-    """`processes` workers take trials from the study at the same time until its budget is
-    spent: one runs here; more are spawned processes, each logging to workers/worker-<i>.log."""
+    """Workers take trials from the study at the same time until its budget is spent: one
+    here, or more as tasks of the command's pool, each logging to workers/worker-<i>.log.
+    `sizes`: (the workers taking trials, the command's workers: the pool's size, as the
+    arms' seeds use it, so the same warm pool serves both)."""
+    processes, workers = sizes
     if processes == 1:
         work(url, study_name, worker_index=0)
         return
-    context = multiprocessing.get_context("spawn")
-    threads = max(1, (os.cpu_count() or 1) // processes)
+    from workflow.pool import command_pool, discard
+    from workflow.runner import default_workers
+
+    pool = command_pool(max(processes, workers or default_workers()), trainer)
     logs = [sweep_dir / "workers" / f"worker-{i}.log" for i in range(processes)]
-    from_main = threading.current_thread() is threading.main_thread()
-    started = [
-        context.Process(
-            target=_local_worker,
-            args=(os.getpid(), from_main, url, study_name, i, threads, str(logs[i])),
-            name=f"phasegate-sweep-worker-{i}",
-        )
-        for i in range(processes)
-    ]
+    tasks = [pool.submit(pool_worker, url, study_name, i, str(logs[i]))
+             for i in range(processes)]
     try:
-        for process in started:
-            process.start()
-        for process in started:
-            process.join()
-    except BaseException:
-        for process in started:
-            if process.is_alive():
-                process.terminate()
-        for process in started:
-            if process.pid is not None:
-                process.join(timeout=30)
+        outcomes = [task.result() for task in tasks]
+    except BaseException:  # Ctrl-C, or a broken pool: its workers end now, their trials too
+        discard(pool)
         raise
-    failed = [(i, p.exitcode) for i, p in enumerate(started) if p.exitcode != 0]
-    for i, code in failed:
-        lines = logs[i].read_text().strip().splitlines() if logs[i].is_file() else []
-        notes.append(f"worker {i} exited with code {code}: {lines[-1] if lines else 'no output'}")
-    if failed and len(failed) == len(started):
+    failed = [(i, code, line) for i, (code, line) in enumerate(outcomes) if code != 0]
+    for i, code, line in failed:
+        notes.append(f"worker {i} exited with code {code}: {line}")
+    if failed and len(failed) == len(tasks):
         raise WorkFailed(f"every sweep worker failed; {notes[-1]}")
-
-
-def _local_worker(
-    parent_pid: int, pdeathsig: bool, url: str, study_name: str, index: int, threads: int,
-    log: str,
-) -> None:
-    """A spawned local worker: dies with the coordinator, leaves Ctrl-C to it, then works."""
-    worker_init(parent_pid, pdeathsig)
-    worker_process(url, study_name, index, threads, log)
 
 
 def _wait_for_others(study: optuna.Study) -> None:

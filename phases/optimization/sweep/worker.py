@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from workflow.own_config import RunConfig
     from workflow.trainer import Trainer
 
-__all__ = ["WorkerSummary", "TRIAL_LOG", "TRIAL_FILE", "trial_dir", "work", "worker_process"]
+__all__ = ["WorkerSummary", "TRIAL_LOG", "TRIAL_FILE", "pool_worker", "trial_dir", "work"]
 
 TRIAL_LOG = "trial.log"
 TRIAL_FILE = "trial.json"
@@ -271,26 +271,34 @@ class _Heartbeat:
         self.thread.join(timeout=5)
 
 
-def worker_process(
-    storage_url: str,
-    study_name: str,
-    worker_index: int,
-    threads: int,
-    log_path: str,
-    local: LocalRun | None = None,
-) -> None:
-    """The entry point of a local worker process (spawned): its output goes to `log_path`."""
+def pool_worker(storage_url: str, study_name: str, worker_index: int, log_path: str
+                ) -> tuple[int, str]:
+    """A local worker's task in the command's pool (workflow.pool): run trials until the
+    budget is spent, its output in `log_path` (the worker's own output is given back after:
+    the worker goes on to serve other tasks). Returns (0, its last line), or the exit code
+    of its error and the line that says why (its traceback in the log)."""
     Path(log_path).parent.mkdir(parents=True, exist_ok=True)
-    log = open(log_path, "a", buffering=1)  # noqa: SIM115 - lives as long as the process
-    os.dup2(log.fileno(), 1)
-    os.dup2(log.fileno(), 2)
-    sys.stdout = sys.stderr = log
-    import torch
-
-    torch.set_num_threads(max(1, threads))
-    try:
-        summary = work(storage_url, study_name, worker_index=worker_index, local=local)
-    except WorkflowError as exc:
-        print(f"phasegate: {exc}", flush=True)
-        raise SystemExit(exc.exit_code) from None
-    print(f"worker {worker_index}: {summary.trials_run} trials; {summary.stop_reason}", flush=True)
+    saved = os.dup(1), os.dup(2)
+    streams = sys.stdout, sys.stderr
+    with open(log_path, "a", buffering=1) as log:
+        os.dup2(log.fileno(), 1)
+        os.dup2(log.fileno(), 2)
+        sys.stdout = sys.stderr = log
+        try:
+            summary = work(storage_url, study_name, worker_index=worker_index)
+            code, line = 0, (f"worker {worker_index}: {summary.trials_run} trials; "
+                             f"{summary.stop_reason}")
+        except WorkflowError as exc:
+            code, line = exc.exit_code, f"phasegate: {exc}"
+        except Exception as exc:  # noqa: BLE001 - the command reports it, the log keeps it
+            traceback.print_exc()
+            code, line = 1, f"{type(exc).__name__}: {exc}"
+        finally:
+            log.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            for fd in saved:
+                os.close(fd)
+            sys.stdout, sys.stderr = streams
+        print(line, file=log, flush=True)
+    return code, line
