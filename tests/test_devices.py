@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -69,3 +70,17 @@ def test_a_pinned_worker_resolves_auto_to_its_device(monkeypatch: pytest.MonkeyP
     assert accel.resolve_device("cuda") == torch.device("cuda:1")
     assert accel.resolve_device("cuda:0") == torch.device("cuda:0")
     assert accel.resolve_device("cpu") == torch.device("cpu")
+
+
+# rule: with more devices than the CPU would give workers, the command has one worker per
+# device, so five seeds on five GPUs train at once
+def test_the_command_has_a_worker_per_device(monkeypatch: pytest.MonkeyPatch) -> None:
+    from workflow.runner import default_workers
+
+    monkeypatch.delenv("PHASEGATE_WORKERS", raising=False)
+    monkeypatch.setattr(os, "cpu_count", lambda: 2)
+    monkeypatch.delenv(accel.DEVICES_ENV, raising=False)
+    assert default_workers() == (2 if torch.cuda.device_count() < 3 else
+                                 torch.cuda.device_count())
+    monkeypatch.setenv(accel.DEVICES_ENV, ",".join(f"cuda:{i}" for i in range(5)))
+    assert default_workers() == 5

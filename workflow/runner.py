@@ -331,7 +331,10 @@ def default_workers() -> int:
             raise UsageError(f"PHASEGATE_WORKERS must be a whole number of at least 1, "
                              f"but got {env!r}")
         return workers
-    return max(1, min(4, os.cpu_count() or 1))
+    from workflow.trainer.accel import worker_devices
+
+    # one worker per device where there are several GPUs, so each trains at once
+    return max(1, min(4, os.cpu_count() or 1), len(worker_devices()))
 
 
 def _train_one(
