@@ -163,8 +163,9 @@ def fit(
                 stop_reason = f"loss {what} at epoch {epoch}, step {bad + 1}"
                 break
 
-            train_metrics = classification_metrics(tally.confusion(data.num_classes))
             val_loss, val_pred = evaluate(forward, val, data.num_classes, autocast)
+            # train and val metrics back to back: the second pass finds its code warm
+            train_metrics = classification_metrics(tally.confusion(data.num_classes))
             val_metrics = classification_metrics(confusion(val.y, val_pred, data.num_classes))
             epoch_time = time.perf_counter() - epoch_start
             row: dict[str, float] = {
