@@ -215,9 +215,12 @@ def test_unknown_ids(store: Store, capsys: pytest.CaptureFixture[str]) -> None:
     code, _, err = cli(capsys, "gate", "sign", "finalization_complete", "nope", "--project",
                        "demo", "--by", "Ada")
     assert code == 2 and "its items: final_training_completed, test_evaluated_once" in err
-    code, _, err = cli(capsys, "gate", "sign", "finalization_complete", "model_saved",
+    code, _, err = cli(capsys, "gate", "sign", "finalization_complete", "test_metrics",
                        "--project", "demo", "--by", "Ada")
     assert code == 2 and "checked automatically (artifact)" in err
+    code, _, err = cli(capsys, "gate", "sign", "finalization_complete", "model_saved",
+                       "--project", "demo", "--by", "Ada")
+    assert code == 2 and "checked automatically (python)" in err
     assert "manual items: model_card_reviewed" in err
     code, _, err = cli(capsys, "status", "other")
     assert code == 2 and "no project 'other'" in err and "projects there: demo" in err

@@ -350,13 +350,13 @@ def test_write_gate_results(store: Store) -> None:
     assert path == store.run_dir / "checklists" / "finalization_complete.md"
     text = path.read_text()
     assert text.startswith("# Finalization complete\n")
-    assert "**pending**, 2 of 10 items pass" in text
+    assert "**pending**, 2 of 9 items pass" in text
     assert ("- [x] A person read the model card (the sign-off covers its sha256; an edit voids "
             "it) (`model_card_reviewed`, pass): signed by Ada") in text
     assert "- [ ] The test set was evaluated exactly once (`test_evaluated_once`, pending): " \
            "phase5.test_evaluations is not recorded" in text
     twin = json.loads(path.with_suffix(".json").read_text())
-    assert twin["status"] == "pending" and twin["passed"] == 2 and len(twin["items"]) == 10
+    assert twin["status"] == "pending" and twin["passed"] == 2 and len(twin["items"]) == 9
 
 
 # rule (issue 17): a read-only command does not run a project's code: `status` checks a
