@@ -326,3 +326,34 @@ def test_a_worker_compares_an_own_config_as_it_is(tmp_path: Path) -> None:
     assert trusted_run(spec(local.base.to_yaml()), "s", local).base == local.base
     with pytest.raises(ConfigError, match="base config differs .* in lr"):
         trusted_run(spec("lr: 0.1\ndata: here\n"), "s", local)
+
+
+# rule: Phase 4's sweep strategy on an own config parses its space against the keys the
+# trainer declares (it refused `lr` as "not a training setting" of TrainConfig), searches
+# them, and trains the chosen point as the user's own config
+def test_the_sweep_strategy_searches_an_own_config(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from phases.diagnostic.phase import run_baseline, run_diagnose
+    from phases.optimization.phase import optimize
+    from workflow.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
+    (tmp_path / "baseline.yaml").write_text("lr: 0.2\nepochs: 3\nwidth: 8\n")
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "own", "baseline": "baseline.yaml", "trainer": OWN, "seeds": [0, 1, 2],
+        "fresh_seeds": [100, 101, 102], "iteration_limit": 1, "workers": 1,
+        "target": {"metric": "val_mse", "direction": "minimize"}}))
+    assert main(["init", "own", "--config", "project.yaml", "--runs", "runs"]) == 0
+    store = Store.open("own", tmp_path / "runs")
+    run_baseline(store, workers=1)
+    run_diagnose(store)
+    outcome = optimize(store, "sweep", workers=1, who="tester",
+                       sweep_settings={"trials": 3, "method": "random", "top_k": 1},
+                       space={"lr": {"type": "float", "low": 0.01, "high": 0.3, "log": True}})
+    sweep = outcome.attempts[0]
+    assert sweep.sweep_key and set(sweep.config) == {"name", "lr", "epochs", "width"}
+    assert 0.01 <= sweep.config["lr"] <= 0.3
+    assert (tmp_path / "runs" / "own" / "phase4" / "attempt-1" / "seed-0" / RECEIVED
+            ).read_text() == "OwnSettings"
