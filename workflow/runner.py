@@ -76,7 +76,10 @@ def train_seeds(
 
     began = time.perf_counter()
     resolve_trainer(trainer)  # a bad plug-in fails here, once, with its message
-    imported = time.perf_counter() - began  # what a fresh worker pays before its first run
+    size = max(1, workers or default_workers())  # counting the GPUs imports torch
+    # what a fresh worker pays before its first run (torch's import too, if it is made here:
+    # left out, a walk's baseline took the pool for 0.05 s of cold start and paid seconds)
+    imported = time.perf_counter() - began
     job = _Job(trainer, config, root, {}, on_epoch, on_done)
     pending = []
     for seed in seeds:
@@ -85,7 +88,6 @@ def train_seeds(
             job.results[seed] = done
         else:
             pending.append(seed)
-    size = max(1, workers or default_workers())
     workers = min(size, len(pending))
     if workers > 1 and warm_pool(size, trainer) is None:
         pending = _measured(job, pending, (workers, size), imported)
