@@ -84,3 +84,28 @@ def test_the_command_has_a_worker_per_device(monkeypatch: pytest.MonkeyPatch) ->
                                  torch.cuda.device_count())
     monkeypatch.setenv(accel.DEVICES_ENV, ",".join(f"cuda:{i}" for i in range(5)))
     assert default_workers() == 5
+
+
+# rule: a project's `devices` reach the workers of every command on it (here `status`, as any
+# command naming the project); PHASEGATE_DEVICES, when set, wins; a device that is not
+# cuda:N is refused when the project file is read, naming the field
+def test_the_projects_devices_reach_the_command(tmp_path: Path,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    from pydantic import ValidationError
+
+    from tests.finalization.helpers import create
+    from workflow.cli import main
+    from workflow.project import ProjectConfig
+
+    runs = tmp_path / "runs"
+    store = create(tmp_path / "proj", runs, baseline=tiny_config(),
+                   devices=["cuda:0", "cuda:1"])
+    monkeypatch.setenv(accel.DEVICES_ENV, "")  # restored after the test, whatever is set
+    monkeypatch.delenv(accel.DEVICES_ENV)
+    assert main(["status", store.name, "--runs", str(runs), "--json"]) == 0
+    assert os.environ[accel.DEVICES_ENV] == "cuda:0,cuda:1"
+    monkeypatch.setenv(accel.DEVICES_ENV, "cuda:3")
+    assert main(["status", store.name, "--runs", str(runs), "--json"]) == 0
+    assert os.environ[accel.DEVICES_ENV] == "cuda:3"
+    with pytest.raises(ValidationError, match="devices"):
+        ProjectConfig(name="p", baseline=Path("b.yaml"), devices=["gpu0"])

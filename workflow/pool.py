@@ -42,13 +42,16 @@ from typing import Any
 
 from workflow.lifeline import worker_init
 
-__all__ = ["THREADS_PER_WORKER", "WorkerPool", "command_pool", "discard", "report_epoch",
-           "warm_pool"]
+__all__ = ["DEVICES_ENV", "THREADS_PER_WORKER", "WorkerPool", "command_pool", "discard",
+           "report_epoch", "use_devices", "warm_pool"]
 
 # one intra-op thread per worker on CPU: on this project's small models a second thread
 # per worker only spins against the other workers (a CNN step measured 250 ms with two
 # threads on a busy 2-core machine against 10 ms with one)
 THREADS_PER_WORKER = 1
+
+# the GPUs the workers take in turn, e.g. "cuda:0,cuda:1" (workflow.trainer.accel)
+DEVICES_ENV = "PHASEGATE_DEVICES"
 
 EpochSink = Callable[[int, int, dict[str, float]], None]  # (seed, epoch, row)
 
@@ -173,6 +176,13 @@ def discard(pool: WorkerPool) -> None:
         if _POOL is pool:
             _POOL = None
     pool.stop()
+
+
+def use_devices(devices: list[str] | None) -> None:
+    """The project's `devices` for this command's workers, unless PHASEGATE_DEVICES already
+    says which (a pool started with other devices is replaced at its next use)."""
+    if devices:
+        os.environ.setdefault(DEVICES_ENV, ",".join(devices))
 
 
 def report_epoch(seed: int, epoch: int, row: dict[str, float]) -> None:

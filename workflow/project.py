@@ -163,8 +163,20 @@ class ProjectConfig(BaseModel):
     probe_steps: int = Field(default=1000, ge=0, le=10**8)
     sweep: SweepChoice = Field(default_factory=SweepChoice)
     workers: int | None = Field(default=None, ge=1, le=MAX_WORKERS)
+    # the GPUs the workers take in turn (cuda:0, cuda:1, ...); unset: every GPU where there
+    # are two or more (workflow.trainer.accel.worker_devices); PHASEGATE_DEVICES overrides
+    devices: list[str] | None = Field(default=None, min_length=1)
     # every run logged to MLflow and/or TensorBoard (workflow.tracking)
     tracking: Tracking = Field(default_factory=Tracking)
+
+    @field_validator("devices")
+    @classmethod
+    def _cuda_devices(cls, devices: list[str] | None) -> list[str] | None:
+        bad = [d for d in devices or [] if not re.fullmatch(r"cuda:\d+", d)]
+        if bad:
+            raise ValueError(f"devices: {', '.join(map(repr, bad))} is not a device a worker "
+                             "can take (cuda:0, cuda:1, ...)")
+        return devices
 
     @field_validator("seeds", "fresh_seeds")
     @classmethod

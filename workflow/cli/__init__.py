@@ -143,7 +143,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in argv
     try:
         args = build_parser().parse_args(argv)
-        _plugins_beside_project(args)
+        _from_project(args)
         code = int(args.handler(args) or 0)
         sys.stdout.flush()  # a closed pipe shows here, not at the interpreter's exit
         return code
@@ -167,20 +167,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         return _fail("interrupted; run the command again to resume", EXIT_INTERRUPTED, as_json)
 
 
-def _plugins_beside_project(args: argparse.Namespace) -> None:
+def _from_project(args: argparse.Namespace) -> None:
     """A command on an existing project (`baseline NAME`, `finalize NAME`) can import the
-    plug-ins beside its project file, as the command that created it could."""
+    plug-ins beside its project file, as the command that created it could, and its workers
+    take the GPUs the project lists."""
     name = getattr(args, "name", None)
     if not isinstance(name, str) or getattr(args, "command", None) == "init":
         return
     from workflow.plugins import importable_from
+    from workflow.pool import use_devices
     from workflow.store import Store
 
     try:
-        folder = Store.open(name, getattr(args, "runs", None)).project_dir
+        store = Store.open(name, getattr(args, "runs", None))
+        folder = store.project_dir
+        devices = store.project.devices
     except (WorkflowError, OSError):
         return  # no such project yet: the command itself says so
     importable_from(folder)
+    use_devices(devices)
 
 
 def _fail(message: str, code: int, as_json: bool) -> int:

@@ -179,6 +179,7 @@ def _promote(args: argparse.Namespace) -> int:
 
 def _run(args: argparse.Namespace) -> int:
     from phases.pipeline import run_project, stop_state
+    from workflow.pool import use_devices
     from workflow.project import load_project
 
     stop_state(args.until)  # a bad --until is bad input before anything starts
@@ -187,7 +188,9 @@ def _run(args: argparse.Namespace) -> int:
         settings["strategy"] = args.strategy
     if args.probe is not None:
         settings["probes"] = [p.strip() for p in args.probe.split(",") if p.strip()]
-    metric = load_project(args.project).target.measure  # the sweep names its best trial
+    project = load_project(args.project)
+    metric = project.target.measure  # the sweep names its best trial
+    use_devices(project.devices)
     outcome = run_project(args.project, runs=args.runs, until=args.until,
                           sign_off=args.sign_off, waive_goal=args.waive_goal,
                           who=whoami(args.by), workers=args.workers,

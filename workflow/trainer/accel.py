@@ -21,17 +21,17 @@ import torch
 from torch import nn
 
 from workflow.errors import ConfigError
+from workflow.pool import DEVICES_ENV
 from workflow.trainer.config import TrainingConfig
-
-DEVICES_ENV = "PHASEGATE_DEVICES"  # e.g. "cuda:0,cuda:1": the devices workers take in turn
 
 _PINNED: str | None = None  # in a worker: the device it took (see `pin`)
 
 
 def worker_devices() -> list[str]:
     """The devices the command's workers take in turn: those PHASEGATE_DEVICES lists
-    (comma-separated `cuda:N`), else every CUDA device where there are two or more, else
-    none (each run resolves its config's device, as on one GPU or a CPU)."""
+    (comma-separated `cuda:N`; a project's `devices` are put there by `pool.use_devices`),
+    else every CUDA device where there are two or more, else none (one GPU or a CPU: each
+    run resolves its config's device, as before)."""
     listed = os.environ.get(DEVICES_ENV, "").strip()
     if listed:
         devices = [part.strip() for part in listed.split(",") if part.strip()]
