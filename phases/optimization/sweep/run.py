@@ -307,6 +307,13 @@ def _run_workers(
     arms' seeds use it, so the same warm pool serves both)."""
     processes, workers = sizes
     if processes == 1:
+        import torch
+
+        from workflow.pool import THREADS_PER_WORKER
+
+        # as the runner's seeds in this process, and the pool's workers: one intra-op thread,
+        # so a trial's result does not depend on whether an arm ran here before it
+        torch.set_num_threads(THREADS_PER_WORKER)
         work(url, study_name, worker_index=0)
         return
     from workflow.pool import command_pool, discard
