@@ -24,8 +24,9 @@ Runs alternate (hand, phasegate, hand, ...), one thread each. Two clocks:
 wall time, and the thread's CPU time (`time.thread_time`), which other
 processes on a shared machine disturb far less. Prints the median epoch ratio
 phasegate / hand loop on each clock, and its spread over the repeats (each
-repeat's ratio of median epochs). Target: the median CPU-time ratio at most
-1.02; above that, the trainer's own per-epoch work costs more than 2%.
+repeat's ratio of median epochs). Target: the median over the repeats of the
+CPU-time ratio at most 1.02; above that, the trainer's own per-epoch work
+costs more than 2%.
 
     python benchmarks/trainer_overhead.py [--config configs/baseline.yaml] [--repeats 7]
 """
@@ -173,12 +174,17 @@ def main() -> None:
         print(f"{name:>4}: median epoch  hand loop {hand_ms:7.2f} ms   phasegate {ours_ms:7.2f} ms"
               f"   ratio {ours_ms / hand_ms:.3f}  (per repeat: median "
               f"{statistics.median(spread):.3f}, range {min(spread):.3f}-{max(spread):.3f})")
+    # interference only ever adds time: the fastest epochs are the least disturbed
+    fastest = min(pooled["phasegate"]["cpu"]) / min(pooled["hand"]["cpu"])
+    print(f"fastest-epoch ratio (cpu, robust to a busy machine): {fastest:.3f}")
     kept = statistics.median(pooled["bookkeeping"]["cpu"])
     print(f"bookkeeping hand loop (cpu): median epoch {kept * 1e3:7.2f} ms; phasegate / it: "
           f"{statistics.median(pooled['phasegate']['cpu']) / kept:.3f}")
-    cpu = statistics.median(pooled["phasegate"]["cpu"]) / statistics.median(pooled["hand"]["cpu"])
+    # each repeat's ratio compares two loops run back to back; pooled medians mix whatever
+    # load came and went over the whole run, so the verdict reads the repeats
+    cpu = statistics.median(ratios["cpu"])
     verdict = "met" if cpu <= TARGET else "MISSED"
-    print(f"target: CPU-time epoch ratio <= {TARGET}: {cpu:.3f}, {verdict}")
+    print(f"target: CPU-time epoch ratio (median over repeats) <= {TARGET}: {cpu:.3f}, {verdict}")
 
 
 if __name__ == "__main__":
