@@ -12,6 +12,7 @@ checks it by simulation through `Rule.compare`.
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass
 
@@ -86,10 +87,15 @@ class Rule:
             return 0.0
         if n < 2:
             return math.inf
+        # power depends on effect / sd only: one root per (rule, n), in units of sd
+        return sd * self._detectable_in_sd(n)
+
+    @functools.cache  # noqa: B019 - a frozen rule is a value; a few dozen (rule, n) at most
+    def _detectable_in_sd(self, n: int) -> float:
         from scipy.optimize import brentq
 
-        high = sd
-        while self.power_at(high, sd, n) < self.power:
+        high = 1.0
+        while self.power_at(high, 1.0, n) < self.power:
             high *= 2
-        return float(brentq(lambda e: self.power_at(e, sd, n) - self.power, 0.0, high,
-                            xtol=sd * 1e-6))
+        return float(brentq(lambda e: self.power_at(e, 1.0, n) - self.power, 0.0, high,
+                            xtol=1e-6))
