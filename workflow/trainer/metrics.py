@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 
@@ -18,17 +17,19 @@ def classification_metrics(matrix: torch.Tensor) -> dict[str, float]:
     As scikit-learn does: balanced accuracy averages over the classes present in
     the targets; macro-F1 over the classes present in targets or predictions.
     """
-    m = matrix.cpu().numpy().astype(np.float64)  # a small matrix: numpy beats many tiny torch ops
-    true_positive = np.diag(m)
-    support, predicted, total = m.sum(axis=1), m.sum(axis=0), m.sum()
-    present = support > 0
-    seen = present | (predicted > 0)
-    denominator = support + predicted
-    f1 = np.divide(2 * true_positive, denominator, out=np.zeros_like(m[0]), where=denominator > 0)
+    if matrix.shape[0] > 64:  # many classes: the row sums in torch, the rest per class
+        diagonal, support, predicted = (
+            torch.stack([matrix.diagonal(), matrix.sum(1), matrix.sum(0)]).tolist())
+    else:  # once per epoch on a few classes: plain Python costs less than numpy's calls
+        rows = matrix.tolist()
+        diagonal = [row[i] for i, row in enumerate(rows)]
+        support = [sum(row) for row in rows]
+        predicted = [sum(col) for col in zip(*rows, strict=True)]
+    total = sum(support)
+    recalls = [t / s for t, s in zip(diagonal, support, strict=True) if s > 0]
+    f1 = [2 * t / (s + p) for t, s, p in zip(diagonal, support, predicted, strict=True) if s + p]
     return {
-        "accuracy": float(true_positive.sum() / total) if total > 0 else 0.0,
-        "balanced_accuracy": float((true_positive[present] / support[present]).mean())
-        if present.any()
-        else 0.0,
-        "macro_f1": float(f1[seen].mean()) if seen.any() else 0.0,
+        "accuracy": sum(diagonal) / total if total > 0 else 0.0,
+        "balanced_accuracy": sum(recalls) / len(recalls) if recalls else 0.0,
+        "macro_f1": sum(f1) / len(f1) if f1 else 0.0,
     }
