@@ -19,6 +19,13 @@ to it. When the real compiler is imported, by anyone, the answers the stand-in
 gave are dropped from torch's caches (`_Watch`), so a model compiled later in
 the same process sees torch's own behaviour. Once the real compiler is loaded
 the shields only pass calls through.
+
+One case the stand-in cannot hand over cleanly: a first import of a submodule
+(`import torch._dynamo.utils`) by other code *while* a shielded call runs (from
+another thread, or an optimizer hook) finds the stand-in as the package, loads
+the real one, and then executes that submodule a second time. Nothing in
+phasegate imports one there; torchvision does at its own import, which is why
+the stand-in stands only during the shielded calls, never across a whole run.
 """
 
 from __future__ import annotations
