@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from workflow.errors import UsageError
-from workflow.runner import default_workers
+from workflow.runner import TOGETHER_SHARE, _here_is_faster, default_workers
 
 
 # rule: PHASEGATE_WORKERS is taken as given when it is a whole number of at least 1; zero,
@@ -19,3 +19,12 @@ def test_phasegate_workers_from_the_environment(monkeypatch: pytest.MonkeyPatch)
             default_workers()
     monkeypatch.delenv("PHASEGATE_WORKERS")
     assert 1 <= default_workers() <= 4
+
+
+# rule (issue 16): the in-process choice prices seeds that would train together at the
+# share seeds_together.py measured, not as one-by-one runs: two seeds of 1 s each, against
+# a pool of two that costs 0.5 s to start, go to the pool one by one but stay here together
+def test_seeds_that_train_together_are_priced_as_together() -> None:
+    assert not _here_is_faster(2, 2, cold=0.5, warm=1.0)
+    assert _here_is_faster(2, 2, cold=0.5, warm=1.0, share=TOGETHER_SHARE)
+    assert not _here_is_faster(2, 2, cold=0.3, warm=1.0, share=TOGETHER_SHARE)

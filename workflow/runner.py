@@ -133,6 +133,9 @@ class _Job:
 
 
 _COLD_S = 0.0  # the most a run was measured to pay before its first epoch in this process
+# seeds that train together here cost at most this share of training them one by one: the
+# slowest ratio benchmarks/seeds_together.py measured (small CNN, K = 5: 0.72; MLP: 0.42)
+TOGETHER_SHARE = 0.72
 
 
 def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: float
@@ -144,15 +147,20 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
     warm (an epoch, scaled to every planned epoch); the time before its first report, and
     the imports before it (`imported`), is what a fresh worker would pay before its first
     epoch (the most seen, `_COLD_S`). The other `r` seeds stay here when `r` warm seeds
-    cost less than a cold start plus `ceil(r / workers)` warm seeds (together, for a small
-    model). The choice is made at the first seed's second epoch: seeds that belong in the
-    pool start there at once, beside the first, instead of waiting for it to finish (a
-    large model's first seed never trains alone). `sizes`: (workers, the pool's size).
+    (`TOGETHER_SHARE` of that when they would train together) cost less than a cold start
+    plus `ceil(r / workers)` warm seeds. The choice is made at the first seed's second
+    epoch: seeds that belong in the pool start there at once, beside the first, instead of
+    waiting for it to finish (a large model's first seed never trains alone). `sizes`:
+    (workers, the pool's size).
     """
     global _COLD_S
+    from workflow.trainer.together import chosen, fit_together
+
     workers, size = sizes
     rest = pending[1:]
     planned = _planned_epochs(job.config)
+    together = isinstance(job.config, TrainConfig) and chosen(job.config, job.trainer, len(rest))
+    share = TOGETHER_SHARE if together else 1.0
     stamps: list[float] = []
     early: dict[Future[RunResult], int] = {}
     pools: list[WorkerPool] = []
@@ -164,7 +172,7 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
         if len(stamps) == 2 and rest:
             per_epoch = stamps[1] - stamps[0]
             cold = max(_COLD_S, imported + (stamps[0] - started) - per_epoch)
-            if not _here_is_faster(len(rest), workers, cold, per_epoch * planned):
+            if not _here_is_faster(len(rest), workers, cold, per_epoch * planned, share):
                 pool = command_pool(size, job.trainer)  # from the main thread, as always
                 pool.sink = job.on_epoch
                 pools.append(pool)
@@ -186,27 +194,26 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
     if len(stamps) >= 2:
         warm = (stamps[-1] - stamps[0]) * len(stamps) / (len(stamps) - 1)
     _COLD_S = max(_COLD_S, imported + spent - warm)
-    if not rest or not _here_is_faster(len(rest), workers, _COLD_S, warm):
+    if not rest or not _here_is_faster(len(rest), workers, _COLD_S, warm, share):
         return rest
-    from workflow.trainer.together import chosen, fit_together
-
-    if isinstance(job.config, TrainConfig) and chosen(job.config, job.trainer, len(rest)):
+    if together:
         try:
-            together = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
+            trained = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
         except KeyboardInterrupt:
             _remove_staging(job.root, rest)
             raise
-        for seed, result in sorted(together.items()):
+        for seed, result in sorted(trained.items()):
             job.done(seed, result)
     for seed in job.unfinished(rest):
         job.here(seed)
     return []
 
 
-def _here_is_faster(seeds: int, workers: int, cold: float, warm: float) -> bool:
-    """Whether `seeds` warm seeds here cost less than a cold pool running them `workers`
-    at a time."""
-    return seeds * warm <= cold + math.ceil(seeds / workers) * warm
+def _here_is_faster(seeds: int, workers: int, cold: float, warm: float,
+                    share: float = 1.0) -> bool:
+    """Whether `seeds` warm seeds here (trained together: `share` of one by one) cost less
+    than a cold pool running them `workers` at a time."""
+    return seeds * warm * share <= cold + math.ceil(seeds / workers) * warm
 
 
 def _planned_epochs(config: RunConfig) -> int:
