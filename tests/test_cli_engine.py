@@ -341,7 +341,7 @@ def test_two_concurrent_advances(home: Path, capsys: pytest.CaptureFixture[str])
 
 
 
-# rule: status and gate check never import torch (what keeps them fast). Their wall time is
+# rule: status and gate check never import torch or numpy (what keeps them fast). Their wall time is
 # measured by benchmarks/startup.py, not asserted here: a loaded machine fails such a bound
 @pytest.mark.parametrize(
     "argv", [["status", "demo"], ["status", "demo", "--json"],
@@ -356,3 +356,7 @@ def test_torch_free(store: Store, home: Path, argv: list[str]) -> None:
                 if line.startswith("import time:")}
     assert "workflow.gates" in imported
     assert not {m for m in imported if m == "torch" or m.startswith("torch.")}
+    # nor numpy, nor Phase 5 (loading finalization_complete imported both for its
+    # export check: 0.57 s against startup.py's 0.5 s target)
+    assert not {m for m in imported if m.split(".")[0] == "numpy"
+                or m.startswith("phases.finalization")}

@@ -29,7 +29,6 @@ from pathlib import Path
 from typing import Any
 
 from phases.finalization import look
-from phases.finalization.exported import exported_names
 from phases.finalization.predictions import PREDICTIONS_FILE, recorded_evaluation
 from phases.finalization.report import report_context
 from phases.finalization.testlock import recover_unrecorded
@@ -42,6 +41,7 @@ from phases.finalization.training import (
     select_median,
     train_final,
 )
+from workflow.checks import exported_names
 from workflow.errors import GateFailed, StateError
 from workflow.facts import TestFact, read_facts
 from workflow.gates import check_gate, stale_records, write_gate_results

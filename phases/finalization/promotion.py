@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from phases.finalization.exported import exported_names
+from workflow.checks import exported_names
 from workflow.errors import GateFailed, StateError
 from workflow.facts import read_facts
 from workflow.gates import check_gate

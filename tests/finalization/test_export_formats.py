@@ -11,9 +11,10 @@ from pathlib import Path
 import pytest
 import yaml
 
-from phases.finalization.exported import export_fact, exported_files, file_format
+from phases.finalization.exported import export_fact, file_format
 from tests.conftest import tiny_config
 from tests.finalization.helpers import copy_runs, empty_values, skip_to_optimized
+from workflow.checks import exported_files
 from workflow.cli import main
 from workflow.errors import PluginError
 from workflow.gates import check_gate
@@ -146,7 +147,7 @@ def test_a_deleted_export_file_fails_the_gate_and_promotion(
     items = {i.id: i for i in check_gate(copy, "finalization_complete").items}
     assert items["model_saved"].status == "fail"
     assert items["model_saved"].reason.startswith(
-        "phases.finalization.exported:exported_files: phase5/model/weights.pt is missing")
+        "workflow.checks:exported_files: phase5/model/weights.pt is missing")
     capsys.readouterr()
     assert main(["promote", "weights", "--runs", str(copy.run_dir.parent)]) == 1
     err = capsys.readouterr().err
