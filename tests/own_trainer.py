@@ -82,3 +82,25 @@ class MappingTrainer:
 
     def evaluate(self, run_dir: Path, split: str) -> Evaluation:
         return evaluate(run_dir, split)
+
+
+class LooseSettings(BaseModel):  # pydantic's default: a key it does not know is dropped
+    name: str = "loose"
+    learning_rate: float = 0.05
+    epochs: int = 3
+
+
+class LooseTrainer:
+    """Declares `lr` tunable, but its model calls the field `learning_rate`."""
+
+    task = "regression"
+    config_model = LooseSettings
+    tunable = {"lr": {"range": (1e-4, 0.3), "means": "optimizer.lr"}}
+
+    def fit(self, config: LooseSettings, seed: int, out_dir: Path, *, report: Any = None,
+            should_stop: Any = None) -> Any:
+        return _train(config.learning_rate, config.epochs, 16, seed, out_dir, config, report,
+                      should_stop)
+
+    def evaluate(self, run_dir: Path, split: str) -> Evaluation:
+        return evaluate(run_dir, split)

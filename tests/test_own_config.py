@@ -116,6 +116,16 @@ def test_a_patch_outside_what_the_trainer_declares_is_refused(
         on_own_keys(_rec(changes), config)
 
 
+
+# rule: a patch the user's model would drop (a declared key that is not a field of it, under
+# pydantic's default extra="ignore") is refused in one line, not trained as the unchanged
+# config (a sweep's every trial, a recommendation's attempt, all the baseline again)
+def test_a_patch_the_users_model_drops_is_refused(tmp_path: Path) -> None:
+    config = _own(tmp_path, {"learning_rate": 0.05}, "tests.own_trainer:LooseTrainer")
+    with pytest.raises(ConfigError) as caught:
+        config.with_changes({"optimizer.lr": 0.01}, source="recommendation R1")
+    assert "lr" in str(caught.value) and "\n" not in str(caught.value)
+
 # rule: the sweep space of an own config comes from the declared ranges (log for two decades
 # or more, int for int bounds, categorical for choices), and a sweep over it trains the
 # user's config through its own fit

@@ -165,7 +165,8 @@ class OwnConfig:
     def with_changes(self, changes: Mapping[str, Any], *, source: str = "changes") -> OwnConfig:
         """A copy with dotted `changes` applied (see `translate`), re-validated by the model."""
         data = self.model_dump()
-        for dotted, value in self.translate(changes, source=source).items():
+        patch = self.translate(changes, source=source)
+        for dotted, value in patch.items():
             node = data
             *parents, leaf = dotted.split(".")
             for part in parents:
@@ -175,7 +176,14 @@ class OwnConfig:
                                       "trainer's config")
                 node = child
             node[leaf] = value
-        return OwnConfig.validated(self.trainer, data, source=source)
+        patched = OwnConfig.validated(self.trainer, data, source=source)
+        for dotted in patch:  # a key the user's model ignores would train the config unchanged
+            *parents, leaf = dotted.split(".")
+            node = lookup(patched.data, ".".join(parents)) if parents else patched.data
+            if not isinstance(node, Mapping) or leaf not in node:
+                raise ConfigError(f"{source}: {dotted}: not a field of trainer "
+                                  f"{self.trainer!r}'s config model (it dropped the value)")
+        return patched
 
     # -- phasegate's view, for Phase 3 -----------------------------------------------------------
 
