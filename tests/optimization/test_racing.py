@@ -91,3 +91,27 @@ def test_the_reruns_skip_the_seed_the_trials_trained_on(tmp_path: Path) -> None:
     result = run_sweep(tiny_base(epochs=2), space, tmp_path / "b", settings=settings,
                        fresh_seeds=[100, 101, 102], workers=1)
     assert {tuple(c.seeds) for c in result.candidates} == {(100, 101, 102)}
+
+
+# rule: the choice is among the candidates the race kept: one out of it has the mean of its
+# first seeds only, which may beat the winner's mean over every fresh seed by luck (its later
+# seeds were never trained); calibration.py measures the race with that choice
+def test_a_candidate_out_of_the_race_is_not_chosen_on_its_first_seeds() -> None:
+    from phases.optimization.sweep.records import Candidate
+    from workflow.stats import summarize
+
+    values = {"a": [0.92, 0.93, 0.925, 0.89, 0.88], "c": [0.915, 0.925, 0.92, 0.92, 0.92]}
+
+    def measure(label: str, seeds: list[int]) -> list[float]:
+        return values[label][:len(seeds)]
+
+    out = run_race(list(values), [100, 101, 102, 103, 104], measure, ACCURACY, min_effect=0.05)
+    assert list(out) == ["c"]  # near-equals: c is out after three seeds, a trains on five
+    candidates = [
+        Candidate(rank=rank, trial=rank, params={}, config=None,  # type: ignore[arg-type]
+                  sweep_value=0.9, seeds=list(range(n)), values=values[label][:n],
+                  summary=summarize(values[label][:n]), comparison=None, rerun_dir=Path("."),
+                  note=out.get(label, ""))
+        for rank, (label, n) in enumerate((("a", 5), ("c", 3)), start=1)]
+    chosen = choose(candidates, ACCURACY)
+    assert chosen is not None and chosen.trial == 1

@@ -71,10 +71,14 @@ def top_trials(records: Sequence[TrialRecord], k: int, metric: Metric) -> list[T
 
 
 def choose(candidates: Sequence[Candidate], metric: Metric) -> Candidate | None:
-    """The best re-run mean: the choice (the sweep strategy measures it on other seeds)."""
+    """The best re-run mean: the choice (the sweep strategy measures it on other seeds).
+
+    Only the candidates the race kept compete: they trained on the most seeds, and one out
+    of the race has the mean of its first seeds only (its later seeds never trained)."""
     best: Candidate | None = None
+    most = max((len(c.seeds) for c in candidates if c.summary is not None), default=0)
     for c in candidates:
-        if c.summary is None:
+        if c.summary is None or len(c.seeds) < most:
             continue
         if best is None or best.summary is None or metric.better(c.summary.mean, best.summary.mean):
             best = c
