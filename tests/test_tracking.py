@@ -192,3 +192,68 @@ def test_baseline_and_optimize_log_without_finalize(tmp_path: Path,
                for t in attempt.values())
     assert (tmp_path / "tb" / "walked" / "phase4" / "attempt-1" / "seed-2").is_dir()
     assert store.current != "finalized" and not (store.run_dir / "phase5").exists()
+
+
+# rule: a tracker that fails during an epoch stops logging that run live, and the run is
+# logged when it finishes into the MLflow run that holds its first epochs: one run for it,
+# finished with every epoch, not a second one beside a first left RUNNING
+def test_a_live_failure_leaves_one_run(store: Store, monkeypatch: pytest.MonkeyPatch,
+                                       capsys: pytest.CaptureFixture[str]) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from workflow import tracking
+
+    folder = store.run_dir / "phase4" / "attempt-1" / "seed-0"
+    tracking.epoch_done(folder, 1, ROWS[0])
+    metrics = tracking._MLflow._metrics
+    failed = []
+
+    def flaky(self: Any, client: Any, run_id: str, step: int, row: Any) -> None:
+        if step == 2 and not failed:
+            failed.append(step)
+            raise ConnectionError("tracking server unreachable")
+        metrics(self, client, run_id, step, row)
+
+    monkeypatch.setattr(tracking._MLflow, "_metrics", flaky)
+    tracking.epoch_done(folder, 2, ROWS[1])  # no raise: a tracker never stops the training
+    assert "ConnectionError" in capsys.readouterr().err
+    write_run(folder, {"optimizer": {"lr": 0.03}}, 0, ROWS, monitor="val_accuracy")
+    tracking.run_done(folder)
+    client = MlflowClient(tracking_uri=store.project.tracking.mlflow)
+    experiment = client.get_experiment_by_name("tracked")
+    assert experiment is not None
+    mine = [r for r in client.search_runs([experiment.experiment_id])
+            if r.info.run_name == "phase4/attempt-1/seed-0"]
+    assert [r.info.status for r in mine] == ["FINISHED"]
+    assert [(m.step, m.value) for m in client.get_metric_history(
+        mine[0].info.run_id, "val_accuracy")] == [(1, 0.5), (2, 0.7)]
+
+
+# rule: a tracker that fails while a finished run is logged leaves that run to the next try
+# (the command's end), which finishes the same MLflow run, not a second one
+def test_a_failed_finish_is_retried_into_the_same_run(store: Store,
+                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from workflow import tracking
+
+    folder = store.run_dir / "phase4" / "attempt-1" / "seed-0"
+    tracking.epoch_done(folder, 1, ROWS[0])
+    write_run(folder, {"optimizer": {"lr": 0.03}}, 0, ROWS, monitor="val_accuracy")
+    metrics = tracking._MLflow._metrics
+
+    def down(self: Any, client: Any, run_id: str, step: int, row: Any) -> None:
+        raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setattr(tracking._MLflow, "_metrics", down)
+    tracking.run_done(folder)  # no raise
+    monkeypatch.setattr(tracking._MLflow, "_metrics", metrics)
+    log_runs(store)  # the command's end
+    client = MlflowClient(tracking_uri=store.project.tracking.mlflow)
+    experiment = client.get_experiment_by_name("tracked")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    assert sorted(r.info.run_name for r in runs) == [
+        "baseline/seed-0", "baseline/seed-1", "baseline/seed-2", "phase4/attempt-1/seed-0",
+        "phase5/final/seed-1"]
+    assert {r.info.status for r in runs} == {"FINISHED"}

@@ -171,7 +171,13 @@ def log_runs(store: Any, tracking: Tracking | None = None) -> list[str]:
             if entry is not None and entry.get("decision") == run.tags.get(_DECISION):
                 continue
             if entry is None:
-                entry = _BACKENDS[backend].finish(tracking, store, run, _LIVE.pop(backend, run))
+                # a run opened here is kept until it is finished: a failure retries into it
+                live = _LIVE.runs.get((backend, run.path))
+                if live is None:
+                    live = _LIVE.runs[(backend, run.path)] = _Open(
+                        _BACKENDS[backend].start(tracking, store, run))
+                entry = _BACKENDS[backend].finish(tracking, store, run, live)
+                _LIVE.pop(backend, run)
                 logged.append(f"{backend}:{run.path}")
             else:  # logged before its attempt's decision was taken: tag it now
                 _BACKENDS[backend].tag(tracking, store, run, entry)
@@ -226,8 +232,8 @@ def epoch_done(folder: Path, epoch: int, row: Mapping[str, float]) -> None:
                     _BACKENDS[backend].start(tracking, store, run))
             _BACKENDS[backend].epoch(live, epoch, row)
         except Exception as exc:  # a tracker's failure never stops the training
+            # no more live epochs; a run already opened is kept, finished into at the end
             _LIVE.failed.add((backend, run.path))
-            _LIVE.runs.pop((backend, run.path), None)
             print(f"phasegate: tracking {backend}: {run.path}: {exc.__class__.__name__}: {exc}"
                   "; it is logged when the command ends", file=sys.stderr)
 
