@@ -243,6 +243,36 @@ def test_a_bad_tunable_mapping_is_refused(given: object) -> None:
         Tunable.parse("lr", given, source="trainer 'x:Y'")
 
 
+
+class TypoMeans:  # a `means` that names no phasegate setting
+    task = "regression"
+    config_model = dict
+    tunable = {"lr": {"range": (1e-4, 0.3), "means": "optimiser.lr"}}
+
+    def fit(self, config: Any, seed: int, out_dir: Path, **hooks: Any) -> Any: ...
+
+    def evaluate(self, run_dir: Path, split: str) -> Any: ...
+
+
+class TwiceMeant(TypoMeans):  # two keys that mean the same setting
+    tunable = {"lr": {"range": (1e-4, 0.3), "means": "optimizer.lr"},
+               "head_lr": {"range": (1e-4, 0.3), "means": "optimizer.lr"}}
+
+
+# rule: `means` names a phasegate setting, and one key each: a typo, or a second key meaning
+# the same setting, is refused when the trainer loads (Phase 3 read either silently: the typo
+# as "no key means optimizer.lr", the second key's patches went to the other one)
+@pytest.mark.parametrize(("owner", "says"), [
+    ("TypoMeans", "means 'optimiser.lr', which is not a phasegate setting"),
+    ("TwiceMeant", "'lr' and 'head_lr' both mean 'optimizer.lr'"),
+])
+def test_what_a_tunable_key_means_is_checked(owner: str, says: str) -> None:
+    from workflow.errors import PluginError
+
+    with pytest.raises(PluginError, match=says) as caught:
+        resolve_trainer_protocol(f"tests.test_own_config:{owner}")
+    assert "\n" not in str(caught.value)
+
 # rule: a config_model that is neither a pydantic model nor dict is refused, naming both
 def test_a_config_model_must_be_pydantic_or_dict() -> None:
     from workflow.errors import PluginError

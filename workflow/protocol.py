@@ -266,7 +266,35 @@ def _protocol(spec: str, owner: Any, fit: Callable[..., Any], *, legacy_name: st
                           f"but got {type(given).__name__}")
     tunable = tuple(Tunable.parse(str(k), v, source=f"trainer {spec!r}")
                     for k, v in given.items())
+    _check_means(spec, tunable)
     return TrainerProtocol(spec, fit, evaluate, export, task, tunable, model)
+
+
+def _check_means(spec: str, tunable: tuple[Tunable, ...]) -> None:
+    """Each `means` is a setting of phasegate's `TrainConfig`, meant by one key only (else
+    Phase 3 would read a typo as "no key means it", and patch only one of two keys)."""
+    from workflow.io import is_model, union_members
+    from workflow.trainer.config import TrainConfig
+
+    seen: dict[str, str] = {}
+    for t in tunable:
+        if t.means is None:
+            continue
+        if t.means in seen:
+            raise PluginError(f"trainer {spec!r}: tunable {seen[t.means]!r} and {t.key!r} both "
+                              f"mean {t.means!r}; a setting is meant by one key")
+        seen[t.means] = t.key
+        current: Any = TrainConfig
+        for part in t.means.split("."):
+            model = next((m for m in union_members(current) if is_model(m)), None)
+            if model is None and any(m is dict or getattr(m, "__origin__", None) is dict
+                                     for m in union_members(current)):
+                break  # a free-form section (model.kwargs): its keys are the trainer's
+            if model is None or part not in model.model_fields:
+                raise PluginError(f"trainer {spec!r}: tunable {t.key!r} means {t.means!r}, "
+                                  "which is not a phasegate setting (optimizer.lr, "
+                                  "training.epochs, model.dropout, ...)")
+            current = model.model_fields[part].annotation
 
 
 def _config_model(spec: str, owner: Any) -> type | None:
