@@ -26,6 +26,9 @@ def test_each_worker_takes_one_device_and_cpu_runs_are_unaffected(
     # (a machine with one GPU lists it twice: both workers on it, each pinned)
     devices = ["cuda:0", "cuda:1"] if torch.cuda.device_count() != 1 else ["cuda:0", "cuda:0"]
     monkeypatch.setenv(accel.DEVICES_ENV, ",".join(devices))
+    # seeds long enough that both workers take one, even on a loaded machine (without it,
+    # one worker sometimes trained all four while the other was still being scheduled)
+    monkeypatch.setenv("PHASEGATE_TEST_EPOCH_DELAY", "0.4")
     config = TrainConfig.model_validate(tiny_config()).with_changes({"device": "auto"})
     pool = pools.command_pool(2, TRAINER)  # a warm pool: every seed trains in a worker
     train_arm("arm", config, [0, 1, 2, 3], tmp_path / "arm", trainer=TRAINER, workers=2)
