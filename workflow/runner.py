@@ -196,7 +196,7 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
     _COLD_S = max(_COLD_S, imported + spent - warm)
     if not rest or not _here_is_faster(len(rest), workers, _COLD_S, warm, share):
         return rest
-    if together:
+    if together and isinstance(job.config, TrainConfig):  # (together is only for one)
         try:
             trained = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
         except KeyboardInterrupt:
