@@ -104,3 +104,20 @@ class LooseTrainer:
 
     def evaluate(self, run_dir: Path, split: str) -> Evaluation:
         return evaluate(run_dir, split)
+
+
+class AliasSettings(BaseModel):  # the YAML says learning_rate; the code reads config.lr
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = "alias"
+    lr: float = Field(0.05, gt=0, alias="learning_rate")
+    epochs: int = 3
+
+
+class AliasTrainer(LooseTrainer):
+    config_model = AliasSettings
+    tunable = {"lr": {"range": (1e-4, 0.3), "means": "optimizer.lr"}}
+
+    def fit(self, config: Any, seed: int, out_dir: Path, *, report: Any = None,
+            should_stop: Any = None) -> Any:
+        return _train(config.lr, config.epochs, 16, seed, out_dir, config, report, should_stop)

@@ -126,6 +126,22 @@ def test_a_patch_the_users_model_drops_is_refused(tmp_path: Path) -> None:
         config.with_changes({"optimizer.lr": 0.01}, source="recommendation R1")
     assert "lr" in str(caught.value) and "\n" not in str(caught.value)
 
+
+# rule: a model with field aliases (the YAML's learning_rate is the code's lr): fit receives
+# the baseline's value, not the field's default, a patch applies, and the run it records is
+# found again on resume (the config is kept by field name, validated by name or alias)
+def test_an_aliased_own_config_reaches_fit_and_resumes(tmp_path: Path) -> None:
+    from workflow.runner import finished_run
+
+    config = _own(tmp_path, {"learning_rate": 0.003}, "tests.own_trainer:AliasTrainer")
+    assert config.value().lr == 0.003
+    patched = config.with_changes({"optimizer.lr": 0.01})
+    assert patched.value().lr == 0.01
+    arm = train_arm("alias", patched, [0], tmp_path / "arm",
+                    trainer="tests.own_trainer:AliasTrainer", workers=1)
+    assert arm.results[0].status.is_usable()
+    assert finished_run(tmp_path / "arm" / "seed-0", patched) is not None
+
 # rule: the sweep space of an own config comes from the declared ranges (log for two decades
 # or more, int for int bounds, categorical for choices), and a sweep over it trains the
 # user's config through its own fit

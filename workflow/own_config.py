@@ -76,11 +76,7 @@ class OwnConfig:
                 raise ConfigError(f"{source}: the trainer's config is a mapping of settings, "
                                   f"but got {type(data).__name__}")
             return cls(trainer, _plain(dict(data)))
-        from pydantic import BaseModel
-
-        from workflow.io import validate
-
-        instance = validate(data, cast(type[BaseModel], model), source=source)
+        instance = _validate(model, data, source=source)
         return cls(trainer, instance.model_dump(mode="json"))
 
     # -- what the runner, the arms and Phase 4 read --------------------------------------------
@@ -93,9 +89,7 @@ class OwnConfig:
         model = own_model(self.trainer)
         if model is None or model is dict:
             return copy.deepcopy(self.data)
-        from pydantic import BaseModel
-
-        return cast(type[BaseModel], model).model_validate(self.data)
+        return _validate(model, self.data, source=f"trainer {self.trainer!r}'s config")
 
     @property
     def name(self) -> str:
@@ -226,6 +220,23 @@ def _view_type() -> Any:
             return self
 
     return OwnView
+
+
+def _validate(model: type, data: Any, *, source: str) -> Any:
+    """`data` as an instance of the user's pydantic `model`: by field name (its dump, which
+    `data` is kept as) or by alias (the user's YAML); a bad field is one line naming it."""
+    from pydantic import BaseModel, ValidationError
+
+    from workflow.io import describe_validation_error
+
+    try:
+        try:
+            return cast(type[BaseModel], model).model_validate(data, by_name=True)
+        except TypeError:  # pydantic before 2.11 has no by_name (aliases need populate_by_name)
+            return cast(type[BaseModel], model).model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, cast(type[BaseModel], model),
+                                                    source)) from None
 
 
 def own_of(config: Any) -> OwnConfig | None:
