@@ -133,9 +133,10 @@ class _Job:
 
 
 _COLD_S = 0.0  # the most a run was measured to pay before its first epoch in this process
-# seeds that train together here cost at most this share of training them one by one: the
-# slowest ratio benchmarks/seeds_together.py measured (small CNN, K = 5: 0.72; MLP: 0.42)
-TOGETHER_SHARE = 0.72
+# seeds that train together here cost at most this share of training them one by one, by
+# model: the slowest ratio benchmarks/seeds_together.py measured for K = 5 on one CPU thread
+# (MLP 0.42-0.49; the small CNN 0.72 one day, 0.89-1.01 another: no saving counted)
+TOGETHER_SHARE = {"mlp": 0.5, "cnn": 1.0}
 
 
 def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: float
@@ -159,8 +160,10 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
     workers, size = sizes
     rest = pending[1:]
     planned = _planned_epochs(job.config)
-    together = isinstance(job.config, TrainConfig) and chosen(job.config, job.trainer, len(rest))
-    share = TOGETHER_SHARE if together else 1.0
+    config = job.config
+    together = config if isinstance(config, TrainConfig) and chosen(
+        config, job.trainer, len(rest)) else None
+    share = TOGETHER_SHARE.get(together.model.name, 1.0) if together else 1.0
     stamps: list[float] = []
     early: dict[Future[RunResult], int] = {}
     pools: list[WorkerPool] = []
@@ -196,9 +199,9 @@ def _measured(job: _Job, pending: list[int], sizes: tuple[int, int], imported: f
     _COLD_S = max(_COLD_S, imported + spent - warm)
     if not rest or not _here_is_faster(len(rest), workers, _COLD_S, warm, share):
         return rest
-    if together and isinstance(job.config, TrainConfig):  # (together is only for one)
+    if together is not None:
         try:
-            trained = fit_together(job.config, rest, job.root, report=job.on_epoch) or {}
+            trained = fit_together(together, rest, job.root, report=job.on_epoch) or {}
         except KeyboardInterrupt:
             _remove_staging(job.root, rest)
             raise
