@@ -257,3 +257,33 @@ def test_a_failed_finish_is_retried_into_the_same_run(store: Store,
         "baseline/seed-0", "baseline/seed-1", "baseline/seed-2", "phase4/attempt-1/seed-0",
         "phase5/final/seed-1"]
     assert {r.info.status for r in runs} == {"FINISHED"}
+
+
+# rule: a tracker down when a command ends is one line on stderr, not a failed command (its
+# work is saved); the next command's log_runs logs what was left, each run once
+def test_a_tracker_down_at_the_end_is_one_line_and_the_next_command_logs(
+        store: Store, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from workflow import tracking
+
+    finish = tracking._MLflow.finish
+
+    def down(*args: Any, **kwargs: Any) -> Any:
+        raise ConnectionError("tracking server unreachable")
+
+    monkeypatch.setattr(tracking._MLflow, "finish", down)
+    assert not [r for r in log_runs(store) if r.startswith("mlflow:")]  # no raise
+    said = [line for line in capsys.readouterr().err.splitlines() if "tracking mlflow" in line]
+    assert len(said) == 1 and "logged by the next command" in said[0]
+    monkeypatch.setattr(tracking._MLflow, "finish", finish)
+    logged = [r for r in log_runs(store) if r.startswith("mlflow:")]
+    assert logged and not [r for r in log_runs(store) if r.startswith("mlflow:")]
+    client = MlflowClient(tracking_uri=store.project.tracking.mlflow)
+    experiment = client.get_experiment_by_name("tracked")
+    assert experiment is not None
+    runs = client.search_runs([experiment.experiment_id])
+    names = [r.info.run_name for r in runs]
+    assert len(names) == len(set(names)) == len(logged)
+    assert {r.info.status for r in runs} == {"FINISHED"}

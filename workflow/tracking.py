@@ -164,26 +164,44 @@ def log_runs(store: Any, tracking: Tracking | None = None) -> list[str]:
     if not tracking.enabled:
         return []
     ledger = _ledger(store.run_dir)
-    logged = []
+    logged: list[str] = []
+    failed: set[str] = set()  # a backend that failed once this call is left to the next command
     for run in tracked_runs(store):
         for backend in tracking.backends:
             entry = ledger[backend].get(run.path)
-            if entry is not None and entry.get("decision") == run.tags.get(_DECISION):
+            if backend in failed or (
+                    entry is not None and entry.get("decision") == run.tags.get(_DECISION)):
                 continue
-            if entry is None:
-                # a run opened here is kept until it is finished: a failure retries into it
-                live = _LIVE.runs.get((backend, run.path))
-                if live is None:
-                    live = _LIVE.runs[(backend, run.path)] = _Open(
-                        _BACKENDS[backend].start(tracking, store, run))
-                entry = _BACKENDS[backend].finish(tracking, store, run, live)
-                _LIVE.pop(backend, run)
+            try:
+                entry = _log_one(tracking, store, run, backend, entry)
+            except Exception as exc:  # the work is saved: a tracker down never undoes a command
+                failed.add(backend)
+                print(f"phasegate: tracking {backend}: {run.path}: {exc.__class__.__name__}: "
+                      f"{exc}; the runs not logged yet are logged by the next command",
+                      file=sys.stderr)
+                continue
+            if entry.pop("new", False):
                 logged.append(f"{backend}:{run.path}")
-            else:  # logged before its attempt's decision was taken: tag it now
-                _BACKENDS[backend].tag(tracking, store, run, entry)
             ledger[backend][run.path] = {**entry, "decision": run.tags.get(_DECISION)}
             atomic_write_json(store.run_dir / LEDGER, ledger)  # after each: none twice
     return logged
+
+
+def _log_one(tracking: Tracking, store: Any, run: Any, backend: str,
+             entry: dict[str, Any] | None) -> dict[str, Any]:
+    """Log `run` to `backend` (its ledger entry, "new" when it was logged just now), or tag
+    the decision on a run logged before its attempt's decision was taken."""
+    if entry is not None:
+        _BACKENDS[backend].tag(tracking, store, run, entry)
+        return dict(entry)
+    # a run opened here is kept until it is finished: a failure retries into it
+    live = _LIVE.runs.get((backend, run.path))
+    if live is None:
+        live = _LIVE.runs[(backend, run.path)] = _Open(
+            _BACKENDS[backend].start(tracking, store, run))
+    entry = _BACKENDS[backend].finish(tracking, store, run, live)
+    _LIVE.pop(backend, run)
+    return {**entry, "new": True}
 
 
 # -- live: hooks of workflow.arms, while a command trains ---------------------------------------
