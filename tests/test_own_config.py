@@ -413,3 +413,24 @@ def test_the_sweep_strategy_searches_an_own_config(
     assert 0.01 <= sweep.config["lr"] <= 0.3
     assert (tmp_path / "runs" / "own" / "phase4" / "attempt-1" / "seed-0" / RECEIVED
             ).read_text() == "OwnSettings"
+
+
+# rule: a shipped pruner is sized by the epochs a trial trains; with no key of the own config
+# meaning training.epochs that count is unknown, and the pruner is off, said in one line
+# (it was sized for one epoch and pruned trials from their first epochs)
+def test_a_pruner_is_off_when_no_key_means_the_epochs(tmp_path: Path) -> None:
+    import optuna
+
+    from phases.optimization.sweep.study import SweepSpec, make_pruner, pruning_off
+
+    unknown = _own(tmp_path, {"learning_rate": 0.05}, "tests.own_trainer:AliasTrainer")
+    known = _own(tmp_path, {"lr": 0.05, "epochs": 6})
+    assert not unknown.training.known and known.training.epochs == 6
+    said = pruning_off("median", unknown)
+    assert said is not None and "no key of the trainer's own config means training.epochs" in said
+    assert pruning_off("median", known) is None and pruning_off("none", unknown) is None
+    spec = SweepSpec(base_config="", space={}, method="random", pruner="median", seed=0,
+                     train_seed=0, monitor="val_mse", direction="minimize", trainer=OWN,
+                     trial_root=str(tmp_path), max_trials=1, max_epochs=None)
+    assert isinstance(make_pruner(spec, None), optuna.pruners.NopPruner)
+    assert isinstance(make_pruner(spec, 6), optuna.pruners.MedianPruner)

@@ -54,6 +54,7 @@ class PlannedTraining:
     stages: None = None
     early_stopping: None = None
     monitor: str = "val_loss"  # a sweep monitors the project's metric; this is a fallback
+    known: bool = True  # False: no key means training.epochs (`epochs` is then a placeholder)
 
 
 @dataclass(frozen=True)
@@ -100,7 +101,9 @@ class OwnConfig:
     def training(self) -> PlannedTraining:
         key = self.key_meaning("training.epochs")
         epochs = lookup(self.data, key) if key is not None else None
-        return PlannedTraining(int(epochs) if isinstance(epochs, int | float) else 1)
+        if isinstance(epochs, int | float):
+            return PlannedTraining(int(epochs))
+        return PlannedTraining(1, known=False)
 
     def to_yaml(self) -> str:
         import yaml

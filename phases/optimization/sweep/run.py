@@ -88,6 +88,8 @@ def run_sweep(
     watch = _TrialWatch(settings.study_name, space, progress)
     progress = progress or QuietProgress()
     resolve_trainer(trainer)  # a bad plug-in fails here, with its message, before any trial
+    if (off := st.pruning_off(settings.pruner, base)) is not None:
+        progress.step("sweep", off)
     sweep_dir = Path(sweep_dir).resolve()
     sweep_dir.mkdir(parents=True, exist_ok=True)
     started = time.time()

@@ -59,6 +59,7 @@ __all__ = [
     "set_deadline",
     "make_sampler",
     "make_pruner",
+    "pruning_off",
     "check_extensions",
     "counted",
     "epochs_spent",
@@ -292,14 +293,16 @@ def make_sampler(spec: SweepSpec, worker_seed: int) -> optuna.samplers.BaseSampl
     )
 
 
-def make_pruner(spec: SweepSpec, epochs: int) -> optuna.pruners.BasePruner:
-    """Pruners decide per epoch; they are rebuilt in every worker from the spec."""
+def make_pruner(spec: SweepSpec, epochs: int | None) -> optuna.pruners.BasePruner:
+    """Pruners decide per epoch; they are rebuilt in every worker from the spec. `epochs`
+    None: a trial's epoch count is unknown (an own config with no key meaning
+    training.epochs), and a shipped pruner, sized by it, prunes nothing (`pruning_off`)."""
     quiet()
     import optuna
 
     if spec.pruner not in PRUNERS:
         return _user_pruner(spec.pruner)
-    if spec.pruner == "none":
+    if spec.pruner == "none" or epochs is None:
         return optuna.pruners.NopPruner()
     if spec.pruner == "median":
         # the median of few completed trials is a ratchet (pruned trials never lower it),
@@ -314,6 +317,14 @@ def make_pruner(spec: SweepSpec, epochs: int) -> optuna.pruners.BasePruner:
     return optuna.pruners.HyperbandPruner(
         min_resource=max(1, epochs // 9), max_resource=max(epochs, 2), reduction_factor=3
     )
+
+
+def pruning_off(pruner: str, base: Any) -> str | None:
+    """Why a shipped pruner prunes nothing for `base` (None: it prunes as set)."""
+    if pruner in PRUNERS and pruner != "none" and not getattr(base.training, "known", True):
+        return (f"pruner {pruner} off: it is sized by the epochs a trial trains, and no key "
+                "of the trainer's own config means training.epochs")
+    return None
 
 
 def check_extensions(settings: SweepSettings) -> None:

@@ -87,7 +87,8 @@ def work(
         storage,
         study_name,
         sampler=st.make_sampler(spec, spec.seed + index),
-        pruner=st.make_pruner(spec, base.training.epochs),
+        pruner=st.make_pruner(spec, None if st.pruning_off(spec.pruner, base)
+                              else base.training.epochs),
     )
     trainer = resolve_trainer(trusted.trainer)
     if trial_root is not None:
