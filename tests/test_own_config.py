@@ -43,6 +43,27 @@ def _rec(changes: dict[str, object], space: dict[str, object] | None = None) -> 
                           expected_gain=(0.0, 1.0), risk="", space=dict(space or {}))
 
 
+def _diagnosed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, iteration_limit: int
+               ) -> tuple[Any, Any]:
+    """An own-config project (tests/own_trainer.py:fit) initialized, its baseline trained and
+    diagnosed, through the library: the store and the diagnosis."""
+    from phases.diagnostic.phase import run_baseline, run_diagnose
+    from workflow.store import Store
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
+    (tmp_path / "baseline.yaml").write_text("lr: 0.2\nepochs: 3\nwidth: 8\n")
+    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
+        "name": "own", "baseline": "baseline.yaml", "trainer": OWN, "seeds": [0, 1, 2],
+        "fresh_seeds": [100, 101, 102], "iteration_limit": iteration_limit, "workers": 1,
+        "target": {"metric": "val_mse", "direction": "minimize"}}))
+    assert main(["init", "own", "--config", "project.yaml", "--runs", "runs"]) == 0
+    store = Store.open("own", tmp_path / "runs")
+    run_baseline(store, workers=1)
+    diagnosis, _ = run_diagnose(store)
+    return store, diagnosis
+
+
 # rule: a trainer's own pydantic model validates the baseline at init: a bad field is one
 # line naming the file and the field, exit 2, and nothing is created
 def test_a_bad_own_config_is_refused_at_init(
@@ -331,21 +352,9 @@ def test_an_own_key_is_not_a_phasegate_section(tmp_path: Path) -> None:
 def test_phases_3_and_4_work_on_an_own_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from phases.diagnostic.phase import run_baseline, run_diagnose
     from phases.optimization.phase import optimize
-    from workflow.store import Store
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
-    (tmp_path / "baseline.yaml").write_text("lr: 0.2\nepochs: 3\nwidth: 8\n")
-    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
-        "name": "own", "baseline": "baseline.yaml", "trainer": OWN, "seeds": [0, 1, 2],
-        "fresh_seeds": [100, 101, 102], "iteration_limit": 2, "workers": 1,
-        "target": {"metric": "val_mse", "direction": "minimize"}}))
-    assert main(["init", "own", "--config", "project.yaml", "--runs", "runs"]) == 0
-    store = Store.open("own", tmp_path / "runs")
-    run_baseline(store, workers=1)
-    diagnosis, _ = run_diagnose(store)
+    store, diagnosis = _diagnosed(tmp_path, monkeypatch, iteration_limit=2)
     recs = diagnosis.plan.recommendations
     assert len(recs) >= 3 and {k for r in recs for k in (*r.changes, *r.space)} <= {
         "lr", "epochs", "width"}
@@ -390,21 +399,9 @@ def test_a_worker_compares_an_own_config_as_it_is(tmp_path: Path) -> None:
 def test_the_sweep_strategy_searches_an_own_config(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from phases.diagnostic.phase import run_baseline, run_diagnose
     from phases.optimization.phase import optimize
-    from workflow.store import Store
 
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.setenv("PHASEGATE_WORKERS", "1")
-    (tmp_path / "baseline.yaml").write_text("lr: 0.2\nepochs: 3\nwidth: 8\n")
-    (tmp_path / "project.yaml").write_text(yaml.safe_dump({
-        "name": "own", "baseline": "baseline.yaml", "trainer": OWN, "seeds": [0, 1, 2],
-        "fresh_seeds": [100, 101, 102], "iteration_limit": 1, "workers": 1,
-        "target": {"metric": "val_mse", "direction": "minimize"}}))
-    assert main(["init", "own", "--config", "project.yaml", "--runs", "runs"]) == 0
-    store = Store.open("own", tmp_path / "runs")
-    run_baseline(store, workers=1)
-    run_diagnose(store)
+    store, _ = _diagnosed(tmp_path, monkeypatch, iteration_limit=1)
     outcome = optimize(store, "sweep", workers=1, who="tester",
                        sweep_settings={"trials": 3, "method": "random", "top_k": 1},
                        space={"lr": {"type": "float", "low": 0.01, "high": 0.3, "log": True}})

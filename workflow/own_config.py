@@ -35,6 +35,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union, cast
 
 from workflow.errors import ConfigError
+from workflow.io import MISSING
+from workflow.io import lookup as _find
 
 if TYPE_CHECKING:
     from workflow.protocol import Tunable
@@ -299,12 +301,9 @@ def fit_argument(config: Any) -> Any:
 
 
 def lookup(data: Mapping[str, Any], dotted: str) -> Any:
-    node: Any = data
-    for part in dotted.split("."):
-        if not isinstance(node, Mapping) or part not in node:
-            return None
-        node = node[part]
-    return node
+    """The value at a dotted key of an own config, or None where there is none."""
+    found = _find(data, dotted)
+    return None if found is MISSING else found
 
 
 def _plain(data: Any) -> Any:
