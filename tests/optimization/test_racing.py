@@ -54,6 +54,9 @@ def test_a_candidate_within_the_minimum_effect_is_out() -> None:
     assert race({"a": LEADER[:3], "c": TIE[:3]}, ACCURACY, min_effect=0.0) == {}
     out = race({"a": LEADER[:3], "c": TIE[:3]}, ACCURACY, min_effect=0.05)
     assert "not better than a by the minimum effect 0.05" in out["c"]
+    # a twin (the same value on every seed: a knob the trainer ignores) is out too
+    twin = race({"a": LEADER[:3], "t": list(LEADER[:3])}, ACCURACY, min_effect=0.05)
+    assert list(twin) == ["t"] and "by the minimum effect" in twin["t"]
 
 
 # rule: with five fresh seeds, a candidate clearly out after three trains no further; the race

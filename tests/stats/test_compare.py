@@ -277,3 +277,8 @@ def test_identical_differences_on_every_seed() -> None:
     down = compare(shifted, BASELINE, paired=True)
     assert not down.significant and down.p_value == 1.0
     json.dumps(up.to_dict(), allow_nan=False)
+    # no difference on any seed: never significant, and certainly below a minimum effect
+    # (the sweep's race drops such a twin by it; p_below was None and kept it to the end)
+    twin = compare(BASELINE, list(BASELINE), paired=True, min_effect=0.01)
+    assert not twin.significant and twin.p_value == 1.0 and twin.p_below == 0.0
+    assert compare(BASELINE, list(BASELINE), paired=True).p_below is None

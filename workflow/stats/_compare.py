@@ -186,9 +186,9 @@ def _t_test(name: str, diff: float, se: float, df: float, min_effect: float) -> 
     if se == 0.0 or not math.isfinite(df):
         # the same difference on every seed (the arms still vary, or compare() would have
         # called it degenerate): t is infinite, its sign the difference's
-        if diff == 0.0:
-            return TTest(name, None, None, 1.0, diff, diff, None)
         p_below = (0.0 if diff < min_effect else 1.0) if min_effect > 0 else None
+        if diff == 0.0:  # no gain on any seed: certainly below a positive min_effect
+            return TTest(name, None, None, 1.0, diff, diff, p_below)
         return TTest(name, math.copysign(math.inf, diff), df if math.isfinite(df) else None,
                      0.0 if diff > 0 else 1.0, diff, diff, p_below)
     p_below = float(t.cdf((diff - min_effect) / se, df)) if min_effect > 0 else None
