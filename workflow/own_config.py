@@ -235,10 +235,7 @@ def _validate(model: type, data: Any, *, source: str) -> Any:
     from workflow.io import describe_validation_error
 
     try:
-        try:
-            return cast(type[BaseModel], model).model_validate(data, by_name=True)
-        except TypeError:  # pydantic before 2.11 has no by_name (aliases need populate_by_name)
-            return cast(type[BaseModel], model).model_validate(data)
+        return cast(type[BaseModel], model).model_validate(data, by_name=True)  # pydantic 2.11
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, cast(type[BaseModel], model),
                                                     source)) from None
