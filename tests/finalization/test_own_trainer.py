@@ -11,7 +11,7 @@ from phases.finalization.evaluation import compare_values
 from phases.finalization.look import headline_facts
 from phases.finalization.predictions import TestEvaluation
 from tests.cli.conftest import CLI, optimized, write_project
-from workflow.cli import main
+from tests.cli.conftest import cli as cli  # the fixture: phasegate ARGV in this process
 from workflow.store import RUNS_ENV
 
 
@@ -21,15 +21,6 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.delenv(RUNS_ENV, raising=False)
     monkeypatch.setenv("PHASEGATE_WORKERS", "1")
     return tmp_path
-
-
-@pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]) -> CLI:
-    def run(*argv: str) -> tuple[int, str, str]:
-        code = main(list(argv))
-        out = capsys.readouterr()
-        return code, out.out, out.err
-    return run
 
 
 # rule (acceptance): a bare fit with no evaluate beside it is refused at init, one line
