@@ -54,15 +54,22 @@ CLOCKS: dict[str, Callable[[], float]] = {"wall": time.perf_counter, "cpu": time
 TARGET = 1.02
 
 
-def hand_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, list[float]]:
-    """The plain PyTorch loop; the times between the ends of its epochs, on each clock."""
+def _start(config: TrainConfig, data: DataBundle, seed: int
+           ) -> tuple[torch.nn.Module, torch.optim.Optimizer, torch.Generator]:
+    """What both hand loops start from, as phasegate's fit does: the model from `seed`, plain
+    SGD with the config's lr and momentum, and a batch order drawn from `seed`."""
     torch.manual_seed(seed)
     model, _ = build_model(config.model, data.input_shape, data.num_classes)
     optimizer = torch.optim.SGD(
         model.parameters(), lr=config.optimizer.lr, momentum=config.optimizer.momentum
     )
+    return model, optimizer, torch.Generator().manual_seed(seed)
+
+
+def hand_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, list[float]]:
+    """The plain PyTorch loop; the times between the ends of its epochs, on each clock."""
+    model, optimizer, shuffle = _start(config, data, seed)
     x, y, vx, vy = data.train.x, data.train.y, data.val.x, data.val.y
-    shuffle = torch.Generator().manual_seed(seed)
     stamps = _Stamps()
     for _ in range(config.training.epochs):
         model.train()
@@ -82,13 +89,8 @@ def hand_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, lis
 
 def bookkeeping_loop(config: TrainConfig, data: DataBundle, seed: int) -> dict[str, list[float]]:
     """The hand loop with a tutorial's bookkeeping: train loss and accuracy, best weights."""
-    torch.manual_seed(seed)
-    model, _ = build_model(config.model, data.input_shape, data.num_classes)
-    optimizer = torch.optim.SGD(
-        model.parameters(), lr=config.optimizer.lr, momentum=config.optimizer.momentum
-    )
+    model, optimizer, shuffle = _start(config, data, seed)
     x, y, vx, vy = data.train.x, data.train.y, data.val.x, data.val.y
-    shuffle = torch.Generator().manual_seed(seed)
     stamps, best, _best_state = _Stamps(), -1.0, None
     for _ in range(config.training.epochs):
         model.train()
